@@ -1,0 +1,152 @@
+// Package configs loads the gateway/tool configuration: one YAML file, defaults and validation
+// in one place. The folder also holds the example configs.
+package configs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of a shardstock gateway and of the tool's subcommands.
+type Config struct {
+	// MetaDSN is the go-sql-driver DSN of the metadata store, e.g. root@tcp(127.0.0.1:3306)/shardstock_meta.
+	MetaDSN string `yaml:"meta_dsn"`
+	// Listen is the gateway's HTTP address.
+	Listen string `yaml:"listen"`
+	// AdminListen, when set, serves /debug/pprof on a separate address.
+	AdminListen string      `yaml:"admin_listen"`
+	Log         Log         `yaml:"log"`
+	Pool        Pool        `yaml:"pool"`
+	Topology    Topology    `yaml:"topology"`
+	Reservation Reservation `yaml:"reservations"`
+	Idempotency Idempotency `yaml:"idempotency"`
+	HTTP        HTTP        `yaml:"http"`
+	Reports     Reports     `yaml:"reports"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json or text
+}
+
+// Pool sizes each shard's connection pool.
+type Pool struct {
+	MaxOpen     int           `yaml:"max_open"`
+	MaxIdle     int           `yaml:"max_idle"`
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
+}
+
+// Topology configures the gateway's topology cache.
+type Topology struct {
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// MovedRetryBudget bounds how long a request for a partition that is moving is held
+	// (refreshing the topology and retrying) before it fails.
+	MovedRetryBudget time.Duration `yaml:"moved_retry_budget"`
+}
+
+// Reservation configures the saga's background workers.
+type Reservation struct {
+	DefaultTTL    time.Duration `yaml:"default_ttl"`
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// RecoveryGrace is how long an in-flight saga header may sit untouched before the recovery
+	// worker finishes it.
+	RecoveryGrace time.Duration `yaml:"recovery_grace"`
+}
+
+// Idempotency configures Idempotency-Key handling.
+type Idempotency struct {
+	Retention time.Duration `yaml:"retention"`
+	Lease     time.Duration `yaml:"lease"`
+	// WaitTimeout bounds how long a replay waits for the first request with its key to finish.
+	WaitTimeout time.Duration `yaml:"wait_timeout"`
+}
+
+// HTTP configures the server.
+type HTTP struct {
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+	RequestTimeout  time.Duration `yaml:"request_timeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Reports configures scatter-gather reporting.
+type Reports struct {
+	ShardTimeout time.Duration `yaml:"shard_timeout"`
+}
+
+// Default returns the configuration with every default filled in.
+func Default() Config {
+	return Config{
+		Listen:      "127.0.0.1:8080",
+		Log:         Log{Level: "info", Format: "json"},
+		Pool:        Pool{MaxOpen: 64, MaxIdle: 64, MaxLifetime: 30 * time.Minute},
+		Topology:    Topology{PollInterval: time.Second, MovedRetryBudget: 2 * time.Second},
+		Reservation: Reservation{DefaultTTL: 900 * time.Second, SweepInterval: time.Second, RecoveryGrace: 5 * time.Second},
+		Idempotency: Idempotency{Retention: 24 * time.Hour, Lease: 30 * time.Second, WaitTimeout: 10 * time.Second},
+		HTTP:        HTTP{MaxBodyBytes: 1 << 20, RequestTimeout: 10 * time.Second, ShutdownTimeout: 15 * time.Second},
+		Reports:     Reports{ShardTimeout: 2 * time.Second},
+	}
+}
+
+// Load reads the YAML file at path over the defaults (unknown keys are an error) and validates.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks every field and names the first bad one.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.MetaDSN != "", "meta_dsn is required")
+	check(c.Listen != "", "listen is required")
+	check(c.Log.Level == "debug" || c.Log.Level == "info" || c.Log.Level == "warn" || c.Log.Level == "error",
+		"log.level must be debug, info, warn or error, got %q", c.Log.Level)
+	check(c.Log.Format == "json" || c.Log.Format == "text", "log.format must be json or text, got %q", c.Log.Format)
+	check(c.Pool.MaxOpen > 0 && c.Pool.MaxOpen <= 10000, "pool.max_open must be 1-10000")
+	check(c.Pool.MaxIdle >= 0, "pool.max_idle must not be negative")
+	check(c.Topology.PollInterval >= 10*time.Millisecond, "topology.poll_interval must be at least 10ms")
+	check(c.Topology.MovedRetryBudget > 0, "topology.moved_retry_budget must be positive")
+	check(c.Reservation.DefaultTTL >= time.Second && c.Reservation.DefaultTTL <= 24*time.Hour, "reservations.default_ttl must be 1s-24h")
+	check(c.Reservation.SweepInterval >= 10*time.Millisecond, "reservations.sweep_interval must be at least 10ms")
+	check(c.Reservation.RecoveryGrace >= 100*time.Millisecond, "reservations.recovery_grace must be at least 100ms")
+	check(c.Idempotency.Retention >= 24*time.Hour, "idempotency.retention must be at least 24h (the contract keeps keys 24 hours)")
+	check(c.Idempotency.Lease >= time.Second, "idempotency.lease must be at least 1s")
+	check(c.Idempotency.WaitTimeout > 0, "idempotency.wait_timeout must be positive")
+	check(c.HTTP.MaxBodyBytes >= 1024, "http.max_body_bytes must be at least 1024")
+	check(c.HTTP.RequestTimeout > 0, "http.request_timeout must be positive")
+	check(c.HTTP.ShutdownTimeout > 0, "http.shutdown_timeout must be positive")
+	check(c.Reports.ShardTimeout > 0, "reports.shard_timeout must be positive")
+	return errors.Join(errs...)
+}
+
+// Write saves cfg as YAML at path.
+func Write(path string, cfg Config) error {
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}

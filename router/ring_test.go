@@ -1,0 +1,93 @@
+package router
+
+import (
+	"math"
+	"reflect"
+	"testing"
+)
+
+func TestRingOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    RingOptions
+		want    RingOptions
+		wantErr string
+	}{
+		{"zero takes defaults", RingOptions{}, RingOptions{DefaultReplicationFactor, DefaultLoad}, ""},
+		{"explicit", RingOptions{ReplicationFactor: 7, Load: 1.5}, RingOptions{7, 1.5}, ""},
+		{"load one", RingOptions{Load: 1}, RingOptions{DefaultReplicationFactor, 1}, ""},
+		{"replication one", RingOptions{ReplicationFactor: 1}, RingOptions{}, "replication factor 1 is out of range"},
+		{"replication negative", RingOptions{ReplicationFactor: -3}, RingOptions{}, "out of range"},
+		{"replication huge", RingOptions{ReplicationFactor: 1001}, RingOptions{}, "out of range"},
+		{"load below one", RingOptions{Load: 0.9}, RingOptions{}, "ring load 0.9 is out of range"},
+		{"load negative", RingOptions{Load: -1}, RingOptions{}, "out of range"},
+		{"load NaN", RingOptions{Load: math.NaN()}, RingOptions{}, "out of range"},
+		{"load Inf", RingOptions{Load: math.Inf(1)}, RingOptions{}, "out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.opts.withDefaults()
+			checkErr(t, err, tt.wantErr)
+			if err == nil && got != tt.want {
+				t.Errorf("withDefaults() = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRingOwners(t *testing.T) {
+	tests := []struct {
+		name       string
+		shards     []string
+		partitions int
+		opts       RingOptions
+		wantErr    string
+	}{
+		{"default", shardNames(4), DefaultPartitions, RingOptions{}, ""},
+		{"single shard single partition", []string{"a"}, 1, RingOptions{}, ""},
+		{"single shard minimal replication", []string{"a"}, 5, RingOptions{ReplicationFactor: 2}, ""},
+		{"shards equal partitions", shardNames(16), 16, RingOptions{}, ""},
+		// "s1"+"10" and "s11"+"0" would be the same ring point without the separator.
+		{"prefix names", []string{"s1", "s11", "s110", "s"}, 64, RingOptions{ReplicationFactor: 200}, ""},
+		{"load one divisible", shardNames(4), 64, RingOptions{Load: 1}, ""},
+		{"load one not divisible", shardNames(3), 64, RingOptions{Load: 1}, "too small to place 64 partitions on 3 shards"},
+		{"load barely above one", shardNames(3), 64, RingOptions{Load: 1 + 1e-17}, "too small"},
+		{"bad options", shardNames(3), 64, RingOptions{ReplicationFactor: 1}, "out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			owners, err := ringOwners(tt.shards, tt.partitions, tt.opts)
+			checkErr(t, err, tt.wantErr)
+			if err != nil {
+				return
+			}
+			if len(owners) != tt.partitions {
+				t.Fatalf("got %d owners, want %d", len(owners), tt.partitions)
+			}
+			inSet := map[string]bool{}
+			for _, s := range tt.shards {
+				inSet[s] = true
+			}
+			for p, s := range owners {
+				if !inSet[s] {
+					t.Fatalf("partition %d owned by %q, not a shard", p, s)
+				}
+			}
+			// Same set in another order → same proposal.
+			rev := append([]string(nil), tt.shards...)
+			for i, j := 0, len(rev)-1; i < j; i, j = i+1, j-1 {
+				rev[i], rev[j] = rev[j], rev[i]
+			}
+			again, err := ringOwners(rev, tt.partitions, tt.opts)
+			if err != nil || !reflect.DeepEqual(again, owners) {
+				t.Errorf("ring proposal depends on shard order (err %v)", err)
+			}
+		})
+	}
+}
+
+func TestCheckRingPoints(t *testing.T) {
+	if err := checkRingPoints([]string{"s1", "s11", "s111"}, maxReplicationFactor); err != nil {
+		t.Fatalf("checkRingPoints = %v, want nil", err)
+	}
+}

@@ -1,0 +1,59 @@
+package shard
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+)
+
+// Fence states of a partition on a shard.
+const (
+	FenceOwned     = "owned"
+	FenceImporting = "importing"
+	FenceMovedOut  = "moved_out"
+)
+
+// SetFences sets the fence state of the given partitions on this shard (inserting missing
+// rows). Flipping an owned partition waits for the write transactions that hold its fence row
+// under a shared lock, so once it returns no write can land on the partition here.
+func (s *Store) SetFences(ctx context.Context, state string, partitions []int) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(partitions); start += 500 {
+			chunk := partitions[start:min(start+500, len(partitions))]
+			var b strings.Builder
+			b.WriteString("INSERT INTO partition_fence (partition_id, state, updated_at) VALUES ")
+			args := make([]any, 0, 2*len(chunk))
+			for i, p := range chunk {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString("(?, ?, UTC_TIMESTAMP(6))")
+				args = append(args, p, state)
+			}
+			b.WriteString(" ON DUPLICATE KEY UPDATE state = VALUES(state), updated_at = VALUES(updated_at)")
+			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Fences returns the fence state of every partition that has a fence row on this shard.
+func (s *Store) Fences(ctx context.Context) (map[int]string, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT partition_id, state FROM partition_fence")
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	defer rows.Close()
+	out := map[int]string{}
+	for rows.Next() {
+		var p int
+		var st string
+		if err := rows.Scan(&p, &st); err != nil {
+			return nil, s.classify(err)
+		}
+		out[p] = st
+	}
+	return out, s.classifyNil(rows.Err())
+}

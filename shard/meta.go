@@ -1,0 +1,168 @@
+package shard
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/shardstock/shardstock/router"
+)
+
+// Meta is the metadata store: the authoritative topology (shards and partition map versions).
+type Meta struct {
+	db *sql.DB
+}
+
+// ShardInfo is a shard as the metadata store knows it.
+type ShardInfo struct {
+	Name  string `json:"name"`
+	DSN   string `json:"-"`
+	State string `json:"state"`
+}
+
+// Shard states in the metadata store.
+const (
+	ShardActive  = "active"
+	ShardRemoved = "removed"
+)
+
+// Topology is one published version of the partition map with the shards it names.
+type Topology struct {
+	Version    int64
+	Partitions int
+	Map        router.Map
+	Shards     map[string]ShardInfo
+}
+
+// ErrNoTopology means the metadata store holds no topology yet (run `shardstock init`).
+var ErrNoTopology = errors.New("no topology in the metadata store: run `shardstock init` first")
+
+// OpenMeta connects to the metadata store.
+func OpenMeta(dsn string) (*Meta, error) {
+	db, err := sql.Open("mysql", NormalizeDSN(dsn))
+	if err != nil {
+		return nil, fmt.Errorf("meta store: %w", err)
+	}
+	db.SetMaxOpenConns(8)
+	return &Meta{db: db}, nil
+}
+
+// DB exposes the pool (for migrations and the resharding job tables).
+func (m *Meta) DB() *sql.DB { return m.db }
+
+// Close closes the pool.
+func (m *Meta) Close() error { return m.db.Close() }
+
+// CurrentVersion returns the highest published topology version (ErrNoTopology when none).
+func (m *Meta) CurrentVersion(ctx context.Context) (int64, error) {
+	var v sql.NullInt64
+	if err := m.db.QueryRowContext(ctx, "SELECT MAX(version) FROM topology_versions").Scan(&v); err != nil {
+		return 0, fmt.Errorf("meta store: %w", err)
+	}
+	if !v.Valid {
+		return 0, ErrNoTopology
+	}
+	return v.Int64, nil
+}
+
+// Load reads the current topology in one consistent snapshot.
+func (m *Meta) Load(ctx context.Context) (Topology, error) {
+	tx, err := m.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return Topology{}, fmt.Errorf("meta store: %w", err)
+	}
+	defer tx.Rollback()
+	var t Topology
+	err = tx.QueryRowContext(ctx, "SELECT version, partitions FROM topology_versions ORDER BY version DESC LIMIT 1").Scan(&t.Version, &t.Partitions)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Topology{}, ErrNoTopology
+	}
+	if err != nil {
+		return Topology{}, fmt.Errorf("meta store: %w", err)
+	}
+	t.Map = router.Map{Owners: make([]string, t.Partitions)}
+	rows, err := tx.QueryContext(ctx, "SELECT partition_id, shard FROM partition_owners WHERE version = ?", t.Version)
+	if err != nil {
+		return Topology{}, fmt.Errorf("meta store: %w", err)
+	}
+	for rows.Next() {
+		var p int
+		var s string
+		if err := rows.Scan(&p, &s); err != nil {
+			rows.Close()
+			return Topology{}, fmt.Errorf("meta store: %w", err)
+		}
+		if p >= 0 && p < t.Partitions {
+			t.Map.Owners[p] = s
+		}
+	}
+	rows.Close()
+	if err := t.Map.Validate(); err != nil {
+		return Topology{}, fmt.Errorf("meta store: topology version %d is incomplete: %w", t.Version, err)
+	}
+	t.Shards = map[string]ShardInfo{}
+	rows, err = tx.QueryContext(ctx, "SELECT name, dsn, state FROM shards")
+	if err != nil {
+		return Topology{}, fmt.Errorf("meta store: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var si ShardInfo
+		if err := rows.Scan(&si.Name, &si.DSN, &si.State); err != nil {
+			return Topology{}, fmt.Errorf("meta store: %w", err)
+		}
+		t.Shards[si.Name] = si
+	}
+	return t, rows.Err()
+}
+
+// CreateTopology writes the shards and version 1 of the map. It refuses when any topology exists.
+func (m *Meta) CreateTopology(ctx context.Context, shards []ShardInfo, mp router.Map) error {
+	tx, err := m.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("meta store: %w", err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM topology_versions FOR UPDATE").Scan(&n); err != nil {
+		return fmt.Errorf("meta store: %w", err)
+	}
+	if n > 0 {
+		return errors.New("meta store already holds a topology; init refuses to overwrite it")
+	}
+	for _, s := range shards {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO shards (name, dsn, state) VALUES (?, ?, ?)", s.Name, s.DSN, ShardActive); err != nil {
+			return fmt.Errorf("meta store: add shard %s: %w", s.Name, err)
+		}
+	}
+	if err := insertMapVersion(ctx, tx, 1, mp, "init"); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func insertMapVersion(ctx context.Context, tx *sql.Tx, version int64, mp router.Map, note string) error {
+	if _, err := tx.ExecContext(ctx, "INSERT INTO topology_versions (version, partitions, note) VALUES (?, ?, ?)",
+		version, mp.Partitions(), note); err != nil {
+		return fmt.Errorf("meta store: publish version %d: %w", version, err)
+	}
+	for start := 0; start < mp.Partitions(); start += 1000 {
+		end := min(start+1000, mp.Partitions())
+		var b strings.Builder
+		b.WriteString("INSERT INTO partition_owners (version, partition_id, shard) VALUES ")
+		args := make([]any, 0, 3*(end-start))
+		for p := start; p < end; p++ {
+			if p > start {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?,?,?)")
+			args = append(args, version, p, mp.Owners[p])
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("meta store: publish version %d: %w", version, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,226 @@
+package shard
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// Product is a product row with exact quantities in base units of its scale.
+type Product struct {
+	SKU               string
+	Partition         int
+	Name              string
+	Category          string
+	Scale             int
+	OnHand            int64
+	Reserved          int64
+	LowStockThreshold int64
+	Version           int64
+	UpdatedAt         time.Time
+}
+
+// Available is on_hand - reserved (never below zero by the invariant).
+func (p Product) Available() int64 { return p.OnHand - p.Reserved }
+
+// Reasons accepted for adjustments and absolute stock sets.
+var Reasons = map[string]bool{"receive": true, "return": true, "correction": true, "damage": true, "count": true}
+
+const productColumns = "sku, partition_id, name, category, scale, on_hand, reserved, low_stock_threshold, version, updated_at"
+
+func scanProduct(row interface{ Scan(...any) error }) (Product, error) {
+	var p Product
+	err := row.Scan(&p.SKU, &p.Partition, &p.Name, &p.Category, &p.Scale, &p.OnHand, &p.Reserved,
+		&p.LowStockThreshold, &p.Version, &p.UpdatedAt)
+	return p, err
+}
+
+// GetProduct reads one product (not_found when absent). Reads do not check the fence: a
+// product row is only ever present on the shard that owns it or, after a cutover and before
+// cleanup, on its old shard, which the topology no longer routes to.
+func (s *Store) GetProduct(ctx context.Context, sku string) (Product, error) {
+	p, err := scanProduct(s.db.QueryRowContext(ctx, "SELECT "+productColumns+" FROM products WHERE sku = ?", sku))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Product{}, Errorf(CodeNotFound, "product %q not found", sku)
+	}
+	if err != nil {
+		return Product{}, s.classify(err)
+	}
+	return p, nil
+}
+
+// GetProducts reads the products with the given SKUs; absent SKUs are simply not returned.
+func (s *Store) GetProducts(ctx context.Context, skus []string) (map[string]Product, error) {
+	out := make(map[string]Product, len(skus))
+	for start := 0; start < len(skus); start += 500 {
+		end := min(start+500, len(skus))
+		args := make([]any, 0, end-start)
+		for _, sku := range skus[start:end] {
+			args = append(args, sku)
+		}
+		rows, err := s.db.QueryContext(ctx, "SELECT "+productColumns+" FROM products WHERE sku IN ("+placeholders(len(args))+")", args...)
+		if err != nil {
+			return nil, s.classify(err)
+		}
+		for rows.Next() {
+			p, err := scanProduct(rows)
+			if err != nil {
+				rows.Close()
+				return nil, s.classify(err)
+			}
+			out[p.SKU] = p
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, s.classify(err)
+		}
+	}
+	return out, nil
+}
+
+// ProductSpec is the body of a product create-or-update.
+type ProductSpec struct {
+	SKU               string
+	Partition         int
+	Name              string
+	Category          string
+	Scale             int
+	LowStockThreshold Decimal
+	Marker            []byte // idempotency marker, optional
+}
+
+// PutProduct creates the product or updates its descriptive fields. created tells which. The
+// scale cannot change while the product has stock (invalid_state). An update that changes
+// nothing leaves the version alone.
+func (s *Store) PutProduct(ctx context.Context, spec ProductSpec) (p Product, created bool, err error) {
+	threshold, err := spec.LowStockThreshold.Units(spec.Scale)
+	if err != nil {
+		return Product{}, false, err
+	}
+	if threshold < 0 {
+		return Product{}, false, Errorf(CodeValidation, "low_stock_threshold must not be negative")
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		created = false
+		if err := checkFence(ctx, tx, spec.Partition); err != nil {
+			return err
+		}
+		if err := insertMarker(ctx, tx, spec.Marker, spec.Partition); err != nil {
+			return err
+		}
+		now := nowMicro()
+		_, err := tx.ExecContext(ctx, `INSERT INTO products (sku, partition_id, name, category, scale, on_hand, reserved,
+			low_stock_threshold, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?, 1, ?, ?)`,
+			spec.SKU, spec.Partition, spec.Name, spec.Category, spec.Scale, threshold, now, now)
+		if err == nil {
+			created = true
+			p = Product{SKU: spec.SKU, Partition: spec.Partition, Name: spec.Name, Category: spec.Category,
+				Scale: spec.Scale, LowStockThreshold: threshold, Version: 1, UpdatedAt: now}
+			return insertChanges(ctx, tx, change{spec.Partition, spec.SKU, "create", 0, 0, ""})
+		}
+		if !isDuplicate(err) {
+			return err
+		}
+		cur, err := scanProduct(tx.QueryRowContext(ctx, "SELECT "+productColumns+" FROM products WHERE sku = ? FOR UPDATE", spec.SKU))
+		if err != nil {
+			return err
+		}
+		if cur.Scale != spec.Scale && (cur.OnHand != 0 || cur.Reserved != 0) {
+			return Errorf(CodeInvalidState, "scale cannot change while the product has stock").
+				WithDetails(map[string]any{"scale": cur.Scale})
+		}
+		if cur.Name == spec.Name && cur.Category == spec.Category && cur.Scale == spec.Scale && cur.LowStockThreshold == threshold {
+			p = cur
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE products SET name = ?, category = ?, scale = ?, low_stock_threshold = ?,
+			version = version + 1, updated_at = ? WHERE sku = ?`,
+			spec.Name, spec.Category, spec.Scale, threshold, now, spec.SKU); err != nil {
+			return err
+		}
+		p = cur
+		p.Name, p.Category, p.Scale, p.LowStockThreshold, p.Version, p.UpdatedAt = spec.Name, spec.Category, spec.Scale, threshold, cur.Version+1, now
+		return insertChanges(ctx, tx, change{spec.Partition, spec.SKU, "product", 0, 0, ""})
+	})
+	return p, created, err
+}
+
+// StockChange is an adjustment (Delta) or an absolute set (OnHand) of a product's on_hand.
+type StockChange struct {
+	SKU             string
+	Partition       int
+	Delta           *Decimal // relative change; exactly one of Delta and OnHand is set
+	OnHand          *Decimal // absolute on_hand
+	Reason          string
+	ExpectedVersion *int64
+	Ref             string
+	Marker          []byte
+}
+
+// ChangeStock applies an adjustment or absolute set in one transaction: the product row is
+// locked, the request checked against it (version, scale, on_hand >= reserved), then changed by
+// a conditional UPDATE and logged.
+func (s *Store) ChangeStock(ctx context.Context, c StockChange) (Product, error) {
+	var out Product
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, c.Partition); err != nil {
+			return err
+		}
+		if err := insertMarker(ctx, tx, c.Marker, c.Partition); err != nil {
+			return err
+		}
+		cur, err := scanProduct(tx.QueryRowContext(ctx, "SELECT "+productColumns+" FROM products WHERE sku = ? FOR UPDATE", c.SKU))
+		if errors.Is(err, sql.ErrNoRows) {
+			return Errorf(CodeNotFound, "product %q not found", c.SKU)
+		}
+		if err != nil {
+			return err
+		}
+		if c.ExpectedVersion != nil && *c.ExpectedVersion != cur.Version {
+			return Errorf(CodeVersionConflict, "expected version %d, current version is %d", *c.ExpectedVersion, cur.Version).
+				WithDetails(map[string]any{"current_version": cur.Version})
+		}
+		var delta int64
+		if c.Delta != nil {
+			if delta, err = c.Delta.Units(cur.Scale); err != nil {
+				return err
+			}
+			if delta == 0 {
+				return Errorf(CodeValidation, "delta must not be zero")
+			}
+		} else {
+			target, err := c.OnHand.Units(cur.Scale)
+			if err != nil {
+				return err
+			}
+			if target < 0 {
+				return Errorf(CodeValidation, "on_hand must not be negative")
+			}
+			delta = target - cur.OnHand
+		}
+		newOnHand := cur.OnHand + delta
+		if newOnHand >= MaxUnits {
+			return Errorf(CodeValidation, "on_hand would exceed the maximum quantity")
+		}
+		if newOnHand < cur.Reserved {
+			return Insufficient(shortLine(c.SKU, -delta, cur.Available(), cur.Scale))
+		}
+		now := nowMicro()
+		res, err := tx.ExecContext(ctx, `UPDATE products SET on_hand = on_hand + ?, version = version + 1, updated_at = ?
+			WHERE sku = ? AND on_hand + ? >= reserved`, delta, now, c.SKU, delta)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return Insufficient(shortLine(c.SKU, -delta, cur.Available(), cur.Scale))
+		}
+		out = cur
+		out.OnHand, out.Version, out.UpdatedAt = newOnHand, cur.Version+1, now
+		return insertChanges(ctx, tx, change{c.Partition, c.SKU, c.Reason, delta, 0, c.Ref})
+	})
+	return out, err
+}
+
+func nowMicro() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

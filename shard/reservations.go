@@ -1,0 +1,458 @@
+package shard
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Reservation header statuses. pending, committing, releasing and expiring are the saga's
+// in-flight states; held, committed, released and expired are the ones the contract names.
+const (
+	StatusPending    = "pending"
+	StatusHeld       = "held"
+	StatusCommitting = "committing"
+	StatusReleasing  = "releasing"
+	StatusExpiring   = "expiring"
+	StatusCommitted  = "committed"
+	StatusReleased   = "released"
+	StatusExpired    = "expired"
+)
+
+// Line statuses. A released line with quantity 0 is a tombstone: it stops a late reserve of a
+// line whose reservation was already rolled back.
+const (
+	LineHeld      = "held"
+	LineCommitted = "committed"
+	LineReleased  = "released"
+)
+
+// LineRequest is one requested line: SKU, its partition and the exact requested quantity.
+type LineRequest struct {
+	SKU       string  `json:"sku"`
+	Partition int     `json:"partition"`
+	Quantity  Decimal `json:"-"`
+	// Requested is Quantity printed exactly; it is what the header stores and echoes.
+	Requested string `json:"quantity"`
+}
+
+// Header is a reservation's coordinator record.
+type Header struct {
+	ID              string
+	Partition       int
+	OrderID         string
+	Status          string
+	Lines           []LineRequest
+	CommitRequested bool
+	ExpiresAt       time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Final reports whether the status is terminal.
+func Final(status string) bool {
+	return status == StatusCommitted || status == StatusReleased || status == StatusExpired
+}
+
+const headerColumns = "id, partition_id, order_id, status, lines_json, commit_requested, expires_at, created_at, updated_at"
+
+func scanHeader(row interface{ Scan(...any) error }) (Header, error) {
+	var h Header
+	var lines string
+	err := row.Scan(&h.ID, &h.Partition, &h.OrderID, &h.Status, &lines, &h.CommitRequested, &h.ExpiresAt, &h.CreatedAt, &h.UpdatedAt)
+	if err != nil {
+		return h, err
+	}
+	if err := json.Unmarshal([]byte(lines), &h.Lines); err != nil {
+		return h, fmt.Errorf("reservation %s: bad lines_json: %w", h.ID, err)
+	}
+	for i := range h.Lines {
+		d, err := ParseDecimal(h.Lines[i].Requested)
+		if err != nil {
+			return h, fmt.Errorf("reservation %s: %w", h.ID, err)
+		}
+		h.Lines[i].Quantity = d
+	}
+	return h, nil
+}
+
+// GetHeader reads a reservation header (not_found when absent).
+func (s *Store) GetHeader(ctx context.Context, id string) (Header, error) {
+	h, err := scanHeader(s.db.QueryRowContext(ctx, "SELECT "+headerColumns+" FROM reservations WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Header{}, Errorf(CodeNotFound, "reservation %q not found", id)
+	}
+	if err != nil {
+		return Header{}, s.classify(err)
+	}
+	return h, nil
+}
+
+func insertHeader(ctx context.Context, tx *sql.Tx, h Header, ttl time.Duration) error {
+	lines, err := json.Marshal(h.Lines)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO reservations (id, partition_id, order_id, status, lines_json, commit_requested,
+		expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))`,
+		h.ID, h.Partition, h.OrderID, h.Status, string(lines), h.CommitRequested, ttl.Microseconds())
+	if isDuplicate(err) {
+		return Errorf(CodeAlreadyApplied, "reservation %s already exists", h.ID)
+	}
+	return err
+}
+
+func linePartitions(lines []LineRequest) []int {
+	ps := make([]int, len(lines))
+	for i, l := range lines {
+		ps[i] = l.Partition
+	}
+	return ps
+}
+
+// sortedLines returns the lines ordered by SKU, the lock order every transaction follows.
+func sortedLines(lines []LineRequest) []LineRequest {
+	out := append([]LineRequest(nil), lines...)
+	sort.Slice(out, func(i, j int) bool { return out[i].SKU < out[j].SKU })
+	return out
+}
+
+// CreateLocal is the fast path for a reservation whose header and lines all live on this
+// shard: one transaction writes the header (held, or committed when h.CommitRequested), every
+// line and its change-log row. All lines or none; every short line is reported.
+func (s *Store) CreateLocal(ctx context.Context, h Header, ttl time.Duration) (Header, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, append(linePartitions(h.Lines), h.Partition)...); err != nil {
+			return err
+		}
+		hh := h
+		hh.Status = StatusHeld
+		if h.CommitRequested {
+			hh.Status = StatusCommitted
+		}
+		if err := insertHeader(ctx, tx, hh, ttl); err != nil {
+			return err
+		}
+		lineStatus := LineHeld
+		if h.CommitRequested {
+			lineStatus = LineCommitted
+		}
+		return reserveLines(ctx, tx, h.ID, h.Lines, lineStatus)
+	})
+	if err != nil {
+		return Header{}, err
+	}
+	return s.GetHeader(ctx, h.ID)
+}
+
+// InsertHeader writes a saga's header with status pending (already_applied when it exists).
+func (s *Store) InsertHeader(ctx context.Context, h Header, ttl time.Duration) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, h.Partition); err != nil {
+			return err
+		}
+		h.Status = StatusPending
+		return insertHeader(ctx, tx, h, ttl)
+	})
+}
+
+// ReserveLines reserves the lines of reservation id that live on this shard, in one
+// transaction. A line already held for this reservation is left as it is (replays are safe);
+// a line already released or committed (a tombstone left by a rollback) fails with
+// invalid_state so a late coordinator cannot resurrect a rolled-back reservation.
+func (s *Store) ReserveLines(ctx context.Context, id string, lines []LineRequest) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, linePartitions(lines)...); err != nil {
+			return err
+		}
+		return reserveLines(ctx, tx, id, lines, LineHeld)
+	})
+}
+
+// reserveLines locks each line's product in SKU order, collects every short line, and only
+// when all fit updates the products and writes lines and changes.
+func reserveLines(ctx context.Context, tx *sql.Tx, id string, lines []LineRequest, status string) error {
+	var short []ShortLine
+	type apply struct {
+		l     LineRequest
+		units int64
+	}
+	var todo []apply
+	for _, l := range sortedLines(lines) {
+		var scale int
+		var onHand, reserved int64
+		err := tx.QueryRowContext(ctx, "SELECT scale, on_hand, reserved FROM products WHERE sku = ? FOR UPDATE", l.SKU).
+			Scan(&scale, &onHand, &reserved)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Errorf(CodeNotFound, "product %q not found", l.SKU).WithDetails(map[string]any{"sku": l.SKU})
+		}
+		if err != nil {
+			return err
+		}
+		units, err := l.Quantity.Units(scale)
+		if err != nil {
+			return err
+		}
+		if units <= 0 {
+			return Errorf(CodeValidation, "quantity must be positive")
+		}
+		var existing string
+		err = tx.QueryRowContext(ctx, "SELECT status FROM reservation_lines WHERE reservation_id = ? AND sku = ? FOR UPDATE", id, l.SKU).Scan(&existing)
+		switch {
+		case err == nil && existing == status:
+			continue // replay of a line already applied
+		case err == nil:
+			return Errorf(CodeInvalidState, "reservation %s line %s is already %s", id, l.SKU, existing)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if onHand-reserved < units {
+			short = append(short, shortLine(l.SKU, units, onHand-reserved, scale))
+			continue
+		}
+		todo = append(todo, apply{l, units})
+	}
+	if len(short) > 0 {
+		return Insufficient(short...)
+	}
+	changes := make([]change, 0, len(todo))
+	for _, a := range todo {
+		var q string
+		var c change
+		if status == LineCommitted {
+			q = `UPDATE products SET on_hand = on_hand - ?, version = version + 1, updated_at = UTC_TIMESTAMP(6)
+				WHERE sku = ? AND on_hand - reserved >= ?`
+			c = change{a.l.Partition, a.l.SKU, "sale", -a.units, 0, id}
+		} else {
+			q = `UPDATE products SET reserved = reserved + ?, version = version + 1, updated_at = UTC_TIMESTAMP(6)
+				WHERE sku = ? AND on_hand - reserved >= ?`
+			c = change{a.l.Partition, a.l.SKU, "reserve", 0, a.units, id}
+		}
+		res, err := tx.ExecContext(ctx, q, a.units, a.l.SKU, a.units)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("reserve %s: conditional update matched %d rows under lock", a.l.SKU, n)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO reservation_lines (reservation_id, sku, partition_id, quantity, status,
+			created_at, updated_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))`,
+			id, a.l.SKU, a.l.Partition, a.units, status); err != nil {
+			return err
+		}
+		changes = append(changes, c)
+	}
+	return insertChanges(ctx, tx, changes...)
+}
+
+// LineAction is what ApplyLines does to held lines.
+type LineAction string
+
+// Line actions.
+const (
+	ActionCommit  LineAction = "commit"
+	ActionRelease LineAction = "release"
+)
+
+// ApplyLines commits or releases the held lines of reservation id on this shard, idempotently:
+// lines already final are skipped. When releasing, a line that does not exist yet gets a
+// tombstone so a late reserve of it fails. kind is the change-log kind (commit, release, expire).
+func (s *Store) ApplyLines(ctx context.Context, id string, lines []LineRequest, action LineAction, kind string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, linePartitions(lines)...); err != nil {
+			return err
+		}
+		return applyLines(ctx, tx, id, lines, action, kind)
+	})
+}
+
+func applyLines(ctx context.Context, tx *sql.Tx, id string, lines []LineRequest, action LineAction, kind string) error {
+	var changes []change
+	for _, l := range sortedLines(lines) {
+		var qty int64
+		var status string
+		err := tx.QueryRowContext(ctx, "SELECT quantity, status FROM reservation_lines WHERE reservation_id = ? AND sku = ? FOR UPDATE", id, l.SKU).
+			Scan(&qty, &status)
+		if errors.Is(err, sql.ErrNoRows) {
+			if action == ActionCommit {
+				return fmt.Errorf("commit reservation %s: line %s was never reserved", id, l.SKU)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO reservation_lines (reservation_id, sku, partition_id, quantity, status,
+				created_at, updated_at) VALUES (?, ?, ?, 0, 'released', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))`, id, l.SKU, l.Partition); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if status != LineHeld {
+			continue
+		}
+		var q, lineStatus string
+		var c change
+		if action == ActionCommit {
+			q = `UPDATE products SET on_hand = on_hand - ?, reserved = reserved - ?, version = version + 1, updated_at = UTC_TIMESTAMP(6)
+				WHERE sku = ? AND reserved >= ? AND on_hand >= ?`
+			lineStatus, c = LineCommitted, change{l.Partition, l.SKU, kind, -qty, -qty, id}
+		} else {
+			q = `UPDATE products SET reserved = reserved - ?, version = version + 1, updated_at = UTC_TIMESTAMP(6)
+				WHERE sku = ? AND reserved >= ? AND ? >= 0 AND on_hand >= 0`
+			lineStatus, c = LineReleased, change{l.Partition, l.SKU, kind, 0, -qty, id}
+		}
+		args := []any{qty, qty, l.SKU, qty, qty}
+		if action == ActionRelease {
+			args = []any{qty, l.SKU, qty, qty}
+		}
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("%s reservation %s line %s: product row does not hold the reserved quantity", action, id, l.SKU)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE reservation_lines SET status = ?, updated_at = UTC_TIMESTAMP(6) WHERE reservation_id = ? AND sku = ?",
+			lineStatus, id, l.SKU); err != nil {
+			return err
+		}
+		changes = append(changes, c)
+	}
+	return insertChanges(ctx, tx, changes...)
+}
+
+// TransitionHeader moves the header from one of the statuses in from to status to. With
+// unexpiredOnly the header must also not be past its expiry. It returns the header as it is
+// after the attempt and whether this call made the transition.
+func (s *Store) TransitionHeader(ctx context.Context, id string, partition int, from []string, to string, unexpiredOnly bool) (Header, bool, error) {
+	var h Header
+	var moved bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, partition); err != nil {
+			return err
+		}
+		var err error
+		h, moved, err = transitionHeader(ctx, tx, id, from, to, unexpiredOnly)
+		return err
+	})
+	return h, moved, err
+}
+
+func transitionHeader(ctx context.Context, tx *sql.Tx, id string, from []string, to string, unexpiredOnly bool) (Header, bool, error) {
+	var expired bool
+	row := tx.QueryRowContext(ctx, "SELECT "+headerColumns+", UTC_TIMESTAMP(6) >= expires_at FROM reservations WHERE id = ? FOR UPDATE", id)
+	h, err := scanHeader(scanWithExtra{row, &expired})
+	if errors.Is(err, sql.ErrNoRows) {
+		return Header{}, false, Errorf(CodeNotFound, "reservation %q not found", id)
+	}
+	if err != nil {
+		return Header{}, false, err
+	}
+	if !containsString(from, h.Status) || (unexpiredOnly && expired) {
+		return h, false, nil
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, updated_at = UTC_TIMESTAMP(6) WHERE id = ?", to, id); err != nil {
+		return h, false, err
+	}
+	h.Status = to
+	return h, true, nil
+}
+
+// scanWithExtra appends one more destination to a row scan.
+type scanWithExtra struct {
+	row   interface{ Scan(...any) error }
+	extra any
+}
+
+func (s scanWithExtra) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra)...) }
+
+func containsString(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// FinishLocal commits or releases a reservation whose header and lines all live on this shard
+// in one transaction: header flip (guarded by status and, for a commit, expiry), lines, final
+// status. It returns the header afterwards and whether this call changed it; a header that
+// was not in an allowed from-status is returned unchanged for the caller to judge.
+func (s *Store) FinishLocal(ctx context.Context, id string, partition int, from []string, final string, action LineAction, kind string, unexpiredOnly bool) (Header, bool, error) {
+	var h Header
+	var moved bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, partition); err != nil {
+			return err
+		}
+		var err error
+		h, moved, err = transitionHeader(ctx, tx, id, from, final, unexpiredOnly)
+		if err != nil || !moved {
+			return err
+		}
+		if err := checkFence(ctx, tx, linePartitions(h.Lines)...); err != nil {
+			return err
+		}
+		return applyLines(ctx, tx, id, h.Lines, action, kind)
+	})
+	return h, moved, err
+}
+
+// StuckHeaders lists headers the recovery worker must finish: pending or in-flight
+// (committing, releasing, expiring) untouched for longer than grace, and held ones past
+// their expiry. At most limit of each kind.
+func (s *Store) StuckHeaders(ctx context.Context, grace time.Duration, limit int) ([]Header, error) {
+	q := `(SELECT ` + headerColumns + ` FROM reservations WHERE status = 'held' AND expires_at <= UTC_TIMESTAMP(6) ORDER BY expires_at LIMIT ?)
+	UNION ALL (SELECT ` + headerColumns + ` FROM reservations WHERE status IN ('pending','committing','releasing','expiring')
+		AND updated_at <= UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND ORDER BY updated_at LIMIT ?)`
+	rows, err := s.db.QueryContext(ctx, q, limit, grace.Microseconds(), limit)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	defer rows.Close()
+	var out []Header
+	for rows.Next() {
+		h, err := scanHeader(rows)
+		if err != nil {
+			return nil, s.classify(err)
+		}
+		out = append(out, h)
+	}
+	return out, s.classifyNil(rows.Err())
+}
+
+func (s *Store) classifyNil(err error) error {
+	if err == nil {
+		return nil
+	}
+	return s.classify(err)
+}
+
+// ReservationLine is a stored line with its base-unit quantity and status.
+type ReservationLine struct {
+	SKU      string
+	Quantity int64
+	Status   string
+}
+
+// GetLines reads the lines of reservation id stored on this shard.
+func (s *Store) GetLines(ctx context.Context, id string) ([]ReservationLine, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT sku, quantity, status FROM reservation_lines WHERE reservation_id = ? ORDER BY sku", id)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	defer rows.Close()
+	var out []ReservationLine
+	for rows.Next() {
+		var l ReservationLine
+		if err := rows.Scan(&l.SKU, &l.Quantity, &l.Status); err != nil {
+			return nil, s.classify(err)
+		}
+		out = append(out, l)
+	}
+	return out, s.classifyNil(rows.Err())
+}

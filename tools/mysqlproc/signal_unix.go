@@ -1,0 +1,27 @@
+//go:build unix
+
+package mysqlproc
+
+import (
+	"os"
+	"syscall"
+)
+
+// terminate asks the server to shut down cleanly.
+func terminate(p *os.Process) error {
+	return signalGroup(p, syscall.SIGTERM)
+}
+
+// kill stops the server at once, as a crash would.
+func kill(p *os.Process) error {
+	return signalGroup(p, syscall.SIGKILL)
+}
+
+// signalGroup signals the server's process group, falling back to the
+// process alone when the group is gone.
+func signalGroup(p *os.Process, sig syscall.Signal) error {
+	if err := syscall.Kill(-p.Pid, sig); err == nil {
+		return nil
+	}
+	return p.Signal(sig)
+}
