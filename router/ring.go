@@ -11,8 +11,11 @@ import (
 
 // Ring defaults used when RingOptions fields are zero.
 const (
+	// DefaultReplicationFactor is the number of ring points per shard when
+	// RingOptions.ReplicationFactor is 0.
 	DefaultReplicationFactor = 20
-	DefaultLoad              = 1.25
+	// DefaultLoad is the bounded-load factor when RingOptions.Load is 0.
+	DefaultLoad = 1.25
 )
 
 // Bounds on RingOptions. The ring needs at least two points per member so that

@@ -456,3 +456,21 @@ func (s *Store) GetLines(ctx context.Context, id string) ([]ReservationLine, err
 	}
 	return out, s.classifyNil(rows.Err())
 }
+
+// AllHeaders reads every reservation header on this shard (for the verifier).
+func (s *Store) AllHeaders(ctx context.Context) ([]Header, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+headerColumns+" FROM reservations")
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	defer rows.Close()
+	var out []Header
+	for rows.Next() {
+		h, err := scanHeader(rows)
+		if err != nil {
+			return nil, s.classify(err)
+		}
+		out = append(out, h)
+	}
+	return out, s.classifyNil(rows.Err())
+}

@@ -8,8 +8,8 @@
 package testdb
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"testing"

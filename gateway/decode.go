@@ -1,0 +1,146 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/shardstock/shardstock/shard"
+)
+
+// readBody reads at most limit bytes of the request body (413 payload_too_large beyond).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, shard.Errorf(shard.CodePayloadTooLarge, "request body is larger than %d bytes", limit)
+	}
+	if err != nil {
+		return nil, invalidRequest("cannot read request body: %v", err)
+	}
+	return body, nil
+}
+
+// decodeStrict decodes one JSON object into v, rejecting unknown fields, wrong types and
+// trailing data (400 invalid_request).
+func decodeStrict(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return invalidRequest("request body is empty; a JSON object is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		var syntaxErr *json.SyntaxError
+		switch {
+		case errors.As(err, &typeErr):
+			return invalidRequest("field %q has the wrong type: %s where %s is expected", typeErr.Field, typeErr.Value, jsonKind(typeErr))
+		case errors.As(err, &syntaxErr):
+			return invalidRequest("malformed JSON at offset %d: %v", syntaxErr.Offset, err)
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return invalidRequest("%s", strings.TrimPrefix(err.Error(), "json: "))
+		default:
+			return invalidRequest("malformed JSON: %v", err)
+		}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalidRequest("unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func jsonKind(e *json.UnmarshalTypeError) string {
+	if e.Type == nil {
+		return "another type"
+	}
+	switch e.Type.Kind().String() {
+	case "int", "int64", "int32", "uint8":
+		return "an integer"
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	}
+	return e.Type.String()
+}
+
+// jsonQuantity is a quantity as it arrives: a JSON number token (strings are rejected, so a
+// quantity can never be smuggled in as "1.5"). It is never converted through float64.
+type jsonQuantity struct {
+	raw string
+	set bool
+}
+
+// UnmarshalJSON keeps the number token exactly.
+func (q *jsonQuantity) UnmarshalJSON(b []byte) error {
+	s := string(bytes.TrimSpace(b))
+	if s == "null" {
+		*q = jsonQuantity{}
+		return nil
+	}
+	if s == "" || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) {
+		return &json.UnmarshalTypeError{Value: "non-number", Type: nil}
+	}
+	q.raw, q.set = s, true
+	return nil
+}
+
+// decimal parses the quantity for field (422 validation_failed when it is not exact/in range).
+func (q jsonQuantity) decimal(field string) (shard.Decimal, error) {
+	d, err := shard.ParseDecimal(q.raw)
+	if err != nil {
+		var de *shard.Error
+		if errors.As(err, &de) {
+			return d, validationFailed(field, "%s: %s", field, de.Message)
+		}
+		return d, err
+	}
+	return d, nil
+}
+
+// checkText validates a free-text field: valid UTF-8, no control characters, length bounds.
+func checkText(field, v string, minLen, maxLen int) error {
+	if !utf8.ValidString(v) {
+		return validationFailed(field, "%s must be valid UTF-8", field)
+	}
+	n := utf8.RuneCountInString(v)
+	if n < minLen || n > maxLen {
+		if minLen > 0 {
+			return validationFailed(field, "%s must be %d-%d characters", field, minLen, maxLen)
+		}
+		return validationFailed(field, "%s must be at most %d characters", field, maxLen)
+	}
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f {
+			return validationFailed(field, "%s must not contain control characters", field)
+		}
+	}
+	return nil
+}
+
+// quantityJSON prints base units of a product's scale as an exact JSON number.
+type quantityJSON struct {
+	units int64
+	scale int
+}
+
+// MarshalJSON prints the exact decimal as a number token.
+func (q quantityJSON) MarshalJSON() ([]byte, error) {
+	return []byte(shard.FormatUnits(q.units, q.scale)), nil
+}
+
+func mustPositive(field string, d shard.Decimal) error {
+	if d.Unscaled <= 0 {
+		return validationFailed(field, "%s must be greater than zero", field)
+	}
+	return nil
+}

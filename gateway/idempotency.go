@@ -1,0 +1,103 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/shardstock/shardstock/router"
+	"github.com/shardstock/shardstock/shard"
+)
+
+type markerKey struct{}
+
+// markerFrom returns the idempotency marker (the key's hash) of the request being run under an
+// Idempotency-Key, or nil.
+func markerFrom(ctx context.Context) []byte {
+	m, _ := ctx.Value(markerKey{}).([]byte)
+	return m
+}
+
+func shortHash(b []byte) string { return hex.EncodeToString(b[:12]) }
+
+const maxIdempotencyKeyLength = 128
+
+// idempotentCall runs fn at most once per Idempotency-Key. The key is claimed on the shard that
+// owns the key's own partition: a replay with the same request gets the stored first answer, a
+// different request gets idempotency_conflict, and concurrent replays wait for the first to
+// finish. Answers of 5xx are not stored, so the client may retry; the mutation's own marker
+// then prevents a second application if the first one did land.
+func (s *Server) idempotentCall(r *http.Request, body []byte, fn apiFunc) (int, []byte, http.Header) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyKeyLength {
+		return s.encodeError(validationFailed("Idempotency-Key", "Idempotency-Key must be 1-%d characters", maxIdempotencyKeyLength))
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] == 0x7f {
+			return s.encodeError(validationFailed("Idempotency-Key", "Idempotency-Key must not contain control characters"))
+		}
+	}
+	ctx := r.Context()
+	keySum := sha256.Sum256([]byte(key))
+	keyHash := keySum[:]
+	reqHash := requestHash(r, body)
+	partition := router.Partition("idempotency/"+hex.EncodeToString(keyHash), s.topo.Current().partitions)
+	deadline := time.Now().Add(s.cfg.Idempotency.WaitTimeout)
+	for {
+		var claim shard.ClaimResult
+		var owner *shard.Store
+		err := s.onPartition(ctx, "claim_key", partition, func(st *shard.Store) error {
+			var err error
+			owner = st
+			claim, err = st.ClaimKey(ctx, keyHash, reqHash, partition, s.cfg.Idempotency.Lease, s.cfg.Idempotency.Retention)
+			return err
+		})
+		switch {
+		case err != nil:
+			return s.encodeError(err)
+		case claim.Done:
+			s.metrics.replays.Inc()
+			return claim.Status, claim.Body, http.Header{"Idempotent-Replayed": []string{"true"}}
+		case claim.InProgress:
+			if time.Now().After(deadline) {
+				return s.encodeError(shard.Errorf(shard.CodeShardUnavailable, "a request with this Idempotency-Key is still in progress").
+					WithDetails(map[string]any{"shards": []string{}}))
+			}
+			select {
+			case <-time.After(20 * time.Millisecond):
+				continue
+			case <-ctx.Done():
+				return s.encodeError(ctx.Err())
+			}
+		}
+		rr := r.WithContext(context.WithValue(ctx, markerKey{}, keyHash))
+		status, payload, hdr := s.call(rr, body, fn)
+		// Store the answer even if the client has gone away meanwhile.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if status >= 500 {
+			_ = owner.ReleaseKey(sctx, keyHash)
+		} else if err := owner.CompleteKey(sctx, keyHash, status, payload); err != nil {
+			s.log.Warn("cannot store idempotent response", "err", err)
+		}
+		return status, payload, hdr
+	}
+}
+
+// requestHash identifies a request: method, path and the body with insignificant white space
+// removed.
+func requestHash(r *http.Request, body []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
+	var compact bytes.Buffer
+	if json.Compact(&compact, body) == nil {
+		h.Write(compact.Bytes())
+	} else {
+		h.Write(body)
+	}
+	return h.Sum(nil)
+}

@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/shardstock/shardstock/shard"
+)
+
+type readyJSON struct {
+	Status          string            `json:"status"`
+	TopologyVersion int64             `json:"topology_version"`
+	Shards          map[string]string `json:"shards"`
+}
+
+// ready answers 200 when the topology is loaded and every shard answers a ping within a second.
+func (s *Server) ready(r *http.Request, _ []byte) (int, any, error) {
+	rt := s.topo.Current()
+	if rt == nil {
+		return 0, nil, shard.Errorf(shard.CodeShardUnavailable, "topology not loaded").WithDetails(map[string]any{"shards": []string{}})
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	out := readyJSON{Status: "ready", TopologyVersion: rt.version, Shards: map[string]string{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var down []string
+	for _, st := range rt.activeStores() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := st.Ping(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				out.Shards[st.Name()] = "unavailable"
+				down = append(down, st.Name())
+			} else {
+				out.Shards[st.Name()] = "ok"
+			}
+		}()
+	}
+	wg.Wait()
+	if len(down) > 0 {
+		sort.Strings(down)
+		return 0, nil, shard.Errorf(shard.CodeShardUnavailable, "%d shard(s) do not answer", len(down)).
+			WithDetails(map[string]any{"shards": down, "topology_version": rt.version})
+	}
+	return http.StatusOK, out, nil
+}
+
+type topologyJSON struct {
+	Version    int64               `json:"version"`
+	Partitions int                 `json:"partitions"`
+	Shards     []topologyShardJSON `json:"shards"`
+	Job        any                 `json:"job"`
+}
+
+type topologyShardJSON struct {
+	Name       string `json:"name"`
+	State      string `json:"state"`
+	Partitions int    `json:"partitions"`
+}
+
+func (s *Server) getTopology(r *http.Request, _ []byte) (int, any, error) {
+	rt := s.topo.Current()
+	counts := map[string]int{}
+	for _, o := range rt.owners {
+		counts[o]++
+	}
+	out := topologyJSON{Version: rt.version, Partitions: rt.partitions, Shards: []topologyShardJSON{}}
+	for name, info := range rt.shards {
+		out.Shards = append(out.Shards, topologyShardJSON{Name: name, State: info.State, Partitions: counts[name]})
+	}
+	sort.Slice(out.Shards, func(i, j int) bool { return out.Shards[i].Name < out.Shards[j].Name })
+	return http.StatusOK, out, nil
+}

@@ -1,0 +1,304 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/shardstock/shardstock/router"
+	"github.com/shardstock/shardstock/shard"
+)
+
+// productJSON is the contract's product representation.
+type productJSON struct {
+	SKU               string       `json:"sku"`
+	Name              string       `json:"name"`
+	Category          string       `json:"category"`
+	Scale             int          `json:"scale"`
+	OnHand            quantityJSON `json:"on_hand"`
+	Reserved          quantityJSON `json:"reserved"`
+	Available         quantityJSON `json:"available"`
+	LowStockThreshold quantityJSON `json:"low_stock_threshold"`
+	Version           int64        `json:"version"`
+	UpdatedAt         string       `json:"updated_at"`
+}
+
+func toProductJSON(p shard.Product) productJSON {
+	return productJSON{
+		SKU: p.SKU, Name: p.Name, Category: p.Category, Scale: p.Scale,
+		OnHand:            quantityJSON{p.OnHand, p.Scale},
+		Reserved:          quantityJSON{p.Reserved, p.Scale},
+		Available:         quantityJSON{max(p.Available(), 0), p.Scale},
+		LowStockThreshold: quantityJSON{p.LowStockThreshold, p.Scale},
+		Version:           p.Version,
+		UpdatedAt:         p.UpdatedAt.UTC().Format(time.RFC3339Nano),
+	}
+}
+
+// skuVar validates the {sku} path variable and returns it with its partition.
+func (s *Server) skuVar(r *http.Request) (string, int, error) {
+	sku := mux.Vars(r)["sku"]
+	if err := shard.ValidateSKU(sku); err != nil {
+		return "", 0, err
+	}
+	return sku, s.topo.partitionOf(sku), nil
+}
+
+type putProductRequest struct {
+	Name              *string      `json:"name"`
+	Category          *string      `json:"category"`
+	Scale             *int         `json:"scale"`
+	LowStockThreshold jsonQuantity `json:"low_stock_threshold"`
+}
+
+func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
+	sku, p, err := s.skuVar(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req putProductRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return 0, nil, err
+	}
+	spec := shard.ProductSpec{SKU: sku, Partition: p, Marker: markerFrom(r.Context())}
+	if req.Name == nil {
+		return 0, nil, validationFailed("name", "name is required")
+	}
+	if err := checkText("name", *req.Name, 1, 255); err != nil {
+		return 0, nil, err
+	}
+	spec.Name = *req.Name
+	if req.Category != nil {
+		if err := checkText("category", *req.Category, 0, 128); err != nil {
+			return 0, nil, err
+		}
+		spec.Category = *req.Category
+	}
+	if req.Scale != nil {
+		if *req.Scale < 0 || *req.Scale > shard.MaxScale {
+			return 0, nil, validationFailed("scale", "scale must be 0-%d", shard.MaxScale)
+		}
+		spec.Scale = *req.Scale
+	}
+	if req.LowStockThreshold.set {
+		d, err := req.LowStockThreshold.decimal("low_stock_threshold")
+		if err != nil {
+			return 0, nil, err
+		}
+		if d.Unscaled < 0 {
+			return 0, nil, validationFailed("low_stock_threshold", "low_stock_threshold must not be negative")
+		}
+		if _, err := d.Units(spec.Scale); err != nil {
+			return 0, nil, validationFailed("low_stock_threshold", "low_stock_threshold: %v", err.(*shard.Error).Message)
+		}
+		spec.LowStockThreshold = d
+	}
+	var prod shard.Product
+	var created bool
+	err = s.onPartition(r.Context(), "put_product", p, func(st *shard.Store) error {
+		var err error
+		prod, created, err = st.PutProduct(r.Context(), spec)
+		return err
+	})
+	if shard.IsCode(err, shard.CodeAlreadyApplied) {
+		prod, err = s.readProduct(r.Context(), sku, p)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	if created {
+		return http.StatusCreated, toProductJSON(prod), nil
+	}
+	return http.StatusOK, toProductJSON(prod), nil
+}
+
+func (s *Server) readProduct(ctx context.Context, sku string, p int) (shard.Product, error) {
+	var prod shard.Product
+	err := s.onPartition(ctx, "get_product", p, func(st *shard.Store) error {
+		var err error
+		prod, err = st.GetProduct(ctx, sku)
+		return err
+	})
+	return prod, err
+}
+
+func (s *Server) getProduct(r *http.Request, _ []byte) (int, any, error) {
+	sku, p, err := s.skuVar(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	prod, err := s.readProduct(r.Context(), sku, p)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toProductJSON(prod), nil
+}
+
+type adjustmentRequest struct {
+	Delta           jsonQuantity `json:"delta"`
+	Reason          *string      `json:"reason"`
+	ExpectedVersion *int64       `json:"expected_version"`
+}
+
+func (s *Server) adjustStock(r *http.Request, body []byte) (int, any, error) {
+	sku, p, err := s.skuVar(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req adjustmentRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return 0, nil, err
+	}
+	if !req.Delta.set {
+		return 0, nil, validationFailed("delta", "delta is required")
+	}
+	d, err := req.Delta.decimal("delta")
+	if err != nil {
+		return 0, nil, err
+	}
+	if d.Unscaled == 0 {
+		return 0, nil, validationFailed("delta", "delta must not be zero")
+	}
+	if req.Reason == nil {
+		return 0, nil, validationFailed("reason", "reason is required: one of receive, return, correction, damage, count")
+	}
+	if !shard.Reasons[*req.Reason] {
+		return 0, nil, validationFailed("reason", "reason %q is not one of receive, return, correction, damage, count", *req.Reason)
+	}
+	return s.changeStock(r, shard.StockChange{SKU: sku, Partition: p, Delta: &d, Reason: *req.Reason, ExpectedVersion: req.ExpectedVersion})
+}
+
+type setStockRequest struct {
+	OnHand          jsonQuantity `json:"on_hand"`
+	ExpectedVersion *int64       `json:"expected_version"`
+	Reason          *string      `json:"reason"`
+}
+
+func (s *Server) setStock(r *http.Request, body []byte) (int, any, error) {
+	sku, p, err := s.skuVar(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req setStockRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return 0, nil, err
+	}
+	if !req.OnHand.set {
+		return 0, nil, validationFailed("on_hand", "on_hand is required")
+	}
+	d, err := req.OnHand.decimal("on_hand")
+	if err != nil {
+		return 0, nil, err
+	}
+	if d.Unscaled < 0 {
+		return 0, nil, validationFailed("on_hand", "on_hand must not be negative")
+	}
+	reason := "count"
+	if req.Reason != nil {
+		if !shard.Reasons[*req.Reason] {
+			return 0, nil, validationFailed("reason", "reason %q is not one of receive, return, correction, damage, count", *req.Reason)
+		}
+		reason = *req.Reason
+	}
+	return s.changeStock(r, shard.StockChange{SKU: sku, Partition: p, OnHand: &d, Reason: reason, ExpectedVersion: req.ExpectedVersion})
+}
+
+func (s *Server) changeStock(r *http.Request, c shard.StockChange) (int, any, error) {
+	ctx := r.Context()
+	c.Marker = markerFrom(ctx)
+	if c.Marker != nil {
+		c.Ref = "idem:" + shortHash(c.Marker)
+	}
+	var prod shard.Product
+	err := s.onPartition(ctx, "change_stock", c.Partition, func(st *shard.Store) error {
+		var err error
+		prod, err = st.ChangeStock(ctx, c)
+		return err
+	})
+	if shard.IsCode(err, shard.CodeAlreadyApplied) {
+		prod, err = s.readProduct(ctx, c.SKU, c.Partition)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toProductJSON(prod), nil
+}
+
+// maxBatchSKUs bounds GET /v1/products?sku=….
+const maxBatchSKUs = 500
+
+type batchProductsJSON struct {
+	Products []productJSON `json:"products"`
+	Missing  []string      `json:"missing"`
+}
+
+// listProducts serves GET /v1/products: the batch get by SKU, or the category listing.
+func (s *Server) listProducts(r *http.Request, _ []byte) (int, any, error) {
+	q := r.URL.Query()
+	skus, hasSKU := q["sku"]
+	if !hasSKU {
+		return s.listCatalogue(r)
+	}
+	if len(q) > 1 {
+		return 0, nil, validationFailed("sku", "sku cannot be combined with other parameters")
+	}
+	if len(skus) == 0 || len(skus) > maxBatchSKUs {
+		return 0, nil, validationFailed("sku", "between 1 and %d sku parameters are required", maxBatchSKUs)
+	}
+	var order []string
+	seen := map[string]bool{}
+	for _, sku := range skus {
+		if err := shard.ValidateSKU(sku); err != nil {
+			return 0, nil, err
+		}
+		if !seen[sku] {
+			seen[sku] = true
+			order = append(order, sku)
+		}
+	}
+	lines := make([]shard.LineRequest, len(order))
+	for i, sku := range order {
+		lines[i] = shard.LineRequest{SKU: sku, Partition: router.Partition(sku, s.topo.Current().partitions)}
+	}
+	found, err := s.fetchProducts(r.Context(), lines)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := batchProductsJSON{Products: []productJSON{}, Missing: []string{}}
+	for _, sku := range order {
+		if p, ok := found[sku]; ok {
+			out.Products = append(out.Products, toProductJSON(p))
+		} else {
+			out.Missing = append(out.Missing, sku)
+		}
+	}
+	return http.StatusOK, out, nil
+}
+
+// fetchProducts reads the products of the given lines from their shards in parallel.
+func (s *Server) fetchProducts(ctx context.Context, lines []shard.LineRequest) (map[string]shard.Product, error) {
+	found := map[string]shard.Product{}
+	var mu = make(chan struct{}, 1)
+	err := s.onLines(ctx, "get_products", lines, func(st *shard.Store, ls []shard.LineRequest) error {
+		skus := make([]string, len(ls))
+		for i, l := range ls {
+			skus[i] = l.SKU
+		}
+		ps, err := st.GetProducts(ctx, skus)
+		if err != nil {
+			return err
+		}
+		mu <- struct{}{}
+		for k, v := range ps {
+			found[k] = v
+		}
+		<-mu
+		return nil
+	})
+	return found, err
+}
+
+func jsonNum(units int64, scale int) json.Number { return json.Number(shard.FormatUnits(units, scale)) }

@@ -1,0 +1,487 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/shardstock/shardstock/shard"
+)
+
+const (
+	maxReservationLines = 500
+	maxTTLSeconds       = 86400
+)
+
+type reservationLineJSON struct {
+	SKU      string       `json:"sku"`
+	Quantity jsonQuantity `json:"quantity"`
+}
+
+type createReservationRequest struct {
+	OrderID    *string               `json:"order_id"`
+	Lines      []reservationLineJSON `json:"lines"`
+	TTLSeconds *int64                `json:"ttl_seconds"`
+	Commit     *bool                 `json:"commit"`
+}
+
+// reservationJSON is the contract's reservation representation.
+type reservationJSON struct {
+	ID        string        `json:"id"`
+	OrderID   string        `json:"order_id"`
+	Status    string        `json:"status"`
+	ExpiresAt string        `json:"expires_at"`
+	CreatedAt string        `json:"created_at"`
+	Lines     []lineOutJSON `json:"lines"`
+}
+
+type lineOutJSON struct {
+	SKU      string    `json:"sku"`
+	Quantity rawNumber `json:"quantity"`
+}
+
+// rawNumber is an exact decimal already printed.
+type rawNumber string
+
+// MarshalJSON prints the number token as is.
+func (n rawNumber) MarshalJSON() ([]byte, error) { return []byte(n), nil }
+
+func toReservationJSON(h shard.Header) reservationJSON {
+	out := reservationJSON{ID: h.ID, OrderID: h.OrderID, Status: publicStatus(h.Status),
+		ExpiresAt: h.ExpiresAt.UTC().Format(time.RFC3339Nano), CreatedAt: h.CreatedAt.UTC().Format(time.RFC3339Nano),
+		Lines: make([]lineOutJSON, len(h.Lines))}
+	for i, l := range h.Lines {
+		out.Lines[i] = lineOutJSON{SKU: l.SKU, Quantity: rawNumber(l.Quantity.String())}
+	}
+	return out
+}
+
+// publicStatus maps the saga's in-flight statuses to what a client may see. An expiring
+// header is, for the client, already being released.
+func publicStatus(st string) string {
+	if st == shard.StatusExpiring {
+		return shard.StatusReleasing
+	}
+	return st
+}
+
+// newReservationID makes an id that encodes the header's partition. Under an Idempotency-Key
+// the id is derived from the key, so a re-executed create finds its own header.
+func newReservationID(partition int, marker []byte) string {
+	var tail []byte
+	if marker != nil {
+		tail = marker[:15]
+	} else {
+		tail = make([]byte, 15)
+		_, _ = rand.Read(tail)
+	}
+	return fmt.Sprintf("r%05d", partition) + base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(tail)
+}
+
+// reservationPartition extracts the header partition from an id (false when malformed).
+func reservationPartition(id string, partitions int) (int, bool) {
+	if len(id) != 30 || id[0] != 'r' {
+		return 0, false
+	}
+	p, err := strconv.Atoi(id[1:6])
+	if err != nil || p < 0 || p >= partitions {
+		return 0, false
+	}
+	for _, c := range id[6:] {
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'V') {
+			return 0, false
+		}
+	}
+	return p, true
+}
+
+func (s *Server) createReservation(r *http.Request, body []byte) (int, any, error) {
+	var req createReservationRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return 0, nil, err
+	}
+	if req.OrderID == nil {
+		return 0, nil, validationFailed("order_id", "order_id is required")
+	}
+	if err := checkText("order_id", *req.OrderID, 1, 128); err != nil {
+		return 0, nil, err
+	}
+	if len(req.Lines) == 0 {
+		return 0, nil, validationFailed("lines", "lines must not be empty")
+	}
+	if len(req.Lines) > maxReservationLines {
+		return 0, nil, validationFailed("lines", "at most %d lines are allowed", maxReservationLines)
+	}
+	ttl := s.cfg.Reservation.DefaultTTL
+	if req.TTLSeconds != nil {
+		if *req.TTLSeconds < 1 || *req.TTLSeconds > maxTTLSeconds {
+			return 0, nil, validationFailed("ttl_seconds", "ttl_seconds must be 1-%d", maxTTLSeconds)
+		}
+		ttl = time.Duration(*req.TTLSeconds) * time.Second
+	}
+	partitions := s.topo.Current().partitions
+	lines := make([]shard.LineRequest, len(req.Lines))
+	seen := map[string]bool{}
+	for i, l := range req.Lines {
+		field := fmt.Sprintf("lines[%d]", i)
+		if err := shard.ValidateSKU(l.SKU); err != nil {
+			return 0, nil, validationFailed(field+".sku", "%s.sku: %s", field, err.(*shard.Error).Message)
+		}
+		if seen[l.SKU] {
+			return 0, nil, validationFailed(field+".sku", "sku %q appears more than once", l.SKU)
+		}
+		seen[l.SKU] = true
+		if !l.Quantity.set {
+			return 0, nil, validationFailed(field+".quantity", "%s.quantity is required", field)
+		}
+		d, err := l.Quantity.decimal(field + ".quantity")
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := mustPositive(field+".quantity", d); err != nil {
+			return 0, nil, err
+		}
+		lines[i] = shard.LineRequest{SKU: l.SKU, Partition: s.topo.partitionOf(l.SKU), Quantity: d, Requested: d.String()}
+	}
+	_ = partitions
+	marker := markerFrom(r.Context())
+	h := shard.Header{ID: newReservationID(lines[0].Partition, marker), Partition: lines[0].Partition,
+		OrderID: *req.OrderID, Lines: lines, CommitRequested: req.Commit != nil && *req.Commit}
+	out, err := s.reserve(r.Context(), h, ttl)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, toReservationJSON(out), nil
+}
+
+// failpoint lets tests stop the coordinator at a saga step, as if the process died there.
+func (s *Server) failpoint(step string) error {
+	if s.opts.Failpoint == nil {
+		return nil
+	}
+	if err := s.opts.Failpoint(step); err != nil {
+		return &failpointError{step: step, err: err}
+	}
+	return nil
+}
+
+// failpointError marks a simulated crash: the coordinator returns without any cleanup.
+type failpointError struct {
+	step string
+	err  error
+}
+
+func (e *failpointError) Error() string { return "failpoint " + e.step + ": " + e.err.Error() }
+func (e *failpointError) Unwrap() error { return e.err }
+
+// singleShard reports whether the header and every line are owned by one shard right now.
+func (s *Server) singleShard(h shard.Header) bool {
+	rt := s.topo.Current()
+	home := rt.owners[h.Partition]
+	for _, l := range h.Lines {
+		if rt.owners[l.Partition] != home {
+			return false
+		}
+	}
+	return true
+}
+
+// reserve creates a reservation: one local transaction when every line lives with the header,
+// otherwise the saga (header pending → lines on each shard in parallel → held, or rollback).
+func (s *Server) reserve(ctx context.Context, h shard.Header, ttl time.Duration) (shard.Header, error) {
+	if s.singleShard(h) {
+		var out shard.Header
+		err := s.onPartition(ctx, "create_reservation_local", h.Partition, func(st *shard.Store) error {
+			if !s.singleShard(h) {
+				return shard.Errorf(shard.CodePartitionMoved, "lines no longer on one shard")
+			}
+			var err error
+			out, err = st.CreateLocal(ctx, h, ttl)
+			return err
+		})
+		switch {
+		case err == nil:
+			return out, nil
+		case shard.IsCode(err, shard.CodeAlreadyApplied):
+			return s.awaitSettled(ctx, h)
+		case shard.IsCode(err, shard.CodePartitionMoved) && !s.singleShard(h):
+			// fall through to the saga
+		default:
+			return shard.Header{}, err
+		}
+	}
+	return s.reserveSaga(ctx, h, ttl)
+}
+
+// precheck reads every line's product (one query per shard) and fails, changing nothing, when
+// a product is missing, a quantity has too many decimals or the stock is short right now. The
+// saga re-checks under lock; this only spares the common failures a rollback.
+func (s *Server) precheck(ctx context.Context, lines []shard.LineRequest) error {
+	found, err := s.fetchProducts(ctx, lines)
+	if err != nil {
+		return err
+	}
+	var short []shard.ShortLine
+	for _, l := range lines {
+		p, ok := found[l.SKU]
+		if !ok {
+			return shard.Errorf(shard.CodeNotFound, "product %q not found", l.SKU).WithDetails(map[string]any{"sku": l.SKU})
+		}
+		units, err := l.Quantity.Units(p.Scale)
+		if err != nil {
+			return err
+		}
+		if p.Available() < units {
+			short = append(short, shard.ShortLine{SKU: l.SKU, Requested: jsonNum(units, p.Scale), Available: jsonNum(max(p.Available(), 0), p.Scale)})
+		}
+	}
+	if len(short) > 0 {
+		return shard.Insufficient(short...)
+	}
+	return nil
+}
+
+func (s *Server) reserveSaga(ctx context.Context, h shard.Header, ttl time.Duration) (shard.Header, error) {
+	if err := s.precheck(ctx, h.Lines); err != nil {
+		return shard.Header{}, err
+	}
+	err := s.onPartition(ctx, "insert_header", h.Partition, func(st *shard.Store) error {
+		return st.InsertHeader(ctx, h, ttl)
+	})
+	if shard.IsCode(err, shard.CodeAlreadyApplied) {
+		return s.awaitSettled(ctx, h)
+	}
+	if err != nil {
+		return shard.Header{}, err
+	}
+	if err := s.failpoint("saga.header_written"); err != nil {
+		return shard.Header{}, err
+	}
+	err = s.onLines(ctx, "reserve_lines", h.Lines, func(st *shard.Store, ls []shard.LineRequest) error {
+		if err := st.ReserveLines(ctx, h.ID, ls); err != nil {
+			return err
+		}
+		return s.failpoint("saga.line_group_reserved")
+	})
+	if err != nil {
+		if fpErr(err) {
+			return shard.Header{}, err
+		}
+		s.rollback(context.WithoutCancel(ctx), h)
+		return shard.Header{}, err
+	}
+	if err := s.failpoint("saga.lines_reserved"); err != nil {
+		return shard.Header{}, err
+	}
+	next := shard.StatusHeld
+	if h.CommitRequested {
+		next = shard.StatusCommitting
+	}
+	cur, moved, err := s.transition(ctx, h, []string{shard.StatusPending}, next, false)
+	if err != nil {
+		return shard.Header{}, err
+	}
+	if !moved {
+		// The recovery worker judged this saga dead and is rolling it back.
+		s.rollback(context.WithoutCancel(ctx), h)
+		return shard.Header{}, shard.Errorf(shard.CodeShardUnavailable, "the reservation could not be completed in time; it was rolled back").
+			WithDetails(map[string]any{"shards": []string{}, "status": cur.Status})
+	}
+	if h.CommitRequested {
+		return s.finish(ctx, cur, shard.ActionCommit, "commit", shard.StatusCommitted)
+	}
+	return s.readHeader(ctx, h.ID, h.Partition)
+}
+
+func fpErr(err error) bool {
+	var fe *failpointError
+	return errors.As(err, &fe)
+}
+
+// rollback releases every line of a saga that failed (leaving tombstones for lines not yet
+// reserved) and marks the header released. Errors are left to the recovery worker.
+func (s *Server) rollback(ctx context.Context, h shard.Header) {
+	cur, moved, err := s.transition(ctx, h, []string{shard.StatusPending}, shard.StatusReleasing, false)
+	if err != nil || (!moved && cur.Status != shard.StatusReleasing) {
+		return
+	}
+	_, _ = s.finish(ctx, cur, shard.ActionRelease, "release", shard.StatusReleased)
+}
+
+// transition flips the header on its home shard.
+func (s *Server) transition(ctx context.Context, h shard.Header, from []string, to string, unexpiredOnly bool) (shard.Header, bool, error) {
+	var cur shard.Header
+	var moved bool
+	err := s.onPartition(ctx, "transition_header", h.Partition, func(st *shard.Store) error {
+		var err error
+		cur, moved, err = st.TransitionHeader(ctx, h.ID, h.Partition, from, to, unexpiredOnly)
+		return err
+	})
+	return cur, moved, err
+}
+
+// finish applies a decided header (committing, releasing, expiring) to all its lines and then
+// marks it final. Every step is idempotent, so the recovery worker runs the same code.
+func (s *Server) finish(ctx context.Context, h shard.Header, action shard.LineAction, kind, final string) (shard.Header, error) {
+	err := s.onLines(ctx, "apply_lines", h.Lines, func(st *shard.Store, ls []shard.LineRequest) error {
+		if err := st.ApplyLines(ctx, h.ID, ls, action, kind); err != nil {
+			return err
+		}
+		return s.failpoint("finish.line_group_applied")
+	})
+	if err != nil {
+		return shard.Header{}, err
+	}
+	if err := s.failpoint("finish.lines_applied"); err != nil {
+		return shard.Header{}, err
+	}
+	cur, _, err := s.transition(ctx, h, []string{h.Status}, final, false)
+	return cur, err
+}
+
+func (s *Server) readHeader(ctx context.Context, id string, partition int) (shard.Header, error) {
+	var h shard.Header
+	err := s.onPartition(ctx, "get_reservation", partition, func(st *shard.Store) error {
+		var err error
+		h, err = st.GetHeader(ctx, id)
+		return err
+	})
+	return h, err
+}
+
+// awaitSettled returns an existing reservation (a replayed create) once it left pending.
+func (s *Server) awaitSettled(ctx context.Context, h shard.Header) (shard.Header, error) {
+	for {
+		cur, err := s.readHeader(ctx, h.ID, h.Partition)
+		if err != nil || (cur.Status != shard.StatusPending && cur.Status != shard.StatusCommitting) {
+			return cur, err
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return shard.Header{}, ctx.Err()
+		}
+	}
+}
+
+func (s *Server) reservationVar(r *http.Request) (string, int, error) {
+	id := mux.Vars(r)["id"]
+	p, ok := reservationPartition(id, s.topo.Current().partitions)
+	if !ok {
+		return "", 0, shard.Errorf(shard.CodeNotFound, "reservation %q not found", id)
+	}
+	return id, p, nil
+}
+
+func (s *Server) getReservation(r *http.Request, _ []byte) (int, any, error) {
+	id, p, err := s.reservationVar(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	h, err := s.readHeader(r.Context(), id, p)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toReservationJSON(h), nil
+}
+
+func (s *Server) commitReservation(r *http.Request, _ []byte) (int, any, error) {
+	return s.settle(r, shard.ActionCommit)
+}
+
+func (s *Server) releaseReservation(r *http.Request, _ []byte) (int, any, error) {
+	return s.settle(r, shard.ActionRelease)
+}
+
+// settle commits or releases a reservation. The header decides first (held → committing or
+// releasing, a commit only before expiry); then the lines; then the final status. Repeating a
+// call that already succeeded answers 200 with the same state.
+func (s *Server) settle(r *http.Request, action shard.LineAction) (int, any, error) {
+	ctx := r.Context()
+	id, p, err := s.reservationVar(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	h, err := s.readHeader(ctx, id, p)
+	if err != nil {
+		return 0, nil, err
+	}
+	inFlight, final, kind := shard.StatusCommitting, shard.StatusCommitted, "commit"
+	if action == shard.ActionRelease {
+		inFlight, final, kind = shard.StatusReleasing, shard.StatusReleased, "release"
+	}
+	unexpiredOnly := action == shard.ActionCommit
+	var cur shard.Header
+	var moved bool
+	if s.singleShard(h) {
+		err = s.onPartition(ctx, "settle_local", p, func(st *shard.Store) error {
+			var err error
+			cur, moved, err = st.FinishLocal(ctx, id, p, []string{shard.StatusHeld}, final, action, kind, unexpiredOnly)
+			return err
+		})
+		if err != nil {
+			return 0, nil, err
+		}
+		if moved {
+			return http.StatusOK, toReservationJSON(cur), nil
+		}
+	} else {
+		cur, moved, err = s.transition(ctx, h, []string{shard.StatusHeld}, inFlight, unexpiredOnly)
+		if err != nil {
+			return 0, nil, err
+		}
+		if moved {
+			if err := s.failpoint("settle.header_decided"); err != nil {
+				return 0, nil, err
+			}
+			out, err := s.finish(ctx, cur, action, kind, final)
+			if err != nil {
+				return 0, nil, err
+			}
+			return http.StatusOK, toReservationJSON(out), nil
+		}
+	}
+	// The header was not held: judge its state.
+	switch {
+	case cur.Status == final:
+		return http.StatusOK, toReservationJSON(cur), nil
+	case cur.Status == inFlight:
+		out, err := s.finish(ctx, cur, action, kind, final)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, toReservationJSON(out), nil
+	case action == shard.ActionRelease && (cur.Status == shard.StatusExpired || cur.Status == shard.StatusExpiring):
+		// Releasing an expired reservation: its stock is already back; nothing to do.
+		return http.StatusOK, toReservationJSON(cur), nil
+	case cur.Status == shard.StatusHeld:
+		// A commit after the TTL passed but before the sweeper got to it: expire it now.
+		if exp, err := s.expire(ctx, cur); err == nil {
+			cur = exp
+		}
+		return 0, nil, shard.Errorf(shard.CodeInvalidState, "reservation %s has expired", id).
+			WithDetails(map[string]any{"status": publicStatus(cur.Status)})
+	default:
+		return 0, nil, shard.Errorf(shard.CodeInvalidState, "reservation %s is %s; cannot %s it", id, publicStatus(cur.Status), action).
+			WithDetails(map[string]any{"status": publicStatus(cur.Status)})
+	}
+}
+
+// expire releases a held reservation past its TTL: held → expiring → lines released → expired.
+func (s *Server) expire(ctx context.Context, h shard.Header) (shard.Header, error) {
+	cur, moved, err := s.transition(ctx, h, []string{shard.StatusHeld}, shard.StatusExpiring, false)
+	if err != nil {
+		return shard.Header{}, err
+	}
+	if !moved && cur.Status != shard.StatusExpiring {
+		return cur, nil
+	}
+	return s.finish(ctx, cur, shard.ActionRelease, "expire", shard.StatusExpired)
+}

@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/shardstock/shardstock/shard"
+)
+
+// runRecovery finishes what crashed coordinators left behind and expires held reservations past
+// their TTL, on every shard, every sweep interval, until ctx is done. Only the header decides:
+//   - pending untouched for the recovery grace → released (lines released, tombstones left);
+//   - committing → commit the remaining lines → committed;
+//   - releasing → release → released; expiring, or held past expiry → release → expired.
+//
+// Every gateway runs it; the steps are conditional and idempotent, so they may overlap.
+func (s *Server) runRecovery(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Reservation.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.RecoverOnce(ctx)
+	}
+}
+
+// RecoverOnce runs one recovery pass over every shard and returns how many headers it finished.
+func (s *Server) RecoverOnce(ctx context.Context) int {
+	done := 0
+	for _, st := range s.topo.Current().activeStores() {
+		headers, err := st.StuckHeaders(ctx, s.cfg.Reservation.RecoveryGrace, 200)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("recovery scan failed", "shard", st.Name(), "err", err)
+			}
+			continue
+		}
+		for _, h := range headers {
+			if ctx.Err() != nil {
+				return done
+			}
+			outcome, err := s.recoverHeader(ctx, h)
+			if err != nil {
+				s.log.Warn("recovery step failed", "reservation", h.ID, "status", h.Status, "err", err)
+				continue
+			}
+			if outcome != "" {
+				done++
+				s.metrics.recovered.WithLabelValues(outcome).Inc()
+			}
+		}
+	}
+	return done
+}
+
+func (s *Server) recoverHeader(ctx context.Context, h shard.Header) (string, error) {
+	switch h.Status {
+	case shard.StatusHeld:
+		_, err := s.expire(ctx, h)
+		return shard.StatusExpired, err
+	case shard.StatusPending:
+		cur, moved, err := s.transition(ctx, h, []string{shard.StatusPending}, shard.StatusReleasing, false)
+		if err != nil || !moved {
+			return "", err
+		}
+		_, err = s.finish(ctx, cur, shard.ActionRelease, "release", shard.StatusReleased)
+		return "rolled_back", err
+	case shard.StatusCommitting:
+		_, err := s.finish(ctx, h, shard.ActionCommit, "commit", shard.StatusCommitted)
+		return shard.StatusCommitted, err
+	case shard.StatusReleasing:
+		_, err := s.finish(ctx, h, shard.ActionRelease, "release", shard.StatusReleased)
+		return shard.StatusReleased, err
+	case shard.StatusExpiring:
+		_, err := s.finish(ctx, h, shard.ActionRelease, "expire", shard.StatusExpired)
+		return shard.StatusExpired, err
+	}
+	return "", nil
+}
+
+// runHousekeeping purges expired idempotency keys and request markers every minute.
+func (s *Server) runHousekeeping(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, st := range s.topo.Current().activeStores() {
+			if _, err := st.PurgeExpiredKeys(ctx, 1000); err != nil && ctx.Err() == nil {
+				s.log.Warn("purging idempotency keys failed", "shard", st.Name(), "err", err)
+			}
+		}
+	}
+}

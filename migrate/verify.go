@@ -1,0 +1,244 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/shardstock/shardstock/router"
+	"github.com/shardstock/shardstock/shard"
+)
+
+// Violation is one broken invariant found by Verify.
+type Violation struct {
+	Kind   string `json:"kind"`
+	Shard  string `json:"shard,omitempty"`
+	SKU    string `json:"sku,omitempty"`
+	Ref    string `json:"ref,omitempty"`
+	Detail string `json:"detail"`
+}
+
+func (v Violation) String() string {
+	s := v.Kind
+	for _, kv := range [][2]string{{"shard", v.Shard}, {"sku", v.SKU}, {"ref", v.Ref}} {
+		if kv[1] != "" {
+			s += " " + kv[0] + "=" + kv[1]
+		}
+	}
+	return s + ": " + v.Detail
+}
+
+// VerifyOptions tunes Verify.
+type VerifyOptions struct {
+	// Quiescent also requires that no reservation saga is in flight (no pending, committing,
+	// releasing or expiring header). Use it when no traffic runs.
+	Quiescent bool
+}
+
+// VerifyReport is Verify's result.
+type VerifyReport struct {
+	Products     int64       `json:"products"`
+	Reservations int64       `json:"reservations"`
+	Lines        int64       `json:"lines"`
+	Changes      int64       `json:"changes"`
+	Violations   []Violation `json:"violations"`
+}
+
+// Clean reports whether no invariant is broken.
+func (r VerifyReport) Clean() bool { return len(r.Violations) == 0 }
+
+type productRow struct {
+	sku                          string
+	partition                    int
+	onHand, reserved             int64
+	ledgerOnHand, ledgerReserved int64
+	heldLines                    int64
+}
+
+type headerRow struct {
+	id, status string
+	lines      []shard.LineRequest
+	shard      string
+}
+
+type lineRow struct {
+	id, sku, status string
+	qty             int64
+	shard           string
+}
+
+type shardScan struct {
+	products []productRow
+	headers  []headerRow
+	lines    []lineRow
+	changes  int64
+}
+
+// Verify checks ARCHITECTURE.md's invariants over the whole cluster, one shard scan in parallel
+// per shard: 0 <= reserved <= on_hand; on_hand and reserved equal the sums of the product's
+// change-log deltas; reserved equals its held reservation lines; every product sits on the owner
+// of its partition, exactly once; every reservation is whole (final headers have no held lines,
+// held headers have every line held, no held line without a live header).
+func Verify(ctx context.Context, t shard.Topology, stores map[string]*shard.Store, opts VerifyOptions) (VerifyReport, error) {
+	scans := map[string]*shardScan{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	for name, st := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sc, err := scanShard(ctx, st)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("shard %s: %w", name, err)
+			}
+			scans[name] = sc
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return VerifyReport{}, firstErr
+	}
+	var rep VerifyReport
+	add := func(v Violation) { rep.Violations = append(rep.Violations, v) }
+	where := map[string]string{}
+	headers := map[string]headerRow{}
+	lines := map[string][]lineRow{}
+	names := make([]string, 0, len(scans))
+	for n := range scans {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		sc := scans[name]
+		rep.Changes += sc.changes
+		for _, p := range sc.products {
+			rep.Products++
+			if prev, dup := where[p.sku]; dup {
+				add(Violation{"duplicate_product", name, p.sku, "", "also on shard " + prev})
+			}
+			where[p.sku] = name
+			if want := router.Partition(p.sku, t.Partitions); p.partition != want {
+				add(Violation{"wrong_partition", name, p.sku, "", fmt.Sprintf("partition_id %d, hash says %d", p.partition, want)})
+			}
+			if owner, _ := t.Map.Owner(p.partition); owner != name {
+				add(Violation{"misplaced_product", name, p.sku, "", fmt.Sprintf("partition %d is owned by %s", p.partition, owner)})
+			}
+			if p.reserved < 0 || p.reserved > p.onHand {
+				add(Violation{"stock_bounds", name, p.sku, "", fmt.Sprintf("on_hand %d reserved %d", p.onHand, p.reserved)})
+			}
+			if p.onHand != p.ledgerOnHand {
+				add(Violation{"ledger_on_hand", name, p.sku, "", fmt.Sprintf("on_hand %d, change log sums to %d", p.onHand, p.ledgerOnHand)})
+			}
+			if p.reserved != p.ledgerReserved {
+				add(Violation{"ledger_reserved", name, p.sku, "", fmt.Sprintf("reserved %d, change log sums to %d", p.reserved, p.ledgerReserved)})
+			}
+			if p.reserved != p.heldLines {
+				add(Violation{"held_lines", name, p.sku, "", fmt.Sprintf("reserved %d, held lines sum to %d", p.reserved, p.heldLines)})
+			}
+		}
+		for _, h := range sc.headers {
+			rep.Reservations++
+			if _, dup := headers[h.id]; dup {
+				add(Violation{"duplicate_reservation", name, "", h.id, "header on two shards"})
+			}
+			headers[h.id] = h
+		}
+		for _, l := range sc.lines {
+			rep.Lines++
+			lines[l.id] = append(lines[l.id], l)
+		}
+	}
+	for id, h := range headers {
+		byS := map[string]lineRow{}
+		for _, l := range lines[id] {
+			byS[l.sku] = l
+		}
+		inFlight := h.status == shard.StatusPending || h.status == shard.StatusCommitting || h.status == shard.StatusReleasing || h.status == shard.StatusExpiring
+		if opts.Quiescent && inFlight {
+			add(Violation{"saga_in_flight", h.shard, "", id, "header is " + h.status})
+		}
+		for _, want := range h.lines {
+			l, ok := byS[want.SKU]
+			switch h.status {
+			case shard.StatusHeld:
+				if !ok || l.status != shard.LineHeld {
+					add(Violation{"partial_reservation", h.shard, want.SKU, id, "held header with a line that is not held"})
+				}
+			case shard.StatusCommitted:
+				if !ok || l.status != shard.LineCommitted {
+					add(Violation{"partial_commit", h.shard, want.SKU, id, "committed header with a line that is not committed"})
+				}
+			case shard.StatusReleased, shard.StatusExpired:
+				if ok && l.status != shard.LineReleased {
+					add(Violation{"leaked_line", h.shard, want.SKU, id, "final " + h.status + " header with a " + l.status + " line"})
+				}
+			}
+		}
+	}
+	for id, ls := range lines {
+		if _, ok := headers[id]; ok {
+			continue
+		}
+		for _, l := range ls {
+			if l.status != shard.LineReleased {
+				add(Violation{"orphan_line", l.shard, l.sku, id, "line without a header is " + l.status})
+			}
+		}
+	}
+	sort.Slice(rep.Violations, func(i, j int) bool { return rep.Violations[i].String() < rep.Violations[j].String() })
+	return rep, nil
+}
+
+func scanShard(ctx context.Context, st *shard.Store) (*shardScan, error) {
+	db := st.DB()
+	sc := &shardScan{}
+	rows, err := db.QueryContext(ctx, `SELECT p.sku, p.partition_id, p.on_hand, p.reserved,
+		COALESCE(c.oh, 0), COALESCE(c.rs, 0), COALESCE(l.held, 0)
+		FROM products p
+		LEFT JOIN (SELECT sku, SUM(delta_on_hand) oh, SUM(delta_reserved) rs FROM changes GROUP BY sku) c ON c.sku = p.sku
+		LEFT JOIN (SELECT sku, SUM(quantity) held FROM reservation_lines WHERE status = 'held' GROUP BY sku) l ON l.sku = p.sku`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var p productRow
+		if err := rows.Scan(&p.sku, &p.partition, &p.onHand, &p.reserved, &p.ledgerOnHand, &p.ledgerReserved, &p.heldLines); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		sc.products = append(sc.products, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	hs, err := st.AllHeaders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hs {
+		sc.headers = append(sc.headers, headerRow{id: h.ID, status: h.Status, lines: h.Lines, shard: st.Name()})
+	}
+	rows, err = db.QueryContext(ctx, "SELECT reservation_id, sku, status, quantity FROM reservation_lines")
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		l := lineRow{shard: st.Name()}
+		if err := rows.Scan(&l.id, &l.sku, &l.status, &l.qty); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		sc.lines = append(sc.lines, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM changes").Scan(&sc.changes)
+	return sc, err
+}
