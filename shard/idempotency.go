@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 )
 
@@ -28,48 +29,62 @@ type ClaimResult struct {
 // ClaimKey claims an idempotency key for a request. A key seen with a different request hash
 // fails with idempotency_conflict. A pending claim whose lease ran out (its owner died) is taken
 // over; the request's own marker (applied_requests or a key-derived reservation id) then stops a
-// second application.
+// second application. No statement here takes a lock it later upgrades, so a storm of replays
+// of one key cannot deadlock: readers poll, one INSERT or one conditional UPDATE wins.
 func (s *Store) ClaimKey(ctx context.Context, keyHash, requestHash []byte, partition int, lease, keep time.Duration) (ClaimResult, error) {
+	var reqHash, body []byte
+	var state string
+	var status int
+	var leaseOver bool
+	err := s.db.QueryRowContext(ctx, `SELECT request_hash, state, response_status, response_body, locked_until <= UTC_TIMESTAMP(6)
+		FROM idempotency_keys WHERE key_hash = ?`, keyHash).Scan(&reqHash, &state, &status, &body, &leaseOver)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return s.insertClaim(ctx, keyHash, requestHash, partition, lease, keep)
+	case err != nil:
+		return ClaimResult{}, s.classify(err)
+	case !bytes.Equal(reqHash, requestHash):
+		return ClaimResult{}, Errorf(CodeIdempotencyConflict, "Idempotency-Key was already used with a different request")
+	case state == ClaimDone:
+		return ClaimResult{Done: true, Status: status, Body: body}, nil
+	case !leaseOver:
+		return ClaimResult{InProgress: true}, nil
+	}
+	var out ClaimResult
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, partition); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET locked_until = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
+			WHERE key_hash = ? AND state = 'pending' AND locked_until <= UTC_TIMESTAMP(6)`, lease.Microseconds(), keyHash)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		out = ClaimResult{Acquired: n == 1, InProgress: n != 1}
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) insertClaim(ctx context.Context, keyHash, requestHash []byte, partition int, lease, keep time.Duration) (ClaimResult, error) {
 	var out ClaimResult
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		out = ClaimResult{}
 		if err := checkFence(ctx, tx, partition); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key_hash, partition_id, request_hash, state, locked_until, expires_at, created_at)
 			VALUES (?, ?, ?, 'pending', UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(6))`,
 			keyHash, partition, requestHash, lease.Microseconds(), keep.Microseconds())
-		if err == nil {
-			out.Acquired = true
+		switch {
+		case err == nil:
+			out = ClaimResult{Acquired: true}
+			return nil
+		case isDuplicate(err):
+			out = ClaimResult{InProgress: true} // someone else claimed it first; poll again
 			return nil
 		}
-		if !isDuplicate(err) {
-			return err
-		}
-		var reqHash, body []byte
-		var state string
-		var status int
-		var leaseOver bool
-		err = tx.QueryRowContext(ctx, `SELECT request_hash, state, response_status, response_body, locked_until <= UTC_TIMESTAMP(6)
-			FROM idempotency_keys WHERE key_hash = ? FOR UPDATE`, keyHash).Scan(&reqHash, &state, &status, &body, &leaseOver)
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(reqHash, requestHash) {
-			return Errorf(CodeIdempotencyConflict, "Idempotency-Key was already used with a different request")
-		}
-		switch {
-		case state == ClaimDone:
-			out.Done, out.Status, out.Body = true, status, body
-		case leaseOver:
-			_, err = tx.ExecContext(ctx, "UPDATE idempotency_keys SET locked_until = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND WHERE key_hash = ?",
-				lease.Microseconds(), keyHash)
-			out.Acquired = err == nil
-			return err
-		default:
-			out.InProgress = true
-		}
-		return nil
+		return err
 	})
 	return out, err
 }

@@ -166,3 +166,28 @@ func insertMapVersion(ctx context.Context, tx *sql.Tx, version int64, mp router.
 	}
 	return nil
 }
+
+// PublishMap publishes mp as the next topology version, provided the current version is still
+// expected (optimistic: a concurrent publisher makes this fail). It returns the new version.
+func (m *Meta) PublishMap(ctx context.Context, expected int64, mp router.Map, note string) (int64, error) {
+	tx, err := m.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("meta store: %w", err)
+	}
+	defer tx.Rollback()
+	var cur int64
+	var partitions int
+	if err := tx.QueryRowContext(ctx, "SELECT version, partitions FROM topology_versions ORDER BY version DESC LIMIT 1 FOR UPDATE").Scan(&cur, &partitions); err != nil {
+		return 0, fmt.Errorf("meta store: %w", err)
+	}
+	if cur != expected {
+		return 0, fmt.Errorf("meta store: topology is at version %d, expected %d", cur, expected)
+	}
+	if mp.Partitions() != partitions {
+		return 0, fmt.Errorf("meta store: map has %d partitions, cluster has %d", mp.Partitions(), partitions)
+	}
+	if err := insertMapVersion(ctx, tx, cur+1, mp, note); err != nil {
+		return 0, err
+	}
+	return cur + 1, tx.Commit()
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -126,45 +125,52 @@ type targetReport struct {
 type migrationStep func(ctx context.Context, dsn string, s migrate.Schema) error
 
 // runMigration runs step on the metadata store and on every shard and prints one line per
-// target. up does the metadata store first, down the shards first; shards run in parallel.
+// target. up does the metadata store first, down the shards first (and leaves the metadata store
+// alone when a shard failed); shards run in parallel.
 func (a *app) runMigration(cmd *cobra.Command, f migrateFlags, action string, step migrationStep) error {
 	cfg, err := loadConfig(cmd, f.configPath)
 	if err != nil {
 		return err
 	}
 	ctx := cmd.Context()
-	report := migrationReport{Action: action, OK: true}
+	report := migrationReport{Action: action, Targets: []targetReport{}}
 	metaSpec := migrate.ShardSpec{Name: metaTarget, DSN: cfg.MetaDSN}
-	metaStep := func() {
+	if action == "up" {
 		report.Targets = append(report.Targets, migrateTarget(ctx, metaSpec, migrate.MetaSchema, step))
 	}
-	if action == "up" {
-		metaStep()
-	}
 	shards, listErr := migrate.Shards(ctx, cfg.MetaDSN)
+	shardsFailed := false
 	if listErr == nil {
-		reports := make(map[string]targetReport, len(shards))
-		results := migrate.ForEach(ctx, shards, func(ctx context.Context, s migrate.ShardSpec) error {
-			r := migrateTarget(ctx, s, migrate.ShardSchema, step)
-			reports[s.Name] = r // distinct keys, but a map needs a lock: see below
+		shardReports := make([]targetReport, len(shards))
+		index := make(map[string]int, len(shards))
+		for i, s := range shards {
+			index[s.Name] = i
+		}
+		migrate.ForEach(ctx, shards, func(ctx context.Context, s migrate.ShardSpec) error {
+			shardReports[index[s.Name]] = migrateTarget(ctx, s, migrate.ShardSchema, step)
 			return nil
 		})
-		_ = results
-		for _, s := range shards {
-			report.Targets = append(report.Targets, reports[s.Name])
+		for _, r := range shardReports {
+			shardsFailed = shardsFailed || r.Error != ""
 		}
+		report.Targets = append(report.Targets, shardReports...)
 	}
-	if action != "up" {
-		metaStep()
+	switch {
+	case action == "version":
+		report.Targets = append([]targetReport{migrateTarget(ctx, metaSpec, migrate.MetaSchema, nil)}, report.Targets...)
+	case action == "down" && (listErr != nil || shardsFailed):
+		report.Targets = append(report.Targets, targetReport{Target: metaTarget, Schema: "meta",
+			Error: "skipped: the metadata store is rolled back only after every shard was"})
+	case action == "down":
+		report.Targets = append(report.Targets, migrateTarget(ctx, metaSpec, migrate.MetaSchema, step))
 	}
+	failed := 0
 	for _, t := range report.Targets {
 		if t.Error != "" {
-			report.OK = false
+			failed++
 		}
 	}
-	if listErr != nil {
-		report.OK = false
-	}
+	report.OK = failed == 0 && listErr == nil
 	if f.asJSON {
 		if err := writeJSON(a.stdout, report); err != nil {
 			return err
@@ -175,16 +181,87 @@ func (a *app) runMigration(cmd *cobra.Command, f migrateFlags, action string, st
 		}
 	}
 	if listErr != nil {
-		return fmt.Errorf("cannot list the shards from the metadata store: %w", listErr)
+		return fmt.Errorf("migrate %s: cannot list the shards from the metadata store: %w", action, listErr)
 	}
-	if !report.OK {
-		var failed []error
-		for _, t := range report.Targets {
-			if t.Error != "" {
-				failed = append(failed, errors.New(t.Target))
-			}
-		}
-		return fmt.Errorf("migrate %s failed on %d of %d targets", action, len(failed), len(report.Targets))
+	if failed > 0 {
+		return fmt.Errorf("migrate %s failed on %d of %d targets", action, failed, len(report.Targets))
 	}
 	return nil
+}
+
+// migrateTarget runs step (nil: none) on one database and reads its version before and after.
+func migrateTarget(ctx context.Context, s migrate.ShardSpec, schema migrate.Schema, step migrationStep) targetReport {
+	r := targetReport{Target: s.Name, Schema: "shard"}
+	if schema == migrate.MetaSchema {
+		r.Schema = "meta"
+	}
+	if step != nil {
+		before, err := migrate.Version(ctx, s.DSN, schema)
+		if err != nil {
+			r.Error = err.Error()
+			return r
+		}
+		r.hasBefore = true
+		r.Before = versionPtr(before)
+		if err := step(ctx, s.DSN, schema); err != nil {
+			r.Error = err.Error()
+		}
+	}
+	after, err := migrate.Version(ctx, s.DSN, schema)
+	if err != nil {
+		if r.Error == "" {
+			r.Error = err.Error()
+		}
+		return r
+	}
+	r.Version, r.Dirty = versionPtr(after), after.Dirty
+	r.Changed = r.hasBefore && !sameVersion(r.Before, r.Version)
+	return r
+}
+
+func versionPtr(v migrate.SchemaVersion) *uint {
+	if v.None {
+		return nil
+	}
+	n := v.Version
+	return &n
+}
+
+func sameVersion(a, b *uint) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func versionText(v *uint) string {
+	if v == nil {
+		return "none"
+	}
+	return strconv.FormatUint(uint64(*v), 10)
+}
+
+// line is the target's line in the text output.
+func (r targetReport) line(action string) string {
+	dirty := ""
+	if r.Dirty {
+		dirty = ", DIRTY: fix the schema by hand, then force the version with golang-migrate"
+	}
+	switch {
+	case r.Error != "":
+		if r.Version != nil {
+			return fmt.Sprintf("%s: FAILED at version %s%s: %s", r.Target, versionText(r.Version), dirty, r.Error)
+		}
+		return fmt.Sprintf("%s: FAILED: %s", r.Target, r.Error)
+	case !r.hasBefore && r.Version == nil:
+		return fmt.Sprintf("%s: no migration applied", r.Target)
+	case !r.hasBefore:
+		return fmt.Sprintf("%s: version %s%s", r.Target, versionText(r.Version), dirty)
+	case r.Changed:
+		return fmt.Sprintf("%s: migrated from version %s to %s%s", r.Target, versionText(r.Before), versionText(r.Version), dirty)
+	case action == "down":
+		return fmt.Sprintf("%s: nothing to roll back (version %s%s)", r.Target, versionText(r.Version), dirty)
+	default:
+		return fmt.Sprintf("%s: up to date (version %s%s)", r.Target, versionText(r.Version), dirty)
+	}
 }

@@ -109,6 +109,7 @@ Exit codes: 0 success, 1 failed operation, 2 bad usage.`,
 // groupCommand makes cmd, which only holds subcommands, fail with a usage error when run without
 // one or with an unknown one (cobra would print help and exit 0).
 func groupCommand(cmd *cobra.Command) {
+	cmd.DisableFlagsInUseLine = true
 	cmd.Args = func(c *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			return nil

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shardstock/shardstock/gateway"
+)
+
+func (a *app) serveCommand() *cobra.Command {
+	var configPath, listen, adminListen string
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE [--listen ADDR] [--admin-listen ADDR]",
+		Short: "Run the gateway (the HTTP API) until SIGINT or SIGTERM",
+		Long: `Run the gateway: the HTTP API over the cluster named by the config's meta_dsn. It serves
+until SIGINT or SIGTERM, then stops accepting, lets in-flight requests finish (up to
+http.shutdown_timeout) and stops its background workers.
+
+When admin_listen (or --admin-listen) is set, /debug/pprof is served on that address, separate
+from the API.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, configPath)
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("listen") {
+				cfg.Listen = listen
+			}
+			if cmd.Flags().Changed("admin-listen") {
+				cfg.AdminListen = adminListen
+			}
+			log, err := a.logger(cfg.Log, cfg.Log.Format)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			srv, err := gateway.New(ctx, cfg, gateway.Options{Logger: log})
+			if err != nil {
+				return fmt.Errorf("start gateway: %w", err)
+			}
+			defer srv.Close()
+			ln, err := net.Listen("tcp", cfg.Listen)
+			if err != nil {
+				return fmt.Errorf("listen: %w", err)
+			}
+			if cfg.AdminListen != "" {
+				stopAdmin, err := serveAdmin(cfg.AdminListen, log)
+				if err != nil {
+					ln.Close()
+					return err
+				}
+				defer stopAdmin()
+			}
+			return srv.Serve(ctx, ln)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configPath, "config", "", "config file (YAML)")
+	f.StringVar(&listen, "listen", "", "HTTP address of the API, overriding the config's listen")
+	f.StringVar(&adminListen, "admin-listen", "", "address for /debug/pprof, overriding the config's admin_listen")
+	return cmd
+}
+
+// serveAdmin serves net/http/pprof on addr with its own mux (never the API's) and returns the
+// function that shuts it down.
+func serveAdmin(addr string, log *slog.Logger) (func(), error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin server failed", "err", err)
+		}
+	}()
+	log.Info("admin (pprof) listening", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
+}
