@@ -219,8 +219,12 @@ func TestStaleTopologyRefusedByFence(t *testing.T) {
 
 func copyRows(t *testing.T, from, to *shard.Store, sku string) {
 	t.Helper()
+	columns := map[string]string{
+		"products": "sku, partition_id, name, category, scale, on_hand, reserved, low_stock_threshold, version, created_at, updated_at",
+		"changes":  "seq, partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at",
+	}
 	for _, table := range []string{"products", "changes"} {
-		rows, err := from.DB().Query("SELECT * FROM "+table+" WHERE sku = ?", sku)
+		rows, err := from.DB().Query("SELECT "+columns[table]+" FROM "+table+" WHERE sku = ?", sku)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +238,7 @@ func copyRows(t *testing.T, from, to *shard.Store, sku string) {
 			if err := rows.Scan(ptrs...); err != nil {
 				t.Fatal(err)
 			}
-			q := "INSERT INTO " + table + " VALUES (" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
+			q := "INSERT INTO " + table + " (" + columns[table] + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
 			if _, err := to.DB().Exec(q, vals...); err != nil {
 				t.Fatal(err)
 			}

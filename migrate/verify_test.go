@@ -81,7 +81,7 @@ func TestVerifyDetectsMisplacedRows(t *testing.T) {
 	if err := row.Scan(ptrs...); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dst.Exec("INSERT INTO products VALUES (?,?,?,?,?,?,?,?,?,?,?)", vals...); err != nil {
+	if _, err := dst.Exec("INSERT INTO products (sku, partition_id, name, category, scale, on_hand, reserved, low_stock_threshold, version, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", vals...); err != nil {
 		t.Fatal(err)
 	}
 	kinds := map[string]bool{}

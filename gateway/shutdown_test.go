@@ -1,0 +1,85 @@
+package gateway_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/tools/clustertest"
+)
+
+// Cancelling Serve's context stops accepting, lets in-flight requests finish and stops the workers.
+func TestGracefulShutdown(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{})
+	srv, err := gateway.New(context.Background(), c.Config(), gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	base := "http://" + ln.Addr().String()
+	cl := clustertest.NewClient(t, base)
+	cl.Product("SHUT-1", 0, "1000")
+
+	var wg sync.WaitGroup
+	statuses := make(chan int, 200)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 25; j++ {
+				r, err := cl.Try("POST", "/v1/products/SHUT-1/adjustments", `{"delta":1,"reason":"receive"}`)
+				if err != nil {
+					return // refused after shutdown began: never half-served
+				}
+				statuses <- r.Status
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Serve did not return after cancel")
+	}
+	wg.Wait()
+	close(statuses)
+	served := 0
+	for s := range statuses {
+		if s != 200 {
+			t.Errorf("in-flight request answered %d", s)
+		}
+		served++
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("listener still accepting after shutdown: %v", err)
+	}
+	// Every acknowledged adjustment landed exactly once.
+	st := c.Stores(t)
+	var onHand int64
+	for _, s := range st {
+		_ = s.DB().QueryRow("SELECT on_hand FROM products WHERE sku = 'SHUT-1'").Scan(&onHand)
+	}
+	if want := int64(1000 + served); onHand != want {
+		t.Errorf("on_hand %d, want %d (%d acknowledged)", onHand, want, served)
+	}
+	c.RequireInvariants(t, true)
+	
+}
