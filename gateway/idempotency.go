@@ -49,10 +49,8 @@ func (s *Server) idempotentCall(r *http.Request, body []byte, fn apiFunc) (int, 
 	deadline := time.Now().Add(s.cfg.Idempotency.WaitTimeout)
 	for {
 		var claim shard.ClaimResult
-		var owner *shard.Store
 		err := s.onPartition(ctx, "claim_key", partition, func(st *shard.Store) error {
 			var err error
-			owner = st
 			claim, err = st.ClaimKey(ctx, keyHash, reqHash, partition, s.cfg.Idempotency.Lease, s.cfg.Idempotency.Retention)
 			return err
 		})
@@ -80,9 +78,14 @@ func (s *Server) idempotentCall(r *http.Request, body []byte, fn apiFunc) (int, 
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if status >= 500 {
-			_ = owner.ReleaseKey(sctx, keyHash)
-		} else if err := owner.CompleteKey(sctx, keyHash, status, payload); err != nil {
-			s.log.Warn("cannot store idempotent response", "err", err)
+			err = s.onPartition(sctx, "release_key", partition, func(st *shard.Store) error { return st.ReleaseKey(sctx, keyHash, partition) })
+		} else {
+			err = s.onPartition(sctx, "complete_key", partition, func(st *shard.Store) error {
+				return st.CompleteKey(sctx, keyHash, partition, status, payload)
+			})
+		}
+		if err != nil {
+			s.log.Warn("cannot store the idempotent answer; a replay after the lease will re-run the request (its marker prevents a second application)", "err", err)
 		}
 		return status, payload, hdr
 	}

@@ -81,5 +81,5 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("on_hand %d, want %d (%d acknowledged)", onHand, want, served)
 	}
 	c.RequireInvariants(t, true)
-	
+
 }

@@ -89,17 +89,28 @@ func (s *Store) insertClaim(ctx context.Context, keyHash, requestHash []byte, pa
 	return out, err
 }
 
-// CompleteKey stores the first answer of the request that owns the key.
-func (s *Store) CompleteKey(ctx context.Context, keyHash []byte, status int, body []byte) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE idempotency_keys SET state = 'done', response_status = ?, response_body = ? WHERE key_hash = ?",
-		status, body, keyHash)
-	return s.classifyNil(err)
+// CompleteKey stores the first answer of the request that owns the key. It honours the fence
+// like every write, so an answer is never stored on a shard the key's partition has left.
+func (s *Store) CompleteKey(ctx context.Context, keyHash []byte, partition int, status int, body []byte) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, partition); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "UPDATE idempotency_keys SET state = 'done', response_status = ?, response_body = ? WHERE key_hash = ?",
+			status, body, keyHash)
+		return err
+	})
 }
 
 // ReleaseKey forgets a pending claim (the request failed without an answer worth keeping).
-func (s *Store) ReleaseKey(ctx context.Context, keyHash []byte) error {
-	_, err := s.db.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE key_hash = ? AND state = 'pending'", keyHash)
-	return s.classifyNil(err)
+func (s *Store) ReleaseKey(ctx context.Context, keyHash []byte, partition int) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, partition); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE key_hash = ? AND state = 'pending'", keyHash)
+		return err
+	})
 }
 
 // PurgeExpiredKeys deletes up to limit expired idempotency keys and request markers.

