@@ -42,6 +42,7 @@ type VerifyReport struct {
 	Reservations int64       `json:"reservations"`
 	Lines        int64       `json:"lines"`
 	Changes      int64       `json:"changes"`
+	Leftovers    int64       `json:"leftover_rows"`
 	Violations   []Violation `json:"violations"`
 }
 
@@ -69,6 +70,8 @@ type lineRow struct {
 }
 
 type shardScan struct {
+	fences   map[int]string
+	leftover int64 // rows in partitions this shard no longer owns (awaiting cleanup)
 	products []productRow
 	headers  []headerRow
 	lines    []lineRow
@@ -115,6 +118,7 @@ func Verify(ctx context.Context, t shard.Topology, stores map[string]*shard.Stor
 	for _, name := range names {
 		sc := scans[name]
 		rep.Changes += sc.changes
+		rep.Leftovers += sc.leftover
 		for _, p := range sc.products {
 			rep.Products++
 			if prev, dup := where[p.sku]; dup {
@@ -189,6 +193,27 @@ func Verify(ctx context.Context, t shard.Topology, stores map[string]*shard.Stor
 			}
 		}
 	}
+	// Each partition is owned (fence) by exactly the shard the map names.
+	fenceOwners := map[int][]string{}
+	for _, name := range names {
+		for p, st := range scans[name].fences {
+			if st == shard.FenceOwned {
+				fenceOwners[p] = append(fenceOwners[p], name)
+			}
+		}
+	}
+	for p := 0; p < t.Partitions; p++ {
+		owner, _ := t.Map.Owner(p)
+		fo := fenceOwners[p]
+		switch {
+		case len(fo) > 1:
+			add(Violation{"fence_split_brain", "", "", fmt.Sprint(p), fmt.Sprintf("partition owned on %v", fo)})
+		case len(fo) == 1 && fo[0] != owner && opts.Quiescent:
+			add(Violation{"fence_owner_mismatch", fo[0], "", fmt.Sprint(p), "map says " + owner})
+		case len(fo) == 0 && opts.Quiescent:
+			add(Violation{"fence_missing", owner, "", fmt.Sprint(p), "no shard owns the partition"})
+		}
+	}
 	sort.Slice(rep.Violations, func(i, j int) bool { return rep.Violations[i].String() < rep.Violations[j].String() })
 	return rep, nil
 }
@@ -196,6 +221,21 @@ func Verify(ctx context.Context, t shard.Topology, stores map[string]*shard.Stor
 func scanShard(ctx context.Context, st *shard.Store) (*shardScan, error) {
 	db := st.DB()
 	sc := &shardScan{}
+	fences, err := st.Fences(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sc.fences = fences
+	// Rows of partitions moved out (awaiting cleanup) or being imported (a job's copy) are
+	// expected and skipped; rows of a partition this shard never had are checked, and fail.
+	owned := func(p int) bool {
+		switch fences[p] {
+		case shard.FenceMovedOut, shard.FenceImporting:
+			sc.leftover++
+			return false
+		}
+		return true
+	}
 	rows, err := db.QueryContext(ctx, `SELECT p.sku, p.partition_id, p.on_hand, p.reserved,
 		COALESCE(c.oh, 0), COALESCE(c.rs, 0), COALESCE(l.held, 0)
 		FROM products p
@@ -210,7 +250,9 @@ func scanShard(ctx context.Context, st *shard.Store) (*shardScan, error) {
 			rows.Close()
 			return nil, err
 		}
-		sc.products = append(sc.products, p)
+		if owned(p.partition) {
+			sc.products = append(sc.products, p)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -221,19 +263,25 @@ func scanShard(ctx context.Context, st *shard.Store) (*shardScan, error) {
 		return nil, err
 	}
 	for _, h := range hs {
+		if !owned(h.Partition) {
+			continue
+		}
 		sc.headers = append(sc.headers, headerRow{id: h.ID, status: h.Status, lines: h.Lines, shard: st.Name()})
 	}
-	rows, err = db.QueryContext(ctx, "SELECT reservation_id, sku, status, quantity FROM reservation_lines")
+	rows, err = db.QueryContext(ctx, "SELECT reservation_id, sku, status, quantity, partition_id FROM reservation_lines")
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		l := lineRow{shard: st.Name()}
-		if err := rows.Scan(&l.id, &l.sku, &l.status, &l.qty); err != nil {
+		var p int
+		if err := rows.Scan(&l.id, &l.sku, &l.status, &l.qty, &p); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		sc.lines = append(sc.lines, l)
+		if owned(p) {
+			sc.lines = append(sc.lines, l)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -241,4 +289,35 @@ func scanShard(ctx context.Context, st *shard.Store) (*shardScan, error) {
 	}
 	err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM changes").Scan(&sc.changes)
 	return sc, err
+}
+
+// VerifyCluster loads the current topology and verifies every shard it names (removed shards
+// excluded), including the moving partitions of an active job.
+func VerifyCluster(ctx context.Context, metaDSN string, opts VerifyOptions) (VerifyReport, error) {
+	meta, err := shard.OpenMeta(metaDSN)
+	if err != nil {
+		return VerifyReport{}, err
+	}
+	defer meta.Close()
+	top, err := meta.Load(ctx)
+	if err != nil {
+		return VerifyReport{}, err
+	}
+	stores := map[string]*shard.Store{}
+	defer func() {
+		for _, st := range stores {
+			st.Close()
+		}
+	}()
+	for name, info := range top.Shards {
+		if info.State == shard.ShardRemoved {
+			continue
+		}
+		st, err := shard.Open(name, info.DSN, shard.PoolOptions{MaxOpen: 4})
+		if err != nil {
+			return VerifyReport{}, err
+		}
+		stores[name] = st
+	}
+	return Verify(ctx, top, stores, opts)
 }

@@ -155,7 +155,7 @@ func (c *Cluster) Topology(t testing.TB) shard.Topology {
 // Verify runs the invariant checker and returns its report.
 func (c *Cluster) Verify(t testing.TB, quiescent bool) migrate.VerifyReport {
 	t.Helper()
-	rep, err := migrate.Verify(context.Background(), c.Topology(t), c.Stores(t), migrate.VerifyOptions{Quiescent: quiescent})
+	rep, err := migrate.VerifyCluster(context.Background(), c.MetaDSN, migrate.VerifyOptions{Quiescent: quiescent})
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
