@@ -76,5 +76,11 @@ func (s *Server) getTopology(r *http.Request, _ []byte) (int, any, error) {
 		out.Shards = append(out.Shards, topologyShardJSON{Name: name, State: info.State, Partitions: counts[name]})
 	}
 	sort.Slice(out.Shards, func(i, j int) bool { return out.Shards[i].Name < out.Shards[j].Name })
+	job, err := s.meta.ActiveJob(r.Context())
+	if err != nil {
+		s.log.Warn("cannot read the resharding job", "err", err)
+	} else if job != nil {
+		out.Job = job
+	}
 	return http.StatusOK, out, nil
 }

@@ -34,6 +34,8 @@ type VerifyOptions struct {
 	// Quiescent also requires that no reservation saga is in flight (no pending, committing,
 	// releasing or expiring header). Use it when no traffic runs.
 	Quiescent bool
+	// Parallel bounds how many shards are scanned at once (0: all).
+	Parallel int
 }
 
 // VerifyReport is Verify's result.
@@ -88,10 +90,16 @@ func Verify(ctx context.Context, t shard.Topology, stores map[string]*shard.Stor
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var firstErr error
+	sem := make(chan struct{}, max(opts.Parallel, len(stores), 1))
+	if opts.Parallel > 0 {
+		sem = make(chan struct{}, opts.Parallel)
+	}
 	for name, st := range stores {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			sc, err := scanShard(ctx, st)
 			mu.Lock()
 			defer mu.Unlock()

@@ -191,3 +191,36 @@ func (m *Meta) PublishMap(ctx context.Context, expected int64, mp router.Map, no
 	}
 	return cur + 1, tx.Commit()
 }
+
+// JobProgress is the read model of a resharding job that gateways and `topology show` print.
+type JobProgress struct {
+	ID               int64  `json:"id"`
+	State            string `json:"state"`
+	Partitions       int    `json:"partitions"`
+	PartitionsCopied int    `json:"partitions_copied"`
+	PartitionsDone   int    `json:"partitions_done"`
+	RowsCopied       int64  `json:"rows_copied"`
+	RowsEstimate     int64  `json:"rows_estimate"`
+	MaxPauseMillis   int    `json:"max_pause_ms"`
+	Error            string `json:"error,omitempty"`
+}
+
+// ActiveJob returns the progress of the resharding job that is planned or running, or nil.
+func (m *Meta) ActiveJob(ctx context.Context) (*JobProgress, error) {
+	var j JobProgress
+	err := m.db.QueryRowContext(ctx, `SELECT id, state, COALESCE(error, '') FROM reshard_jobs
+		WHERE state IN ('planned','running') ORDER BY id DESC LIMIT 1`).Scan(&j.ID, &j.State, &j.Error)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("meta store: %w", err)
+	}
+	err = m.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(state IN ('copied','done')), 0), COALESCE(SUM(state = 'done'), 0),
+		COALESCE(SUM(rows_copied), 0), COALESCE(SUM(rows_estimate), 0), COALESCE(MAX(pause_ms), 0) FROM reshard_moves WHERE job_id = ?`, j.ID).
+		Scan(&j.Partitions, &j.PartitionsCopied, &j.PartitionsDone, &j.RowsCopied, &j.RowsEstimate, &j.MaxPauseMillis)
+	if err != nil {
+		return nil, fmt.Errorf("meta store: %w", err)
+	}
+	return &j, nil
+}

@@ -102,6 +102,8 @@ Exit codes: 0 success, 1 failed operation, 2 bad usage.`,
 		a.migrateCommand(),
 		a.topologyCommand(),
 		a.devCommand(),
+		a.reshardCommand(),
+		a.verifyCommand(),
 	)
 	return root
 }

@@ -40,6 +40,11 @@ every shard with its state, partition count and share of the partitions, and any
 				return err
 			}
 			r := newTopologyReport(t)
+			if job, err := meta.ActiveJob(cmd.Context()); err != nil {
+				return err
+			} else if job != nil {
+				r.Job = job
+			}
 			if asJSON {
 				return writeJSON(a.stdout, r)
 			}

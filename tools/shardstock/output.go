@@ -23,8 +23,8 @@ type topologyReport struct {
 	Version    int64                 `json:"version"`
 	Partitions int                   `json:"partitions"`
 	Shards     []topologyShardReport `json:"shards"`
-	// Job is the resharding job in progress; always null until resharding exists.
-	Job any `json:"job"`
+	// Job is the resharding job in progress, or null.
+	Job *shard.JobProgress `json:"job"`
 }
 
 type topologyShardReport struct {
@@ -62,6 +62,19 @@ func (r topologyReport) writeText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintln(w, "resharding job: none")
+	if r.Job == nil {
+		_, err := fmt.Fprintln(w, "resharding job: none")
+		return err
+	}
+	j := r.Job
+	_, err := fmt.Fprintf(w, "resharding job: %d %s, %d/%d partitions cut over (%d copied), %d rows copied of ~%d, max write pause %d ms%s\n",
+		j.ID, j.State, j.PartitionsDone, j.Partitions, j.PartitionsCopied, j.RowsCopied, j.RowsEstimate, j.MaxPauseMillis, errSuffix(j.Error))
 	return err
+}
+
+func errSuffix(e string) string {
+	if e == "" {
+		return ""
+	}
+	return "; last error: " + e
 }
