@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
@@ -33,7 +34,7 @@ const maxIdempotencyKeyLength = 128
 // then prevents a second application if the first one did land.
 func (s *Server) idempotentCall(r *http.Request, body []byte, fn apiFunc) (int, []byte, http.Header) {
 	key := r.Header.Get("Idempotency-Key")
-	if len(key) > maxIdempotencyKeyLength {
+	if utf8.RuneCountInString(key) > maxIdempotencyKeyLength || !utf8.ValidString(key) {
 		return s.encodeError(validationFailed("Idempotency-Key", "Idempotency-Key must be 1-%d characters", maxIdempotencyKeyLength))
 	}
 	for i := 0; i < len(key); i++ {
@@ -91,16 +92,21 @@ func (s *Server) idempotentCall(r *http.Request, body []byte, fn apiFunc) (int, 
 	}
 }
 
-// requestHash identifies a request: method, path and the body with insignificant white space
-// removed.
+// requestHash identifies a request: method, path and the body in canonical JSON (members
+// sorted, insignificant white space removed; numbers keep their spelling). A body that is not
+// JSON is hashed as it is.
 func requestHash(r *http.Request, body []byte) []byte {
 	h := sha256.New()
 	h.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
-	var compact bytes.Buffer
-	if json.Compact(&compact, body) == nil {
-		h.Write(compact.Bytes())
-	} else {
-		h.Write(body)
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err == nil {
+		if canon, err := json.Marshal(v); err == nil {
+			h.Write(canon)
+			return h.Sum(nil)
+		}
 	}
+	h.Write(body)
 	return h.Sum(nil)
 }

@@ -64,24 +64,23 @@ func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	spec := shard.ProductSpec{SKU: sku, Partition: p, Marker: markerFrom(r.Context())}
-	if req.Name == nil {
-		return 0, nil, validationFailed("name", "name is required")
+	if req.Name != nil {
+		if err := checkText("name", *req.Name, 1, 255); err != nil {
+			return 0, nil, err
+		}
+		spec.Name = req.Name
 	}
-	if err := checkText("name", *req.Name, 1, 255); err != nil {
-		return 0, nil, err
-	}
-	spec.Name = *req.Name
 	if req.Category != nil {
 		if err := checkText("category", *req.Category, 0, 128); err != nil {
 			return 0, nil, err
 		}
-		spec.Category = *req.Category
+		spec.Category = req.Category
 	}
 	if req.Scale != nil {
 		if *req.Scale < 0 || *req.Scale > shard.MaxScale {
 			return 0, nil, validationFailed("scale", "scale must be 0-%d", shard.MaxScale)
 		}
-		spec.Scale = *req.Scale
+		spec.Scale = req.Scale
 	}
 	if req.LowStockThreshold.set {
 		d, err := req.LowStockThreshold.decimal("low_stock_threshold")
@@ -91,10 +90,12 @@ func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
 		if d.Unscaled < 0 {
 			return 0, nil, validationFailed("low_stock_threshold", "low_stock_threshold must not be negative")
 		}
-		if _, err := d.Units(spec.Scale); err != nil {
-			return 0, nil, validationFailed("low_stock_threshold", "low_stock_threshold: %v", err.(*shard.Error).Message)
+		if req.Scale != nil {
+			if _, err := d.Units(*req.Scale); err != nil {
+				return 0, nil, validationFailed("low_stock_threshold", "low_stock_threshold: %v", err.(*shard.Error).Message)
+			}
 		}
-		spec.LowStockThreshold = d
+		spec.LowStockThreshold = &d
 	}
 	var prod shard.Product
 	var created bool

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -392,12 +393,27 @@ func (s *Server) getReservation(r *http.Request, _ []byte) (int, any, error) {
 	return http.StatusOK, toReservationJSON(h), nil
 }
 
-func (s *Server) commitReservation(r *http.Request, _ []byte) (int, any, error) {
+func (s *Server) commitReservation(r *http.Request, body []byte) (int, any, error) {
+	if err := emptyBody(body); err != nil {
+		return 0, nil, err
+	}
 	return s.settle(r, shard.ActionCommit)
 }
 
-func (s *Server) releaseReservation(r *http.Request, _ []byte) (int, any, error) {
+func (s *Server) releaseReservation(r *http.Request, body []byte) (int, any, error) {
+	if err := emptyBody(body); err != nil {
+		return 0, nil, err
+	}
 	return s.settle(r, shard.ActionRelease)
+}
+
+// emptyBody accepts no body or an empty JSON object (commit and release take no fields).
+func emptyBody(body []byte) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	var none struct{}
+	return decodeStrict(body, &none)
 }
 
 // settle commits or releases a reservation. The header decides first (held → committing or

@@ -221,6 +221,8 @@ func (s *Server) routes() http.Handler {
 		_, _ = w.Write(encodeJSON(errorBody{errorPayload{"method_not_allowed", "method not allowed on this path", map[string]any{}}}))
 	})
 	v1 := r.PathPrefix("/v1").Subrouter()
+	v1.NotFoundHandler = r.NotFoundHandler
+	v1.MethodNotAllowedHandler = r.MethodNotAllowedHandler
 	v1.Handle("/products", s.endpoint("/v1/products", false, s.listProducts)).Methods(http.MethodGet)
 	v1.Handle("/products/{sku}", s.endpoint("/v1/products/{sku}", true, s.putProduct)).Methods(http.MethodPut)
 	v1.Handle("/products/{sku}", s.endpoint("/v1/products/{sku}", false, s.getProduct)).Methods(http.MethodGet)

@@ -80,28 +80,22 @@ func (s *Store) GetProducts(ctx context.Context, skus []string) (map[string]Prod
 	return out, nil
 }
 
-// ProductSpec is the body of a product create-or-update.
+// ProductSpec is the body of a product create-or-update. Nil fields keep their current value
+// on an update and take their default on a create (name is required to create).
 type ProductSpec struct {
 	SKU               string
 	Partition         int
-	Name              string
-	Category          string
-	Scale             int
-	LowStockThreshold Decimal
+	Name              *string
+	Category          *string
+	Scale             *int
+	LowStockThreshold *Decimal
 	Marker            []byte // idempotency marker, optional
 }
 
-// PutProduct creates the product or updates its descriptive fields. created tells which. The
-// scale cannot change while the product has stock (invalid_state). An update that changes
-// nothing leaves the version alone.
+// PutProduct creates the product or updates the fields given. created tells which. The scale
+// cannot change while the product has stock (invalid_state). An update that changes nothing
+// leaves the version alone.
 func (s *Store) PutProduct(ctx context.Context, spec ProductSpec) (p Product, created bool, err error) {
-	threshold, err := spec.LowStockThreshold.Units(spec.Scale)
-	if err != nil {
-		return Product{}, false, err
-	}
-	if threshold < 0 {
-		return Product{}, false, Errorf(CodeValidation, "low_stock_threshold must not be negative")
-	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		created = false
 		if err := checkFence(ctx, tx, spec.Partition); err != nil {
@@ -111,40 +105,83 @@ func (s *Store) PutProduct(ctx context.Context, spec ProductSpec) (p Product, cr
 			return err
 		}
 		now := nowMicro()
-		_, err := tx.ExecContext(ctx, `INSERT INTO products (sku, partition_id, name, category, scale, on_hand, reserved,
-			low_stock_threshold, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?, 1, ?, ?)`,
-			spec.SKU, spec.Partition, spec.Name, spec.Category, spec.Scale, threshold, now, now)
-		if err == nil {
-			created = true
-			p = Product{SKU: spec.SKU, Partition: spec.Partition, Name: spec.Name, Category: spec.Category,
-				Scale: spec.Scale, LowStockThreshold: threshold, Version: 1, UpdatedAt: now}
+		cur, err := scanProduct(tx.QueryRowContext(ctx, "SELECT "+productColumns+" FROM products WHERE sku = ? FOR UPDATE", spec.SKU))
+		if errors.Is(err, sql.ErrNoRows) {
+			next, err := spec.apply(Product{SKU: spec.SKU, Partition: spec.Partition, Version: 1, UpdatedAt: now})
+			if err != nil {
+				return err
+			}
+			if spec.Name == nil {
+				return Errorf(CodeValidation, "name is required to create a product").WithDetails(map[string]any{"field": "name"})
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO products (sku, partition_id, name, category, scale, on_hand, reserved,
+				low_stock_threshold, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?, 1, ?, ?)`,
+				next.SKU, next.Partition, next.Name, next.Category, next.Scale, next.LowStockThreshold, now, now)
+			if err != nil {
+				return err
+			}
+			created, p = true, next
 			return insertChanges(ctx, tx, change{spec.Partition, spec.SKU, "create", 0, 0, ""})
 		}
-		if !isDuplicate(err) {
-			return err
-		}
-		cur, err := scanProduct(tx.QueryRowContext(ctx, "SELECT "+productColumns+" FROM products WHERE sku = ? FOR UPDATE", spec.SKU))
 		if err != nil {
 			return err
 		}
-		if cur.Scale != spec.Scale && (cur.OnHand != 0 || cur.Reserved != 0) {
+		next, err := spec.apply(cur)
+		if err != nil {
+			return err
+		}
+		if next.Scale != cur.Scale && (cur.OnHand != 0 || cur.Reserved != 0) {
 			return Errorf(CodeInvalidState, "scale cannot change while the product has stock").
 				WithDetails(map[string]any{"scale": cur.Scale})
 		}
-		if cur.Name == spec.Name && cur.Category == spec.Category && cur.Scale == spec.Scale && cur.LowStockThreshold == threshold {
+		if next == cur {
 			p = cur
 			return nil
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE products SET name = ?, category = ?, scale = ?, low_stock_threshold = ?,
 			version = version + 1, updated_at = ? WHERE sku = ?`,
-			spec.Name, spec.Category, spec.Scale, threshold, now, spec.SKU); err != nil {
+			next.Name, next.Category, next.Scale, next.LowStockThreshold, now, spec.SKU); err != nil {
 			return err
 		}
-		p = cur
-		p.Name, p.Category, p.Scale, p.LowStockThreshold, p.Version, p.UpdatedAt = spec.Name, spec.Category, spec.Scale, threshold, cur.Version+1, now
+		p = next
+		p.Version, p.UpdatedAt = cur.Version+1, now
 		return insertChanges(ctx, tx, change{spec.Partition, spec.SKU, "product", 0, 0, ""})
 	})
 	return p, created, err
+}
+
+// apply returns cur with the spec's fields set; the threshold is converted with the resulting scale.
+func (spec ProductSpec) apply(cur Product) (Product, error) {
+	next := cur
+	if spec.Name != nil {
+		next.Name = *spec.Name
+	}
+	if spec.Category != nil {
+		next.Category = *spec.Category
+	}
+	if spec.Scale != nil {
+		next.Scale = *spec.Scale
+	}
+	switch {
+	case spec.LowStockThreshold != nil:
+		t, err := spec.LowStockThreshold.Units(next.Scale)
+		if err != nil {
+			return cur, err
+		}
+		if t < 0 {
+			return cur, Errorf(CodeValidation, "low_stock_threshold must not be negative")
+		}
+		next.LowStockThreshold = t
+	case next.Scale != cur.Scale:
+		// Keep the threshold's value, re-expressed in the new scale.
+		d := Decimal{Unscaled: cur.LowStockThreshold, Decimals: cur.Scale}
+		t, err := d.Units(next.Scale)
+		if err != nil {
+			return cur, Errorf(CodeValidation, "low_stock_threshold %s does not fit scale %d; send a new low_stock_threshold", d, next.Scale)
+		}
+		next.LowStockThreshold = t
+	}
+	return next, nil
 }
 
 // StockChange is an adjustment (Delta) or an absolute set (OnHand) of a product's on_hand.
