@@ -19,6 +19,11 @@ type metrics struct {
 	recovered       *prometheus.CounterVec
 	replays         prometheus.Counter
 	movedRetries    prometheus.Counter
+	// Scatter-gather reports: latency per report and per report and shard, shard failures
+	// (errors and timeouts) per report and shard.
+	reportDuration      *prometheus.HistogramVec
+	reportShardDuration *prometheus.HistogramVec
+	reportShardFailures *prometheus.CounterVec
 }
 
 func newMetrics(pools func() map[string]poolStats) *metrics {
@@ -50,12 +55,26 @@ func newMetrics(pools func() map[string]poolStats) *metrics {
 		movedRetries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shardstock_partition_moved_retries_total", Help: "Shard operations retried because the partition had moved.",
 		}),
+		reportDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "shardstock_report_duration_seconds", Help: "Latency of scatter-gather reports (merge included) by report.",
+			Buckets: reportBuckets,
+		}, []string{"report"}),
+		reportShardDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "shardstock_report_shard_duration_seconds", Help: "Latency of each shard's part of a report by report and shard.",
+			Buckets: reportBuckets,
+		}, []string{"report", "shard"}),
+		reportShardFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shardstock_report_shard_failures_total", Help: "Shards that failed or timed out in a report, by report and shard.",
+		}, []string{"report", "shard"}),
 	}
+	m.registry.MustRegister(m.reportDuration, m.reportShardDuration, m.reportShardFailures)
 	m.registry.MustRegister(m.requests, m.requestDuration, m.shardDuration, m.shardErrors, m.topologyVersion,
 		m.recovered, m.replays, m.movedRetries, &poolCollector{pools: pools},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+var reportBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 type poolStats struct {
 	open, inUse, idle int

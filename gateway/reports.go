@@ -1,17 +1,280 @@
 package gateway
 
 import (
+	"cmp"
+	"context"
+	"math/big"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/shardstock/shardstock/shard"
 )
 
-// reportRoutes registers the scatter-gather reports.
-func (s *Server) reportRoutes(v1 *mux.Router) {}
+// Report names, used as the `report` label of the reporting metrics.
+const (
+	reportSummary    = "summary"
+	reportCategories = "categories"
+	reportLowStock   = "low_stock"
+	reportListing    = "listing"
+)
 
-// listCatalogue serves the category listing (GET /v1/products without sku).
-func (s *Server) listCatalogue(r *http.Request) (int, any, error) {
-	return 0, nil, shard.Errorf(shard.CodeValidation, "listing is not available yet")
+// Page sizes of the low-stock report and the catalogue listing.
+const (
+	defaultReportLimit = 50
+	maxReportLimit     = 1000
+)
+
+// reportRoutes registers the scatter-gather reports.
+func (s *Server) reportRoutes(v1 *mux.Router) {
+	v1.Handle("/stats/summary", s.endpoint("/v1/stats/summary", false, s.statsSummary)).Methods(http.MethodGet)
+	v1.Handle("/stats/categories", s.endpoint("/v1/stats/categories", false, s.statsCategories)).Methods(http.MethodGet)
+	v1.Handle("/stats/low-stock", s.endpoint("/v1/stats/low-stock", false, s.statsLowStock)).Methods(http.MethodGet)
+}
+
+// totalsJSON are the merged stock figures of a set of products. Quantities are exact decimal
+// sums over products of any scales.
+type totalsJSON struct {
+	Products   int64       `json:"products"`
+	OnHand     decimalJSON `json:"on_hand"`
+	Reserved   decimalJSON `json:"reserved"`
+	Available  decimalJSON `json:"available"`
+	LowStock   int64       `json:"low_stock"`
+	OutOfStock int64       `json:"out_of_stock"`
+}
+
+type summaryJSON struct {
+	totalsJSON
+	AsOf string `json:"as_of"`
+	coverage
+}
+
+type categoryJSON struct {
+	Category string `json:"category"`
+	totalsJSON
+}
+
+type categoriesJSON struct {
+	Categories []categoryJSON `json:"categories"`
+	AsOf       string         `json:"as_of"`
+	coverage
+}
+
+// lowStockItemJSON is a product of the low-stock report: the product representation plus
+// low_stock_gap = available - low_stock_threshold (<= 0; the more negative, the more urgent),
+// the key the report is ordered by.
+type lowStockItemJSON struct {
+	productJSON
+	LowStockGap quantityJSON `json:"low_stock_gap"`
+}
+
+type lowStockJSON struct {
+	Products []lowStockItemJSON `json:"products"`
+	AsOf     string             `json:"as_of"`
+	coverage
+}
+
+func (s *Server) statsSummary(r *http.Request, _ []byte) (int, any, error) {
+	partial, err := reportParams(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	asOf := asOfNow()
+	res, err := scatter(r.Context(), s, reportSummary, partial, func(ctx context.Context, st *shard.Store) ([]shard.Totals, error) {
+		return st.StockSummary(ctx)
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	var acc stockTotals
+	for _, a := range res.answers {
+		for _, t := range a.value {
+			acc.add(t)
+		}
+	}
+	return http.StatusOK, summaryJSON{totalsJSON: acc.json(), AsOf: asOf, coverage: res.coverage}, nil
+}
+
+func (s *Server) statsCategories(r *http.Request, _ []byte) (int, any, error) {
+	partial, err := reportParams(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	asOf := asOfNow()
+	res, err := scatter(r.Context(), s, reportCategories, partial, func(ctx context.Context, st *shard.Store) ([]shard.CategoryTotals, error) {
+		return st.CategoryStats(ctx)
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	byCategory := map[string]*stockTotals{}
+	for _, a := range res.answers {
+		for _, t := range a.value {
+			acc := byCategory[t.Category]
+			if acc == nil {
+				acc = &stockTotals{}
+				byCategory[t.Category] = acc
+			}
+			acc.add(t.Totals)
+		}
+	}
+	out := categoriesJSON{Categories: make([]categoryJSON, 0, len(byCategory)), AsOf: asOf, coverage: res.coverage}
+	for c, acc := range byCategory {
+		out.Categories = append(out.Categories, categoryJSON{Category: c, totalsJSON: acc.json()})
+	}
+	// Byte order of UTF-8 is code point order, the order of the column's utf8mb4_bin collation.
+	slices.SortFunc(out.Categories, func(a, b categoryJSON) int { return strings.Compare(a.Category, b.Category) })
+	return http.StatusOK, out, nil
+}
+
+func (s *Server) statsLowStock(r *http.Request, _ []byte) (int, any, error) {
+	partial, err := reportParams(r, "limit", "category")
+	if err != nil {
+		return 0, nil, err
+	}
+	limit, err := limitParam(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	filter, err := categoryParam(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	asOf := asOfNow()
+	// Each shard returns its own top `limit`; the global top `limit` is among their union.
+	res, err := scatter(r.Context(), s, reportLowStock, partial, func(ctx context.Context, st *shard.Store) ([]shard.Product, error) {
+		return st.LowStock(ctx, filter, limit)
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	type ranked struct {
+		p   shard.Product
+		gap *big.Int // available - threshold in millionths: exact across scales
+	}
+	var all []ranked
+	for _, a := range res.answers {
+		for _, p := range a.value {
+			all = append(all, ranked{p, toMicros(big.NewInt(p.Available()-p.LowStockThreshold), p.Scale)})
+		}
+	}
+	slices.SortFunc(all, func(a, b ranked) int {
+		if c := a.gap.Cmp(b.gap); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.p.SKU, b.p.SKU)
+	})
+	out := lowStockJSON{Products: make([]lowStockItemJSON, 0, min(len(all), limit)), AsOf: asOf, coverage: res.coverage}
+	for _, x := range all[:min(len(all), limit)] {
+		out.Products = append(out.Products, lowStockItemJSON{toProductJSON(x.p),
+			quantityJSON{x.p.Available() - x.p.LowStockThreshold, x.p.Scale}})
+	}
+	return http.StatusOK, out, nil
+}
+
+// stockTotals accumulates Totals of any scales exactly, in millionths (scale 6, the largest).
+type stockTotals struct {
+	products, lowStock, outOfStock int64
+	onHand, reserved               big.Int
+}
+
+func (t *stockTotals) add(x shard.Totals) {
+	t.products += x.Products
+	t.lowStock += x.LowStock
+	t.outOfStock += x.OutOfStock
+	t.onHand.Add(&t.onHand, toMicros(x.OnHand, x.Scale))
+	t.reserved.Add(&t.reserved, toMicros(x.Reserved, x.Scale))
+}
+
+func (t *stockTotals) json() totalsJSON {
+	avail := new(big.Int).Sub(&t.onHand, &t.reserved)
+	return totalsJSON{Products: t.products, OnHand: decimalJSON{new(big.Int).Set(&t.onHand)},
+		Reserved: decimalJSON{new(big.Int).Set(&t.reserved)}, Available: decimalJSON{avail},
+		LowStock: t.lowStock, OutOfStock: t.outOfStock}
+}
+
+var bigPow10 = func() [shard.MaxScale + 1]*big.Int {
+	var out [shard.MaxScale + 1]*big.Int
+	for i := range out {
+		out[i] = new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(i)), nil)
+	}
+	return out
+}()
+
+// toMicros converts base units of a scale to millionths (a new value).
+func toMicros(units *big.Int, scale int) *big.Int {
+	return new(big.Int).Mul(units, bigPow10[shard.MaxScale-scale])
+}
+
+// decimalJSON prints a quantity held in millionths as an exact JSON number without trailing
+// fractional zeros ("12.5", "3", "-0.000001"). Sums can exceed int64, hence big.Int.
+type decimalJSON struct{ micros *big.Int }
+
+// MarshalJSON prints the exact decimal as a number token.
+func (d decimalJSON) MarshalJSON() ([]byte, error) { return []byte(formatMicros(d.micros)), nil }
+
+func formatMicros(v *big.Int) string {
+	neg := v.Sign() < 0
+	digits := new(big.Int).Abs(v).String()
+	if len(digits) <= shard.MaxScale {
+		digits = strings.Repeat("0", shard.MaxScale-len(digits)+1) + digits
+	}
+	intPart := digits[:len(digits)-shard.MaxScale]
+	frac := strings.TrimRight(digits[len(digits)-shard.MaxScale:], "0")
+	out := intPart
+	if frac != "" {
+		out += "." + frac
+	}
+	if neg {
+		out = "-" + out
+	}
+	return out
+}
+
+func asOfNow() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+
+// reportParams rejects query parameters the report does not know (422 validation_failed) and
+// reads ?partial. Every report accepts partial; extra lists the others it accepts.
+func reportParams(r *http.Request, extra ...string) (bool, error) {
+	for name := range r.URL.Query() {
+		if name != "partial" && !slices.Contains(extra, name) {
+			return false, validationFailed(name, "unknown query parameter %q", name)
+		}
+	}
+	for name, vs := range r.URL.Query() {
+		if len(vs) > 1 {
+			return false, validationFailed(name, "query parameter %q is given more than once", name)
+		}
+	}
+	return partialParam(r)
+}
+
+// limitParam reads ?limit (default 50, 1-1000).
+func limitParam(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" && !r.URL.Query().Has("limit") {
+		return defaultReportLimit, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxReportLimit {
+		return 0, validationFailed("limit", "limit must be an integer from 1 to %d, got %q", maxReportLimit, v)
+	}
+	return n, nil
+}
+
+// categoryParam reads ?category. When the parameter is present the report is restricted to
+// that category, even when it is empty (products without a category).
+func categoryParam(r *http.Request) (shard.ReportFilter, error) {
+	if !r.URL.Query().Has("category") {
+		return shard.ReportFilter{}, nil
+	}
+	c := r.URL.Query().Get("category")
+	if err := checkText("category", c, 0, 128); err != nil {
+		return shard.ReportFilter{}, err
+	}
+	return shard.ReportFilter{Category: &c}, nil
 }

@@ -493,30 +493,15 @@ func (r *Resharder) cutover(ctx context.Context, job *Job, batch []*MoveState) e
 		}
 		return cause
 	}
+	// Final catch-up, key tables and checksums, for every partition of the batch in parallel:
+	// this is the write pause, so it must be short.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.Parallel)
 	for _, m := range batch {
-		if _, err := r.catchUpMove(ctx, job, m); err != nil {
-			return revert(err)
-		}
-		pm, err := r.mover(job, m, nil)
-		if err != nil {
-			return revert(err)
-		}
-		for _, t := range []string{"idempotency_keys", "applied_requests"} {
-			if _, err := pm.copyTable(ctx, tableByName(t)); err != nil {
-				return revert(fmt.Errorf("partition %d: %w", m.Partition, err))
-			}
-		}
-		a, err := checksumPartition(ctx, pm.src, m.Partition, m.From)
-		if err != nil {
-			return revert(err)
-		}
-		b, err := checksumPartition(ctx, pm.dst, m.Partition, m.From)
-		if err != nil {
-			return revert(err)
-		}
-		if d := a.diff(b); len(d) > 0 {
-			return revert(fmt.Errorf("partition %d: checksum mismatch %s → %s: %v", m.Partition, m.From, m.To, d))
-		}
+		g.Go(func() error { return r.finalSync(gctx, job, m) })
+	}
+	if err := g.Wait(); err != nil {
+		return revert(err)
 	}
 	for to, ps := range byTarget {
 		st, err := r.store(to)
@@ -541,6 +526,34 @@ func (r *Resharder) cutover(ctx context.Context, job *Job, batch []*MoveState) e
 		}
 	}
 	r.opts.Log.Info("cutover batch done", "job", job.ID, "partitions", len(batch), "pause_ms", pause)
+	return nil
+}
+
+// finalSync brings one fenced partition's target exactly level with its source and proves it.
+func (r *Resharder) finalSync(ctx context.Context, job *Job, m *MoveState) error {
+	if _, err := r.catchUpMove(ctx, job, m); err != nil {
+		return err
+	}
+	pm, err := r.mover(job, m, nil)
+	if err != nil {
+		return err
+	}
+	for _, t := range []string{"idempotency_keys", "applied_requests"} {
+		if _, err := pm.copyTable(ctx, tableByName(t)); err != nil {
+			return fmt.Errorf("partition %d: %w", m.Partition, err)
+		}
+	}
+	a, err := checksumPartition(ctx, pm.src, m.Partition, m.From)
+	if err != nil {
+		return err
+	}
+	b, err := checksumPartition(ctx, pm.dst, m.Partition, m.From)
+	if err != nil {
+		return err
+	}
+	if d := a.diff(b); len(d) > 0 {
+		return fmt.Errorf("partition %d: checksum mismatch %s → %s: %v", m.Partition, m.From, m.To, d)
+	}
 	return nil
 }
 

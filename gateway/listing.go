@@ -1,0 +1,126 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/shardstock/shardstock/shard"
+)
+
+// catalogueJSON is a page of the catalogue listing. NextCursor is null on the last page.
+type catalogueJSON struct {
+	Products   []productJSON `json:"products"`
+	NextCursor *string       `json:"next_cursor"`
+	coverage
+}
+
+// listCatalogue serves the catalogue listing: GET /v1/products?category=C&limit=N&cursor=X.
+// Every shard returns its first limit+1 owned products after the cursor in SKU order; the
+// gateway merges them by SKU and keeps the first limit. More than limit rows in the union means
+// there is a next page (the cursor is the last SKU returned); at most limit means every shard
+// is exhausted, and next_cursor is null.
+func (s *Server) listCatalogue(r *http.Request) (int, any, error) {
+	partial, err := reportParams(r, "category", "limit", "cursor")
+	if err != nil {
+		return 0, nil, err
+	}
+	limit, err := limitParam(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	filter, err := categoryParam(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	after := ""
+	if r.URL.Query().Has("cursor") {
+		if after, err = s.cursors().open(r.URL.Query().Get("cursor"), filter); err != nil {
+			return 0, nil, err
+		}
+	}
+	res, err := scatter(r.Context(), s, reportListing, partial, func(ctx context.Context, st *shard.Store) ([]shard.Product, error) {
+		return st.ProductPage(ctx, filter, after, limit+1)
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	var all []shard.Product
+	for _, a := range res.answers {
+		all = append(all, a.value...)
+	}
+	slices.SortFunc(all, func(a, b shard.Product) int { return cmp.Compare(a.SKU, b.SKU) })
+	out := catalogueJSON{Products: make([]productJSON, 0, min(len(all), limit)), coverage: res.coverage}
+	for _, p := range all[:min(len(all), limit)] {
+		out.Products = append(out.Products, toProductJSON(p))
+	}
+	if len(all) > limit {
+		c := s.cursors().seal(all[limit-1].SKU, filter)
+		out.NextCursor = &c
+	}
+	return http.StatusOK, out, nil
+}
+
+// cursorCodec makes listing cursors opaque and tamper-safe: a cursor is
+// base64url(version | last SKU | HMAC-SHA256(key, version | category binding | last SKU)[:16]).
+// The MAC binds the cursor to the category filter it was issued for, so it cannot be edited to
+// skip ahead nor replayed with another filter; either answers 422 validation_failed.
+//
+// The key must be the same on every gateway of a cluster and is not configured separately: it
+// is SHA-256 over the metadata store DSN (which includes its credentials when there are any)
+// and the cluster's partition count. Cursors therefore stay valid across gateways and restarts
+// and become invalid when the meta DSN changes. They carry no expiry: a cursor is a position,
+// not a permission.
+type cursorCodec struct{ key []byte }
+
+const cursorVersion = 1
+
+func (s *Server) cursors() cursorCodec {
+	h := sha256.New()
+	h.Write([]byte("shardstock listing cursor v1\x00"))
+	h.Write([]byte(s.cfg.MetaDSN))
+	h.Write([]byte{0})
+	h.Write([]byte(strconv.Itoa(s.topo.Current().partitions)))
+	return cursorCodec{key: h.Sum(nil)}
+}
+
+func (c cursorCodec) mac(sku string, f shard.ReportFilter) []byte {
+	m := hmac.New(sha256.New, c.key)
+	m.Write([]byte{cursorVersion})
+	if f.Category == nil {
+		m.Write([]byte{0})
+	} else {
+		m.Write([]byte{1})
+		m.Write([]byte(strconv.Itoa(len(*f.Category))))
+		m.Write([]byte{':'})
+		m.Write([]byte(*f.Category))
+	}
+	m.Write([]byte(sku))
+	return m.Sum(nil)[:16]
+}
+
+// seal returns the cursor that continues after sku.
+func (c cursorCodec) seal(sku string, f shard.ReportFilter) string {
+	buf := append([]byte{cursorVersion}, sku...)
+	buf = append(buf, c.mac(sku, f)...)
+	return base64.RawURLEncoding.EncodeToString(buf)
+}
+
+// open checks a cursor against the filter and returns the SKU it continues after.
+func (c cursorCodec) open(cursor string, f shard.ReportFilter) (string, error) {
+	bad := validationFailed("cursor", "cursor is invalid or was issued for another listing; start again without a cursor")
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || len(raw) < 1+1+16 || raw[0] != cursorVersion {
+		return "", bad
+	}
+	sku, sum := string(raw[1:len(raw)-16]), raw[len(raw)-16:]
+	if !hmac.Equal(sum, c.mac(sku, f)) || shard.ValidateSKU(sku) != nil {
+		return "", bad
+	}
+	return sku, nil
+}

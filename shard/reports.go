@@ -1,0 +1,188 @@
+package shard
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+)
+
+// Reporting queries. Each one reads only the rows of partitions this shard owns: after a
+// cutover the moved-out rows stay on the old shard until cleanup, and rows being imported are
+// not the target's yet.
+//
+// The ranked and paged queries (LowStock, ProductPage) filter with a STRAIGHT_JOIN from
+// products to partition_fence, an eq_ref lookup on its primary key per row read, so the products
+// index forced for the ORDER BY keeps driving the query and LIMIT stops the scan early. The
+// aggregates read every row; there a join per row triples the cost, so they first read the
+// owned partitions and filter with partition_id IN (...), which costs about nothing.
+const ownedJoin = " STRAIGHT_JOIN partition_fence f ON f.partition_id = p.partition_id AND f.state = 'owned'"
+
+// Totals are the stock figures of a group of products that share one scale. Sums are exact
+// base units of that scale (they can exceed int64 over a large catalogue).
+type Totals struct {
+	Scale      int
+	Products   int64
+	OnHand     *big.Int
+	Reserved   *big.Int
+	LowStock   int64 // 0 < available <= low_stock_threshold
+	OutOfStock int64 // available = 0
+}
+
+// CategoryTotals are the Totals of one category and scale.
+type CategoryTotals struct {
+	Category string
+	Totals
+}
+
+// totalsColumns aggregates one group; SUM of BIGINT is a DECIMAL and is scanned as text.
+const totalsColumns = `COUNT(*), COALESCE(SUM(p.on_hand), 0), COALESCE(SUM(p.reserved), 0),
+	COUNT(CASE WHEN p.available > 0 AND p.available <= p.low_stock_threshold THEN 1 END),
+	COUNT(CASE WHEN p.available = 0 THEN 1 END)`
+
+// ownedFilter returns the WHERE clause and arguments that keep the rows of the partitions this
+// shard owns; ok is false when it owns none.
+func (s *Store) ownedFilter(ctx context.Context) (where string, args []any, ok bool, err error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT partition_id FROM partition_fence WHERE state = 'owned'")
+	if err != nil {
+		return "", nil, false, s.classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p int
+		if err := rows.Scan(&p); err != nil {
+			return "", nil, false, s.classify(err)
+		}
+		args = append(args, p)
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, false, s.classify(err)
+	}
+	if len(args) == 0 {
+		return "", nil, false, nil
+	}
+	return " WHERE p.partition_id IN (" + placeholders(len(args)) + ")", args, true, nil
+}
+
+// StockSummary returns the totals of the owned products, one row per scale present.
+func (s *Store) StockSummary(ctx context.Context) ([]Totals, error) {
+	where, args, ok, err := s.ownedFilter(ctx)
+	if !ok || err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT p.scale, "+totalsColumns+" FROM products p"+where+" GROUP BY p.scale", args...)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	defer rows.Close()
+	var out []Totals
+	for rows.Next() {
+		var t Totals
+		var onHand, reserved []byte
+		if err := rows.Scan(&t.Scale, &t.Products, &onHand, &reserved, &t.LowStock, &t.OutOfStock); err != nil {
+			return nil, s.classify(err)
+		}
+		if t.OnHand, t.Reserved, err = parseSums(onHand, reserved); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, s.classifyNil(rows.Err())
+}
+
+// CategoryStats returns the totals of the owned products per category and scale.
+func (s *Store) CategoryStats(ctx context.Context) ([]CategoryTotals, error) {
+	where, args, ok, err := s.ownedFilter(ctx)
+	if !ok || err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT p.category, p.scale, "+totalsColumns+" FROM products p"+where+
+		" GROUP BY p.category, p.scale", args...)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	defer rows.Close()
+	var out []CategoryTotals
+	for rows.Next() {
+		var t CategoryTotals
+		var onHand, reserved []byte
+		if err := rows.Scan(&t.Category, &t.Scale, &t.Products, &onHand, &reserved, &t.LowStock, &t.OutOfStock); err != nil {
+			return nil, s.classify(err)
+		}
+		if t.OnHand, t.Reserved, err = parseSums(onHand, reserved); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, s.classifyNil(rows.Err())
+}
+
+func parseSums(onHand, reserved []byte) (*big.Int, *big.Int, error) {
+	a, ok1 := new(big.Int).SetString(string(onHand), 10)
+	b, ok2 := new(big.Int).SetString(string(reserved), 10)
+	if !ok1 || !ok2 {
+		return nil, nil, fmt.Errorf("shard: cannot parse sums %q, %q", onHand, reserved)
+	}
+	return a, b, nil
+}
+
+// ReportFilter restricts a report to one category when Category is set.
+type ReportFilter struct {
+	Category *string
+}
+
+// LowStock returns up to limit owned products with available <= low_stock_threshold, most
+// urgent first: by the decimal value of available - low_stock_threshold (exact across scales,
+// see the low_stock_gap_micros column), then SKU. It is an index range scan that stops after
+// limit rows.
+func (s *Store) LowStock(ctx context.Context, f ReportFilter, limit int) ([]Product, error) {
+	var q string
+	args := []any{}
+	if f.Category != nil {
+		q = "SELECT " + prefixed + " FROM products p FORCE INDEX (products_category_low_stock)" + ownedJoin +
+			" WHERE p.category = ? AND p.low_stock_gap_micros <= 0"
+		args = append(args, *f.Category)
+	} else {
+		q = "SELECT " + prefixed + " FROM products p FORCE INDEX (products_low_stock)" + ownedJoin +
+			" WHERE p.low_stock_gap_micros <= 0"
+	}
+	q += " ORDER BY p.low_stock_gap_micros, p.sku LIMIT ?"
+	args = append(args, limit)
+	return s.queryProducts(ctx, q, args...)
+}
+
+// ProductPage returns up to limit owned products with SKUs after the given one (all when
+// after is ""), in SKU order, restricted to one category when the filter says so.
+func (s *Store) ProductPage(ctx context.Context, f ReportFilter, after string, limit int) ([]Product, error) {
+	var q string
+	args := []any{}
+	if f.Category != nil {
+		q = "SELECT " + prefixed + " FROM products p FORCE INDEX (products_category)" + ownedJoin +
+			" WHERE p.category = ? AND p.sku > ? ORDER BY p.sku LIMIT ?"
+		args = append(args, *f.Category, after, limit)
+	} else {
+		q = "SELECT " + prefixed + " FROM products p FORCE INDEX (PRIMARY)" + ownedJoin +
+			" WHERE p.sku > ? ORDER BY p.sku LIMIT ?"
+		args = append(args, after, limit)
+	}
+	return s.queryProducts(ctx, q, args...)
+}
+
+// prefixed is productColumns qualified with the products alias p.
+const prefixed = "p.sku, p.partition_id, p.name, p.category, p.scale, p.on_hand, p.reserved, p.low_stock_threshold, p.version, p.updated_at"
+
+func (s *Store) queryProducts(ctx context.Context, q string, args ...any) ([]Product, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	defer rows.Close()
+	out := []Product{}
+	for rows.Next() {
+		p, err := scanProduct(rows)
+		if err != nil {
+			return nil, s.classify(err)
+		}
+		out = append(out, p)
+	}
+	return out, s.classifyNil(rows.Err())
+}
