@@ -23,6 +23,8 @@ func TestContractChoices(t *testing.T) {
 	g.Expect(g.Do("PUT", "/v1/products/KG-2", `{"scale":3}`), 422, "validation_failed")
 
 	// Wrong method on a known path: 405; unknown path: 404.
+	g.Expect(g.Do("DELETE", "/v1/products/KG-1", nil), 405, "method_not_allowed")
+	g.Expect(g.Do("POST", "/v1/stats/summary", nil), 405, "method_not_allowed")
 	g.Expect(g.Do("GET", "/v1/nope", nil), 404, "not_found")
 
 	// Commit/release take no fields.

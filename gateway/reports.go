@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -30,10 +28,12 @@ const (
 )
 
 // reportRoutes registers the scatter-gather reports.
-func (s *Server) reportRoutes(v1 *mux.Router) {
-	v1.Handle("/stats/summary", s.endpoint("/v1/stats/summary", false, s.statsSummary)).Methods(http.MethodGet)
-	v1.Handle("/stats/categories", s.endpoint("/v1/stats/categories", false, s.statsCategories)).Methods(http.MethodGet)
-	v1.Handle("/stats/low-stock", s.endpoint("/v1/stats/low-stock", false, s.statsLowStock)).Methods(http.MethodGet)
+func (s *Server) reportRoutes() []apiRoute {
+	return []apiRoute{
+		{http.MethodGet, "/v1/stats/summary", false, s.statsSummary},
+		{http.MethodGet, "/v1/stats/categories", false, s.statsCategories},
+		{http.MethodGet, "/v1/stats/low-stock", false, s.statsLowStock},
+	}
 }
 
 // totalsJSON are the merged stock figures of a set of products. Quantities are exact decimal

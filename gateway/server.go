@@ -210,6 +210,28 @@ func encodeJSON(v any) []byte {
 	return buf.Bytes()
 }
 
+// apiRoute is one business endpoint; its path template is also its metrics label.
+type apiRoute struct {
+	method, path string
+	idempotent   bool // accepts Idempotency-Key
+	fn           apiFunc
+}
+
+func (s *Server) apiRoutes() []apiRoute {
+	return []apiRoute{
+		{http.MethodGet, "/v1/products", false, s.listProducts},
+		{http.MethodPut, "/v1/products/{sku}", true, s.putProduct},
+		{http.MethodGet, "/v1/products/{sku}", false, s.getProduct},
+		{http.MethodPost, "/v1/products/{sku}/adjustments", true, s.adjustStock},
+		{http.MethodPut, "/v1/products/{sku}/stock", true, s.setStock},
+		{http.MethodPost, "/v1/reservations", true, s.createReservation},
+		{http.MethodGet, "/v1/reservations/{id}", false, s.getReservation},
+		{http.MethodPost, "/v1/reservations/{id}/commit", true, s.commitReservation},
+		{http.MethodPost, "/v1/reservations/{id}/release", true, s.releaseReservation},
+		{http.MethodGet, "/v1/topology", false, s.getTopology},
+	}
+}
+
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
 	r.NotFoundHandler = s.endpoint("not_found", false, func(*http.Request, []byte) (int, any, error) {
@@ -220,20 +242,11 @@ func (s *Server) routes() http.Handler {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		_, _ = w.Write(encodeJSON(errorBody{errorPayload{"method_not_allowed", "method not allowed on this path", map[string]any{}}}))
 	})
-	v1 := r.PathPrefix("/v1").Subrouter()
-	v1.NotFoundHandler = r.NotFoundHandler
-	v1.MethodNotAllowedHandler = r.MethodNotAllowedHandler
-	v1.Handle("/products", s.endpoint("/v1/products", false, s.listProducts)).Methods(http.MethodGet)
-	v1.Handle("/products/{sku}", s.endpoint("/v1/products/{sku}", true, s.putProduct)).Methods(http.MethodPut)
-	v1.Handle("/products/{sku}", s.endpoint("/v1/products/{sku}", false, s.getProduct)).Methods(http.MethodGet)
-	v1.Handle("/products/{sku}/adjustments", s.endpoint("/v1/products/{sku}/adjustments", true, s.adjustStock)).Methods(http.MethodPost)
-	v1.Handle("/products/{sku}/stock", s.endpoint("/v1/products/{sku}/stock", true, s.setStock)).Methods(http.MethodPut)
-	v1.Handle("/reservations", s.endpoint("/v1/reservations", true, s.createReservation)).Methods(http.MethodPost)
-	v1.Handle("/reservations/{id}", s.endpoint("/v1/reservations/{id}", false, s.getReservation)).Methods(http.MethodGet)
-	v1.Handle("/reservations/{id}/commit", s.endpoint("/v1/reservations/{id}/commit", true, s.commitReservation)).Methods(http.MethodPost)
-	v1.Handle("/reservations/{id}/release", s.endpoint("/v1/reservations/{id}/release", true, s.releaseReservation)).Methods(http.MethodPost)
-	v1.Handle("/topology", s.endpoint("/v1/topology", false, s.getTopology)).Methods(http.MethodGet)
-	s.reportRoutes(v1)
+	// Routes are registered on the root router with full paths: gorilla/mux subrouters answer
+	// 404 instead of 405 for a known path with the wrong method.
+	for _, rt := range append(s.apiRoutes(), s.reportRoutes()...) {
+		r.Handle(rt.path, s.endpoint(rt.path, rt.idempotent, rt.fn)).Methods(rt.method)
+	}
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
