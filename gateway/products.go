@@ -120,7 +120,7 @@ func (s *Server) readProduct(ctx context.Context, sku string, p int) (shard.Prod
 	var prod shard.Product
 	err := s.onPartition(ctx, "get_product", p, func(st *shard.Store) error {
 		var err error
-		prod, err = st.GetProduct(ctx, sku)
+		prod, err = st.GetProduct(ctx, sku, p)
 		return err
 	})
 	return prod, err
@@ -285,10 +285,11 @@ func (s *Server) fetchProducts(ctx context.Context, lines []shard.LineRequest) (
 	var mu = make(chan struct{}, 1)
 	err := s.onLines(ctx, "get_products", lines, func(st *shard.Store, ls []shard.LineRequest) error {
 		skus := make([]string, len(ls))
+		parts := make([]int, len(ls))
 		for i, l := range ls {
-			skus[i] = l.SKU
+			skus[i], parts[i] = l.SKU, l.Partition
 		}
-		ps, err := st.GetProducts(ctx, skus)
+		ps, err := st.GetProducts(ctx, skus, parts)
 		if err != nil {
 			return err
 		}

@@ -351,7 +351,7 @@ func (s *Server) readHeader(ctx context.Context, id string, partition int) (shar
 	var h shard.Header
 	err := s.onPartition(ctx, "get_reservation", partition, func(st *shard.Store) error {
 		var err error
-		h, err = st.GetHeader(ctx, id)
+		h, err = st.GetHeader(ctx, id, partition)
 		return err
 	})
 	return h, err

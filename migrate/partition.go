@@ -250,6 +250,35 @@ func purgePartition(ctx context.Context, db *sql.DB, partition, chunk int) (int6
 	return total, nil
 }
 
+// partitionsWithRows returns which of the partitions hold any row on db (leftovers to clear).
+func partitionsWithRows(ctx context.Context, db *sql.DB, partitions []int) (map[int]bool, error) {
+	out := map[int]bool{}
+	for start := 0; start < len(partitions); start += 1000 {
+		part := partitions[start:min(start+1000, len(partitions))]
+		args := make([]any, len(part))
+		for i, p := range part {
+			args[i] = p
+		}
+		in := strings.TrimSuffix(strings.Repeat("?,", len(part)), ",")
+		for _, t := range partitionTables {
+			rows, err := db.QueryContext(ctx, "SELECT DISTINCT partition_id FROM "+t+" WHERE partition_id IN ("+in+")", args...)
+			if err != nil {
+				return nil, err
+			}
+			for rows.Next() {
+				var p int
+				if err := rows.Scan(&p); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				out[p] = true
+			}
+			rows.Close()
+		}
+	}
+	return out, nil
+}
+
 func readRows(ctx context.Context, db *sql.DB, ncols int, q string, args ...any) ([][]any, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -326,9 +326,15 @@ func (r *Resharder) prepareTargets(ctx context.Context, job *Job) error {
 		if err := st.SetFences(ctx, shard.FenceImporting, ps); err != nil {
 			return fmt.Errorf("fence %s importing: %w", to, err)
 		}
+		dirty, err := partitionsWithRows(ctx, st.DB(), ps)
+		if err != nil {
+			return fmt.Errorf("shard %s: %w", to, err)
+		}
 		for _, m := range ms {
-			if _, err := purgePartition(ctx, st.DB(), m.Partition, 5000); err != nil {
-				return fmt.Errorf("clear partition %d on %s: %w", m.Partition, to, err)
+			if dirty[m.Partition] {
+				if _, err := purgePartition(ctx, st.DB(), m.Partition, 5000); err != nil {
+					return fmt.Errorf("clear partition %d on %s: %w", m.Partition, to, err)
+				}
 			}
 			m.State = MoveImporting
 			if err := r.js.updateMove(ctx, job.ID, *m); err != nil {

@@ -48,7 +48,7 @@ func BenchmarkReshard(b *testing.B) {
 		r2, _ := migrate.NewResharder(c.MetaDSN, migrate.ReshardOptions{Parallel: 4, CutoverBatch: 16, ChunkRows: 2000,
 			OnProgress: func(phase string, p migrate.Progress) {
 				switch {
-				case phase == "copy" && copyStart.IsZero():
+				case phase == "importing" && copyStart.IsZero():
 					copyStart = time.Now()
 				case phase == "cutover" && copyEnd.IsZero():
 					copyEnd = time.Now()
@@ -72,14 +72,14 @@ func BenchmarkReshard(b *testing.B) {
 		}
 		sort.Ints(pauses)
 		sum := job.Summary()
-		copySecs := copyEnd.Sub(start).Seconds()
+		copySecs := copyEnd.Sub(copyStart).Seconds()
 		vStart := time.Now()
 		rep := c.Verify(b, false)
 		vSecs := time.Since(vStart).Seconds()
 		vRows := rep.Products + rep.Changes + rep.Lines + rep.Reservations
 		fmt.Printf("\nreshard benchmark: %d products over 3 shards → add shard-4, 8 clients on 2 gateways\n", n)
 		fmt.Printf("  partitions moved        %d of 1024\n", sum.Partitions)
-		fmt.Printf("  rows copied             %d in %.2fs (copy+catch-up) → %.0f rows/s; whole job %.2fs\n", sum.RowsCopied, copySecs, float64(sum.RowsCopied)/copySecs, total.Seconds())
+		fmt.Printf("  rows copied             %d in %.2fs (copy + catch-up phase) → %.0f rows/s; whole job incl. plan, new-shard migration, cutover %.2fs\n", sum.RowsCopied, copySecs, float64(sum.RowsCopied)/copySecs, total.Seconds())
 		fmt.Printf("  write pause per batch   p50 %d ms, p99 %d ms, max %d ms (batches of 16 partitions)\n", pct(pauses, 50), pct(pauses, 99), pauses[len(pauses)-1])
 		fmt.Printf("  client requests         %d, retried after 5xx/transport error %d, unexpected answers %d\n", w.Requests.Load(), w.Retries.Load(), w.Errors.Load())
 		fmt.Printf("  verify                  %d rows in %.2fs → %.0f rows/s, clean=%v\n", vRows, vSecs, float64(vRows)/vSecs, rep.Clean())

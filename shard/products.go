@@ -36,22 +36,30 @@ func scanProduct(row interface{ Scan(...any) error }) (Product, error) {
 	return p, err
 }
 
-// GetProduct reads one product (not_found when absent). Reads do not check the fence: a
-// product row is only ever present on the shard that owns it or, after a cutover and before
-// cleanup, on its old shard, which the topology no longer routes to.
-func (s *Store) GetProduct(ctx context.Context, sku string) (Product, error) {
-	p, err := scanProduct(s.db.QueryRowContext(ctx, "SELECT "+productColumns+" FROM products WHERE sku = ?", sku))
-	if errors.Is(err, sql.ErrNoRows) {
+// GetProduct reads one product of the given partition (not_found when absent). Reads check the
+// fence too, in the same round trip: a gateway with a stale topology gets partition_moved
+// rather than the frozen copy a cutover left behind (or a false not_found).
+func (s *Store) GetProduct(ctx context.Context, sku string, partition int) (Product, error) {
+	var state sql.NullString
+	row := s.db.QueryRowContext(ctx, "SELECT f.state, "+prefixed+
+		" FROM partition_fence f LEFT JOIN products p ON p.sku = ? WHERE f.partition_id = ?", sku, partition)
+	var p nullableProduct
+	err := row.Scan(append([]any{&state}, p.dest()...)...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || err == nil && state.String != FenceOwned:
+		return Product{}, movedError(partition)
+	case err != nil:
+		return Product{}, s.classify(err)
+	case !p.sku.Valid:
 		return Product{}, Errorf(CodeNotFound, "product %q not found", sku)
 	}
-	if err != nil {
-		return Product{}, s.classify(err)
-	}
-	return p, nil
+	return p.product(), nil
 }
 
-// GetProducts reads the products with the given SKUs; absent SKUs are simply not returned.
-func (s *Store) GetProducts(ctx context.Context, skus []string) (map[string]Product, error) {
+// GetProducts reads the products with the given SKUs (their partitions given alongside);
+// absent SKUs are simply not returned. Only rows of partitions this shard owns count; when a
+// requested SKU is missing, its partition's fence decides between absent and moved.
+func (s *Store) GetProducts(ctx context.Context, skus []string, partitions []int) (map[string]Product, error) {
 	out := make(map[string]Product, len(skus))
 	for start := 0; start < len(skus); start += 500 {
 		end := min(start+500, len(skus))
@@ -59,7 +67,9 @@ func (s *Store) GetProducts(ctx context.Context, skus []string) (map[string]Prod
 		for _, sku := range skus[start:end] {
 			args = append(args, sku)
 		}
-		rows, err := s.db.QueryContext(ctx, "SELECT "+productColumns+" FROM products WHERE sku IN ("+placeholders(len(args))+")", args...)
+		rows, err := s.db.QueryContext(ctx, "SELECT "+prefixed+` FROM products p
+			JOIN partition_fence f ON f.partition_id = p.partition_id AND f.state = 'owned'
+			WHERE p.sku IN (`+placeholders(len(args))+")", args...)
 		if err != nil {
 			return nil, s.classify(err)
 		}
@@ -77,7 +87,58 @@ func (s *Store) GetProducts(ctx context.Context, skus []string) (map[string]Prod
 			return nil, s.classify(err)
 		}
 	}
+	var missing []int
+	for i, sku := range skus {
+		if _, ok := out[sku]; !ok {
+			missing = append(missing, partitions[i])
+		}
+	}
+	if len(missing) > 0 {
+		if err := s.requireOwned(ctx, missing); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// requireOwned fails with partition_moved unless this shard owns every partition (a plain read).
+func (s *Store) requireOwned(ctx context.Context, partitions []int) error {
+	uniq := dedupeInts(partitions)
+	args := make([]any, len(uniq))
+	for i, p := range uniq {
+		args[i] = p
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM partition_fence WHERE state = 'owned' AND partition_id IN ("+placeholders(len(uniq))+")", args...).Scan(&n)
+	if err != nil {
+		return s.classify(err)
+	}
+	if n != len(uniq) {
+		return movedError(uniq...)
+	}
+	return nil
+}
+
+func movedError(partitions ...int) error {
+	return Errorf(CodePartitionMoved, "partition not owned by this shard").WithDetails(map[string]any{"partitions": partitions})
+}
+
+// nullableProduct scans a product from an outer join.
+type nullableProduct struct {
+	sku, name, category                  sql.NullString
+	partition, scale                     sql.NullInt64
+	onHand, reserved, threshold, version sql.NullInt64
+	updatedAt                            sql.NullTime
+}
+
+func (n *nullableProduct) dest() []any {
+	return []any{&n.sku, &n.partition, &n.name, &n.category, &n.scale, &n.onHand, &n.reserved, &n.threshold, &n.version, &n.updatedAt}
+}
+
+func (n *nullableProduct) product() Product {
+	return Product{SKU: n.sku.String, Partition: int(n.partition.Int64), Name: n.name.String, Category: n.category.String,
+		Scale: int(n.scale.Int64), OnHand: n.onHand.Int64, Reserved: n.reserved.Int64, LowStockThreshold: n.threshold.Int64,
+		Version: n.version.Int64, UpdatedAt: n.updatedAt.Time}
 }
 
 // ProductSpec is the body of a product create-or-update. Nil fields keep their current value

@@ -60,6 +60,9 @@ func Final(status string) bool {
 
 const headerColumns = "id, partition_id, order_id, status, lines_json, commit_requested, expires_at, created_at, updated_at"
 
+// headerColumnsR is headerColumns qualified with the reservations alias r.
+const headerColumnsR = "r.id, r.partition_id, r.order_id, r.status, r.lines_json, r.commit_requested, r.expires_at, r.created_at, r.updated_at"
+
 func scanHeader(row interface{ Scan(...any) error }) (Header, error) {
 	var h Header
 	var lines string
@@ -80,10 +83,15 @@ func scanHeader(row interface{ Scan(...any) error }) (Header, error) {
 	return h, nil
 }
 
-// GetHeader reads a reservation header (not_found when absent).
-func (s *Store) GetHeader(ctx context.Context, id string) (Header, error) {
-	h, err := scanHeader(s.db.QueryRowContext(ctx, "SELECT "+headerColumns+" FROM reservations WHERE id = ?", id))
+// GetHeader reads a reservation header of the given partition (not_found when absent). Like
+// every read it checks the fence, so a stale gateway is sent to the partition's new owner.
+func (s *Store) GetHeader(ctx context.Context, id string, partition int) (Header, error) {
+	h, err := scanHeader(s.db.QueryRowContext(ctx, "SELECT "+headerColumnsR+` FROM reservations r
+		JOIN partition_fence f ON f.partition_id = r.partition_id AND f.state = 'owned' WHERE r.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
+		if err := s.requireOwned(ctx, []int{partition}); err != nil {
+			return Header{}, err
+		}
 		return Header{}, Errorf(CodeNotFound, "reservation %q not found", id)
 	}
 	if err != nil {
@@ -156,7 +164,7 @@ func (s *Store) CreateLocal(ctx context.Context, h Header, ttl time.Duration) (H
 	if err != nil {
 		return Header{}, err
 	}
-	return s.GetHeader(ctx, h.ID)
+	return s.GetHeader(ctx, h.ID, h.Partition)
 }
 
 // InsertHeader writes a saga's header with status pending (already_applied when it exists).
