@@ -28,6 +28,14 @@ type Config struct {
 	Idempotency Idempotency `yaml:"idempotency"`
 	HTTP        HTTP        `yaml:"http"`
 	Reports     Reports     `yaml:"reports"`
+	Coalesce    Coalesce    `yaml:"coalesce"`
+}
+
+// Coalesce configures hot-SKU coalescing: concurrent single-line reservations of one SKU at
+// one gateway are applied together in one shard transaction.
+type Coalesce struct {
+	Enabled  bool `yaml:"enabled"`
+	MaxBatch int  `yaml:"max_batch"`
 }
 
 // Log configures log/slog output.
@@ -56,7 +64,8 @@ type Reservation struct {
 	DefaultTTL    time.Duration `yaml:"default_ttl"`
 	SweepInterval time.Duration `yaml:"sweep_interval"`
 	// RecoveryGrace is how long an in-flight saga header may sit untouched before the recovery
-	// worker finishes it.
+	// worker finishes it. Keep it above http.request_timeout: a coordinator that is still alive
+	// finishes (or gives up) within its request's deadline, so recovery never pre-empts it.
 	RecoveryGrace time.Duration `yaml:"recovery_grace"`
 }
 
@@ -87,10 +96,11 @@ func Default() Config {
 		Log:         Log{Level: "info", Format: "json"},
 		Pool:        Pool{MaxOpen: 64, MaxIdle: 64, MaxLifetime: 30 * time.Minute},
 		Topology:    Topology{PollInterval: time.Second, MovedRetryBudget: 2 * time.Second},
-		Reservation: Reservation{DefaultTTL: 900 * time.Second, SweepInterval: time.Second, RecoveryGrace: 5 * time.Second},
+		Reservation: Reservation{DefaultTTL: 900 * time.Second, SweepInterval: time.Second, RecoveryGrace: 15 * time.Second},
 		Idempotency: Idempotency{Retention: 24 * time.Hour, Lease: 30 * time.Second, WaitTimeout: 10 * time.Second},
 		HTTP:        HTTP{MaxBodyBytes: 1 << 20, RequestTimeout: 10 * time.Second, ShutdownTimeout: 15 * time.Second},
 		Reports:     Reports{ShardTimeout: 2 * time.Second},
+		Coalesce:    Coalesce{Enabled: true, MaxBatch: 128},
 	}
 }
 
@@ -139,6 +149,7 @@ func (c Config) Validate() error {
 	check(c.HTTP.RequestTimeout > 0, "http.request_timeout must be positive")
 	check(c.HTTP.ShutdownTimeout > 0, "http.shutdown_timeout must be positive")
 	check(c.Reports.ShardTimeout > 0, "reports.shard_timeout must be positive")
+	check(c.Coalesce.MaxBatch >= 1 && c.Coalesce.MaxBatch <= 1000, "coalesce.max_batch must be 1-1000")
 	return errors.Join(errs...)
 }
 

@@ -51,3 +51,16 @@ func TestLoad(t *testing.T) {
 		t.Errorf("round trip: %v\n%+v\n%+v", err, back, cfg)
 	}
 }
+
+// The documented example config is exactly the defaults (it doubles as the reference).
+func TestExampleConfigIsTheDefaults(t *testing.T) {
+	cfg, err := Load("dev.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.MetaDSN = cfg.MetaDSN
+	if cfg != want {
+		t.Errorf("configs/dev.example.yaml differs from Default():\n%+v\n%+v", cfg, want)
+	}
+}

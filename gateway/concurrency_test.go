@@ -6,14 +6,23 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
 	"github.com/shardstock/shardstock/tools/clustertest"
 )
 
 // 200 concurrent single-unit reservations against a stock of 50: exactly 50 succeed.
 func TestConcurrentReservationsNoOversell(t *testing.T) {
+	for _, coalesce := range []bool{true, false} {
+		t.Run(fmt.Sprintf("coalesce=%v", coalesce), func(t *testing.T) {
+			noOversell(t, coalesce)
+		})
+	}
+}
+
+func noOversell(t *testing.T, coalesce bool) {
 	c := clustertest.New(t, clustertest.Options{})
-	g := c.StartGateway(t, gateway.Options{}, nil)
+	g := c.StartGateway(t, gateway.Options{}, func(cfg *configs.Config) { cfg.Coalesce.Enabled = coalesce })
 	g.Product("HOT", 0, "50")
 	var ok, short, other atomic.Int64
 	var wg sync.WaitGroup

@@ -19,6 +19,7 @@ type metrics struct {
 	recovered       *prometheus.CounterVec
 	replays         prometheus.Counter
 	movedRetries    prometheus.Counter
+	batchSize       prometheus.Histogram
 	// Scatter-gather reports: latency per report and per report and shard, shard failures
 	// (errors and timeouts) per report and shard.
 	reportDuration      *prometheus.HistogramVec
@@ -55,6 +56,10 @@ func newMetrics(pools func() map[string]poolStats) *metrics {
 		movedRetries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shardstock_partition_moved_retries_total", Help: "Shard operations retried because the partition had moved.",
 		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "shardstock_reservation_batch_size", Help: "Reservations applied per coalesced hot-SKU transaction.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+		}),
 		reportDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "shardstock_report_duration_seconds", Help: "Latency of scatter-gather reports (merge included) by report.",
 			Buckets: reportBuckets,
@@ -69,7 +74,7 @@ func newMetrics(pools func() map[string]poolStats) *metrics {
 	}
 	m.registry.MustRegister(m.reportDuration, m.reportShardDuration, m.reportShardFailures)
 	m.registry.MustRegister(m.requests, m.requestDuration, m.shardDuration, m.shardErrors, m.topologyVersion,
-		m.recovered, m.replays, m.movedRetries, &poolCollector{pools: pools},
+		m.recovered, m.replays, m.movedRetries, m.batchSize, &poolCollector{pools: pools},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -197,6 +197,19 @@ func (s *Server) singleShard(h shard.Header) bool {
 // reserve creates a reservation: one local transaction when every line lives with the header,
 // otherwise the saga (header pending → lines on each shard in parallel → held, or rollback).
 func (s *Server) reserve(ctx context.Context, h shard.Header, ttl time.Duration) (shard.Header, error) {
+	if s.coalescer != nil && len(h.Lines) == 1 {
+		r := s.coalescer.submit(ctx, h, ttl)
+		switch {
+		case r.Err == nil:
+			return r.Header, nil
+		case shard.IsCode(r.Err, shard.CodeAlreadyApplied):
+			return s.awaitSettled(ctx, h)
+		case !shard.IsCode(r.Err, shard.CodePartitionMoved) && !shard.IsCode(r.Err, shard.CodeShardUnavailable) && shard.ErrorCode(r.Err) != shard.CodeInternal:
+			return shard.Header{}, r.Err
+		}
+		// The batch applied nothing (partition moving, shard trouble): take the normal path,
+		// which refreshes the topology and retries.
+	}
 	if s.singleShard(h) {
 		var out shard.Header
 		err := s.onPartition(ctx, "create_reservation_local", h.Partition, func(st *shard.Store) error {
@@ -357,12 +370,24 @@ func (s *Server) readHeader(ctx context.Context, id string, partition int) (shar
 	return h, err
 }
 
-// awaitSettled returns an existing reservation (a replayed create) once it left pending.
+// awaitSettled answers a create that finds its own header already there (a re-run under the
+// same Idempotency-Key whose first answer was never stored): once the header left pending, a
+// reservation that exists is the answer; one that was rolled back (its coordinator gave up or
+// died before holding it) is a failure, never a success.
 func (s *Server) awaitSettled(ctx context.Context, h shard.Header) (shard.Header, error) {
 	for {
 		cur, err := s.readHeader(ctx, h.ID, h.Partition)
-		if err != nil || (cur.Status != shard.StatusPending && cur.Status != shard.StatusCommitting) {
+		if err != nil {
 			return cur, err
+		}
+		switch cur.Status {
+		case shard.StatusReleased, shard.StatusReleasing:
+			return shard.Header{}, shard.Errorf(shard.CodeInvalidState,
+				"an earlier attempt with this Idempotency-Key was rolled back; retry with a new Idempotency-Key").
+				WithDetails(map[string]any{"status": shard.StatusReleased})
+		case shard.StatusPending, shard.StatusCommitting:
+		default:
+			return cur, nil
 		}
 		select {
 		case <-time.After(20 * time.Millisecond):

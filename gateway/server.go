@@ -42,6 +42,8 @@ type Server struct {
 	metrics *metrics
 	opts    Options
 	handler http.Handler
+	// coalescer batches hot-SKU reservations (nil when disabled).
+	coalescer *coalescer
 
 	stopWorkers context.CancelFunc
 	workers     sync.WaitGroup
@@ -66,6 +68,9 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 	if err := s.topo.Load(ctx); err != nil {
 		meta.Close()
 		return nil, fmt.Errorf("load topology: %w", err)
+	}
+	if cfg.Coalesce.Enabled {
+		s.coalescer = newCoalescer(s, cfg.Coalesce.MaxBatch)
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -108,12 +113,15 @@ func (s *Server) goWorker(fn func()) {
 	}()
 }
 
-// Stop ends the background workers and waits for them.
+// Stop ends the background workers and waits for them (and for batches in flight).
 func (s *Server) Stop() {
 	if s.stopWorkers != nil {
 		s.stopWorkers()
 	}
 	s.workers.Wait()
+	if s.coalescer != nil {
+		s.coalescer.wait()
+	}
 }
 
 // Close stops the workers and closes every connection pool.

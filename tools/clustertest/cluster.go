@@ -70,7 +70,9 @@ func (c *Cluster) Config() configs.Config {
 	cfg.MetaDSN = c.MetaDSN
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Reservation.SweepInterval = 100 * time.Millisecond
-	cfg.Reservation.RecoveryGrace = 500 * time.Millisecond
+	// Short enough for crash tests, longer than any saga takes here (the production default is
+	// above the request timeout).
+	cfg.Reservation.RecoveryGrace = 2 * time.Second
 	cfg.Topology.PollInterval = 200 * time.Millisecond
 	return cfg
 }

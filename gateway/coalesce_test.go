@@ -1,0 +1,207 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/router"
+	"github.com/shardstock/shardstock/shard"
+	"github.com/shardstock/shardstock/tools/clustertest"
+)
+
+// A flash sale on one SKU: mixed quantities, some direct deductions, and a stock that runs out
+// in the middle of batches. Exactly the right requests succeed: nothing oversold, and every
+// refused request asked for more than what was left (greedy in arrival order).
+func TestCoalescedHotSKU(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{})
+	g := c.StartGateway(t, gateway.Options{}, nil)
+	g.Product("FLASH", 0, "500")
+	type outcome struct {
+		qty    int
+		ok     bool
+		commit bool
+	}
+	results := make([]outcome, 400)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q := 1 + rand.IntN(5)
+			commit := i%5 == 0
+			r := g.Do("POST", "/v1/reservations", fmt.Sprintf(`{"order_id":"o-%d","commit":%v,"lines":[{"sku":"FLASH","quantity":%d}]}`, i, commit, q))
+			switch {
+			case r.Status == 201:
+				want := "held"
+				if commit {
+					want = "committed"
+				}
+				if r.Str("status") != want {
+					t.Errorf("status %s, want %s", r.Str("status"), want)
+				}
+				results[i] = outcome{q, true, commit}
+			case r.ErrorCode() == "insufficient_stock":
+				results[i] = outcome{q, false, commit}
+			default:
+				t.Errorf("unexpected %d %s", r.Status, r.Raw)
+			}
+		}()
+	}
+	wg.Wait()
+	served, sold, minRefused := 0, 0, 1<<30
+	for _, o := range results {
+		if o.ok {
+			served += o.qty
+			if o.commit {
+				sold += o.qty
+			}
+		} else {
+			minRefused = min(minRefused, o.qty)
+		}
+	}
+	p := g.Expect(g.Do("GET", "/v1/products/FLASH", nil), 200, "")
+	var onHand, reserved, available int
+	fmt.Sscan(p.Num("on_hand"), &onHand)
+	fmt.Sscan(p.Num("reserved"), &reserved)
+	fmt.Sscan(p.Num("available"), &available)
+	if onHand != 500-sold || reserved != served-sold || available != 500-served {
+		t.Errorf("on_hand %d reserved %d available %d; served %d (sold %d) of 500", onHand, reserved, available, served, sold)
+	}
+	if minRefused <= available {
+		t.Errorf("a request for %d was refused while %d remained: not every servable request was served", minRefused, available)
+	}
+	metrics := g.Do("GET", "/metrics", nil)
+	_ = metrics
+	m := scrape(t, g, "shardstock_reservation_batch_size_count")
+	if m >= 400 {
+		t.Errorf("no coalescing happened: %v batches for 400 requests", m)
+	}
+	t.Logf("400 requests in %v batches", m)
+	c.RequireInvariants(t, true)
+}
+
+func scrape(t *testing.T, g *clustertest.Gateway, name string) float64 {
+	t.Helper()
+	r, err := g.HTTP.Client().Get(g.HTTP.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	for _, line := range strings.Split(readAll(r), "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			var v float64
+			fmt.Sscan(strings.TrimPrefix(line, name+" "), &v)
+			return v
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
+}
+
+// Replays inside a batch: concurrent requests under one Idempotency-Key among other traffic on
+// the hot SKU apply once; a batch that meets an id already created answers it as a replay.
+func TestCoalescedIdempotentReplays(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{})
+	g := c.StartGateway(t, gateway.Options{}, nil)
+	g.Product("HOTK", 0, "1000")
+	var wg sync.WaitGroup
+	answers := make([]clustertest.Response, 30)
+	for i := 0; i < 60; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				answers[i/2] = g.Do("POST", "/v1/reservations", `{"order_id":"same","lines":[{"sku":"HOTK","quantity":7}]}`, "Idempotency-Key", "hot-key")
+			} else {
+				g.Expect(g.Do("POST", "/v1/reservations", `{"order_id":"other","lines":[{"sku":"HOTK","quantity":1}]}`), 201, "")
+			}
+		}()
+	}
+	wg.Wait()
+	for i, a := range answers {
+		if a.Status != 201 || string(a.Raw) != string(answers[0].Raw) {
+			t.Errorf("replay %d: %d %s (first %s)", i, a.Status, a.Raw, answers[0].Raw)
+		}
+	}
+	if r := g.Do("GET", "/v1/products/HOTK", nil); r.Num("reserved") != "37" {
+		t.Errorf("reserved %s, want 30×1 + 7 once", r.Num("reserved"))
+	}
+	// Straight at the shard: a batch holding an id that exists answers it already_applied and
+	// applies the rest.
+	top := c.Topology(t)
+	p := router.Partition("HOTK", top.Partitions)
+	owner, _ := top.Map.Owner(p)
+	st := c.Stores(t)[owner]
+	mk := func(id string) shard.BatchRequest {
+		d, _ := shard.ParseDecimal("2")
+		return shard.BatchRequest{TTL: time.Minute, Header: shard.Header{ID: id, Partition: p, OrderID: "b",
+			Lines: []shard.LineRequest{{SKU: "HOTK", Partition: p, Quantity: d, Requested: "2"}}}}
+	}
+	existing := answers[0].Str("id")
+	res, err := st.CreateLocalBatch(context.Background(), "HOTK", p, []shard.BatchRequest{mk(fmt.Sprintf("r%05dBATCHAAAAAAAAAAAAAAAAAAAAAA", p)), mk(existing), mk(fmt.Sprintf("r%05dBATCHBBBBBBBBBBBBBBBBBBBBBB", p))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil || !shard.IsCode(res[1].Err, shard.CodeAlreadyApplied) || res[2].Err != nil {
+		t.Errorf("batch results: %+v", res)
+	}
+	if r := g.Do("GET", "/v1/products/HOTK", nil); r.Num("reserved") != "41" {
+		t.Errorf("reserved %s, want 41", r.Num("reserved"))
+	}
+	c.RequireInvariants(t, true)
+}
+
+// A fence flip in the middle of a flash sale: batches either commit before the flip (it waits
+// for them) or apply nothing and are retried after it; nothing is lost or doubled.
+func TestCoalescedFenceFlip(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{})
+	g := c.StartGateway(t, gateway.Options{}, nil)
+	g.Product("FENCED", 0, "100000")
+	top := c.Topology(t)
+	p := router.Partition("FENCED", top.Partitions)
+	owner, _ := top.Map.Owner(p)
+	st := c.Stores(t)[owner]
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				r := g.Do("POST", "/v1/reservations", `{"order_id":"f","lines":[{"sku":"FENCED","quantity":1}]}`)
+				if r.Status != 201 {
+					t.Errorf("during the flip: %d %s", r.Status, r.Raw)
+					return
+				}
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := 0; i < 3; i++ {
+		time.Sleep(200 * time.Millisecond)
+		if err := st.SetFences(context.Background(), shard.FenceMovedOut, []int{p}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if err := st.SetFences(context.Background(), shard.FenceOwned, []int{p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	stop()
+	wg.Wait()
+	if r := g.Do("GET", "/v1/products/FENCED", nil); r.Num("reserved") != fmt.Sprint(ok) {
+		t.Errorf("reserved %s, acknowledged %d", r.Num("reserved"), ok)
+	}
+	c.RequireInvariants(t, true)
+}
