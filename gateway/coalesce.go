@@ -3,108 +3,99 @@ package gateway
 import (
 	"context"
 	"sync"
-	"time"
-
-	"github.com/shardstock/shardstock/shard"
 )
 
-// coalescer groups concurrent single-line reservations of the same SKU that arrive at this
-// gateway and applies each group in one shard transaction (shard.CreateLocalBatch). It works
-// like a group commit: while a SKU's batch is in flight, new requests queue; when it finishes,
-// the next batch takes everything queued (up to maxBatch). A lone request goes straight through,
-// so there is no added wait at low load; under a flash sale one row lock serves many orders.
-type coalescer struct {
-	s        *Server
+// groupCommit groups concurrent requests for the same key (a SKU) that arrive at this gateway
+// and applies each group with one call (one shard transaction). While a key's group is in
+// flight, new requests queue; when it finishes, the next group takes everything queued (up to
+// maxBatch). A lone request goes straight through, so nothing waits at low load; under a flash
+// sale one row lock serves many orders. Used for hot-SKU reservations and their settles.
+type groupCommit[Req, Res any] struct {
 	maxBatch int
-	mu       sync.Mutex
-	queues   map[string]*skuQueue
-	wg       sync.WaitGroup
+	// apply runs one group; an error means nothing was applied for anyone.
+	apply  func(ctx context.Context, key string, partition int, reqs []Req) ([]Res, error)
+	ctx    func() (context.Context, context.CancelFunc)
+	mu     sync.Mutex
+	queues map[string]*groupQueue[Req, Res]
+	wg     sync.WaitGroup
 }
 
-type skuQueue struct {
+type groupQueue[Req, Res any] struct {
 	partition int
-	pending   []*queuedReservation
+	pending   []*groupEntry[Req, Res]
 }
 
-type queuedReservation struct {
-	req  shard.BatchRequest
-	done chan shard.BatchResult
+type groupEntry[Req, Res any] struct {
+	req  Req
+	done chan groupAnswer[Res]
 }
 
-func newCoalescer(s *Server, maxBatch int) *coalescer {
-	return &coalescer{s: s, maxBatch: maxBatch, queues: map[string]*skuQueue{}}
+type groupAnswer[Res any] struct {
+	res Res
+	err error
 }
 
-// submit queues one reservation and waits for its own answer. The batch runs on its own
-// context, so one client giving up cannot fail the others; that client's reservation may still
-// be created (its Idempotency-Key finds it on retry, or its TTL releases it).
-func (c *coalescer) submit(ctx context.Context, h shard.Header, ttl time.Duration) shard.BatchResult {
-	q := &queuedReservation{req: shard.BatchRequest{Header: h, TTL: ttl}, done: make(chan shard.BatchResult, 1)}
-	sku := h.Lines[0].SKU
-	c.mu.Lock()
-	sq, running := c.queues[sku]
+func newGroupCommit[Req, Res any](maxBatch int, ctx func() (context.Context, context.CancelFunc),
+	apply func(ctx context.Context, key string, partition int, reqs []Req) ([]Res, error)) *groupCommit[Req, Res] {
+	return &groupCommit[Req, Res]{maxBatch: maxBatch, apply: apply, ctx: ctx, queues: map[string]*groupQueue[Req, Res]{}}
+}
+
+// submit queues one request and waits for its own answer. Groups run on their own context, so
+// one client giving up cannot fail the others (its request may still be applied: an
+// Idempotency-Key finds it on retry, a TTL releases an abandoned reservation).
+func (g *groupCommit[Req, Res]) submit(ctx context.Context, key string, partition int, req Req) (Res, error) {
+	e := &groupEntry[Req, Res]{req: req, done: make(chan groupAnswer[Res], 1)}
+	g.mu.Lock()
+	q, running := g.queues[key]
 	if !running {
-		sq = &skuQueue{partition: h.Lines[0].Partition}
-		c.queues[sku] = sq
+		q = &groupQueue[Req, Res]{partition: partition}
+		g.queues[key] = q
 	}
-	sq.pending = append(sq.pending, q)
+	q.pending = append(q.pending, e)
 	if !running {
-		c.wg.Add(1)
-		go c.drain(sku, sq)
+		g.wg.Add(1)
+		go g.drain(key, q)
 	}
-	c.mu.Unlock()
+	g.mu.Unlock()
 	select {
-	case r := <-q.done:
-		return r
+	case a := <-e.done:
+		return a.res, a.err
 	case <-ctx.Done():
-		return shard.BatchResult{Err: ctx.Err()}
+		var zero Res
+		return zero, ctx.Err()
 	}
 }
 
-// drain runs the SKU's batches until its queue is empty.
-func (c *coalescer) drain(sku string, sq *skuQueue) {
-	defer c.wg.Done()
+// drain runs the key's groups until its queue is empty.
+func (g *groupCommit[Req, Res]) drain(key string, q *groupQueue[Req, Res]) {
+	defer g.wg.Done()
 	for {
-		c.mu.Lock()
-		n := min(len(sq.pending), c.maxBatch)
+		g.mu.Lock()
+		n := min(len(q.pending), g.maxBatch)
 		if n == 0 {
-			delete(c.queues, sku)
-			c.mu.Unlock()
+			delete(g.queues, key)
+			g.mu.Unlock()
 			return
 		}
-		batch := sq.pending[:n:n]
-		sq.pending = sq.pending[n:]
-		c.mu.Unlock()
-		c.run(sku, sq.partition, batch)
-	}
-}
-
-func (c *coalescer) run(sku string, partition int, batch []*queuedReservation) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.HTTP.RequestTimeout)
-	defer cancel()
-	reqs := make([]shard.BatchRequest, len(batch))
-	for i, q := range batch {
-		reqs[i] = q.req
-	}
-	c.s.metrics.batchSize.Observe(float64(len(batch)))
-	rt := c.s.topo.Current()
-	st, err := rt.owner(partition)
-	var results []shard.BatchResult
-	if err == nil {
-		err = c.s.timed("create_reservation_batch", st, func() error {
-			var err error
-			results, err = st.CreateLocalBatch(ctx, sku, partition, reqs)
-			return err
-		})
-	}
-	for i, q := range batch {
-		if err != nil {
-			q.done <- shard.BatchResult{Err: err} // nothing applied: the caller falls back
-		} else {
-			q.done <- results[i]
+		batch := q.pending[:n:n]
+		q.pending = q.pending[n:]
+		g.mu.Unlock()
+		reqs := make([]Req, n)
+		for i, e := range batch {
+			reqs[i] = e.req
+		}
+		ctx, cancel := g.ctx()
+		res, err := g.apply(ctx, key, q.partition, reqs)
+		cancel()
+		for i, e := range batch {
+			if err != nil {
+				e.done <- groupAnswer[Res]{err: err}
+			} else {
+				e.done <- groupAnswer[Res]{res: res[i]}
+			}
 		}
 	}
 }
 
-// wait blocks until every batch in flight finished (shutdown).
-func (c *coalescer) wait() { c.wg.Wait() }
+// wait blocks until every group in flight finished (shutdown).
+func (g *groupCommit[Req, Res]) wait() { g.wg.Wait() }

@@ -78,7 +78,7 @@ func TestCoalescedHotSKU(t *testing.T) {
 	}
 	metrics := g.Do("GET", "/metrics", nil)
 	_ = metrics
-	m := scrape(t, g, "shardstock_reservation_batch_size_count")
+	m := scrape(t, g, `shardstock_reservation_batch_size_count{kind="reserve"}`)
 	if m >= 400 {
 		t.Errorf("no coalescing happened: %v batches for 400 requests", m)
 	}
@@ -202,6 +202,70 @@ func TestCoalescedFenceFlip(t *testing.T) {
 	wg.Wait()
 	if r := g.Do("GET", "/v1/products/FENCED", nil); r.Num("reserved") != fmt.Sprint(ok) {
 		t.Errorf("reserved %s, acknowledged %d", r.Num("reserved"), ok)
+	}
+	c.RequireInvariants(t, true)
+}
+
+// Coalesced settles: many commits and releases of one hot SKU, with repeats and conflicting
+// calls on the same reservation, give each caller the contract's answer and exact stock.
+func TestCoalescedSettles(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{})
+	g := c.StartGateway(t, gateway.Options{}, nil)
+	g.Product("SETTLE", 0, "1000")
+	ids := make([]string, 200)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids[i] = g.Expect(g.Do("POST", "/v1/reservations", `{"order_id":"s","lines":[{"sku":"SETTLE","quantity":2}]}`), 201, "").Str("id")
+		}()
+	}
+	wg.Wait()
+	var mu sync.Mutex
+	final := map[string]string{}
+	for i, id := range ids {
+		for _, action := range []string{"commit", "commit", "release"} {
+			if i%2 == 1 && action == "commit" {
+				action = "release"
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := g.Do("POST", "/v1/reservations/"+id+"/"+action, nil)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case r.Status == 200:
+					st := r.Str("status")
+					if prev, ok := final[id]; ok && prev != st {
+						t.Errorf("%s answered both %s and %s", id, prev, st)
+					}
+					final[id] = st
+				case r.Status == 409 && r.ErrorCode() == "invalid_state":
+				default:
+					t.Errorf("%s %s: %d %s", action, id, r.Status, r.Raw)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	committed := 0
+	for _, id := range ids {
+		r := g.Expect(g.Do("GET", "/v1/reservations/"+id, nil), 200, "")
+		if r.Str("status") != final[id] {
+			t.Errorf("%s is %s, callers were told %s", id, r.Str("status"), final[id])
+		}
+		if r.Str("status") == "committed" {
+			committed++
+		}
+	}
+	p := g.Do("GET", "/v1/products/SETTLE", nil)
+	if p.Num("on_hand") != fmt.Sprint(1000-2*committed) || p.Num("reserved") != "0" {
+		t.Errorf("after settles: %s (%d committed)", p.Raw, committed)
+	}
+	if n := scrape(t, g, `shardstock_reservation_batch_size_count{kind="settle"}`); n >= 600 {
+		t.Errorf("settles were not coalesced: %v groups for 600 calls", n)
 	}
 	c.RequireInvariants(t, true)
 }

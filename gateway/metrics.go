@@ -19,7 +19,7 @@ type metrics struct {
 	recovered       *prometheus.CounterVec
 	replays         prometheus.Counter
 	movedRetries    prometheus.Counter
-	batchSize       prometheus.Histogram
+	batchSize       *prometheus.HistogramVec
 	// Scatter-gather reports: latency per report and per report and shard, shard failures
 	// (errors and timeouts) per report and shard.
 	reportDuration      *prometheus.HistogramVec
@@ -56,10 +56,10 @@ func newMetrics(pools func() map[string]poolStats) *metrics {
 		movedRetries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shardstock_partition_moved_retries_total", Help: "Shard operations retried because the partition had moved.",
 		}),
-		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "shardstock_reservation_batch_size", Help: "Reservations applied per coalesced hot-SKU transaction.",
+		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "shardstock_reservation_batch_size", Help: "Requests applied per coalesced hot-SKU transaction, by kind (reserve, settle).",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
-		}),
+		}, []string{"kind"}),
 		reportDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "shardstock_report_duration_seconds", Help: "Latency of scatter-gather reports (merge included) by report.",
 			Buckets: reportBuckets,

@@ -197,15 +197,20 @@ func (s *Server) singleShard(h shard.Header) bool {
 // reserve creates a reservation: one local transaction when every line lives with the header,
 // otherwise the saga (header pending → lines on each shard in parallel → held, or rollback).
 func (s *Server) reserve(ctx context.Context, h shard.Header, ttl time.Duration) (shard.Header, error) {
-	if s.coalescer != nil && len(h.Lines) == 1 {
-		r := s.coalescer.submit(ctx, h, ttl)
+	if s.reserveGroups != nil && len(h.Lines) == 1 {
+		r, err := s.reserveGroups.submit(ctx, h.Lines[0].SKU, h.Partition, shard.BatchRequest{Header: h, TTL: ttl})
+		if err == nil {
+			err = r.Err
+		}
 		switch {
-		case r.Err == nil:
+		case err == nil:
 			return r.Header, nil
-		case shard.IsCode(r.Err, shard.CodeAlreadyApplied):
+		case shard.IsCode(err, shard.CodeAlreadyApplied):
 			return s.awaitSettled(ctx, h)
-		case !shard.IsCode(r.Err, shard.CodePartitionMoved) && !shard.IsCode(r.Err, shard.CodeShardUnavailable) && shard.ErrorCode(r.Err) != shard.CodeInternal:
-			return shard.Header{}, r.Err
+		case ctx.Err() != nil:
+			return shard.Header{}, err
+		case !retryOnNormalPath(err):
+			return shard.Header{}, err
 		}
 		// The batch applied nothing (partition moving, shard trouble): take the normal path,
 		// which refreshes the topology and retries.
@@ -450,10 +455,6 @@ func (s *Server) settle(r *http.Request, action shard.LineAction) (int, any, err
 	if err != nil {
 		return 0, nil, err
 	}
-	h, err := s.readHeader(ctx, id, p)
-	if err != nil {
-		return 0, nil, err
-	}
 	inFlight, final, kind := shard.StatusCommitting, shard.StatusCommitted, "commit"
 	if action == shard.ActionRelease {
 		inFlight, final, kind = shard.StatusReleasing, shard.StatusReleased, "release"
@@ -461,6 +462,27 @@ func (s *Server) settle(r *http.Request, action shard.LineAction) (int, any, err
 	unexpiredOnly := action == shard.ActionCommit
 	var cur shard.Header
 	var moved bool
+	if s.settleGroups != nil {
+		// Hot path: settles of reservations that live in one partition are grouped per
+		// partition and applied many per transaction, without reading the header first.
+		r, gerr := s.settleGroups.submit(ctx, strconv.Itoa(p), p, shard.SettleRequest{ID: id, Action: action, UnexpiredOnly: unexpiredOnly})
+		if gerr == nil {
+			gerr = r.Err
+		}
+		switch {
+		case gerr == nil && r.Moved:
+			return http.StatusOK, toReservationJSON(r.Header), nil
+		case gerr == nil && !r.NotLocal:
+			return s.judgeSettled(ctx, r.Header, action, inFlight, final, kind)
+		case gerr != nil && (ctx.Err() != nil || !retryOnNormalPath(gerr)):
+			return 0, nil, gerr
+		}
+		// Not local, or the group applied nothing: the per-request path below.
+	}
+	h, err := s.readHeader(ctx, id, p)
+	if err != nil {
+		return 0, nil, err
+	}
 	if s.singleShard(h) {
 		err = s.onPartition(ctx, "settle_local", p, func(st *shard.Store) error {
 			var err error
@@ -489,7 +511,12 @@ func (s *Server) settle(r *http.Request, action shard.LineAction) (int, any, err
 			return http.StatusOK, toReservationJSON(out), nil
 		}
 	}
-	// The header was not held: judge its state.
+	return s.judgeSettled(ctx, cur, action, inFlight, final, kind)
+}
+
+// judgeSettled answers a settle whose header was not held when it was tried.
+func (s *Server) judgeSettled(ctx context.Context, cur shard.Header, action shard.LineAction, inFlight, final, kind string) (int, any, error) {
+	id := cur.ID
 	switch {
 	case cur.Status == final:
 		return http.StatusOK, toReservationJSON(cur), nil
@@ -513,6 +540,54 @@ func (s *Server) settle(r *http.Request, action shard.LineAction) (int, any, err
 		return 0, nil, shard.Errorf(shard.CodeInvalidState, "reservation %s is %s; cannot %s it", id, publicStatus(cur.Status), action).
 			WithDetails(map[string]any{"status": publicStatus(cur.Status)})
 	}
+}
+
+// retryOnNormalPath reports whether a failed group applied nothing for a reason the normal,
+// per-request path handles better (it refreshes the topology and retries a moved partition).
+func retryOnNormalPath(err error) bool {
+	switch shard.ErrorCode(err) {
+	case shard.CodePartitionMoved, shard.CodeShardUnavailable, shard.CodeInternal:
+		return true
+	}
+	return false
+}
+
+// startCoalescing creates the hot-SKU groups: reservations and settles of single-line,
+// single-shard reservations are applied many per shard transaction.
+func (s *Server) startCoalescing() {
+	groupCtx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), s.cfg.HTTP.RequestTimeout)
+	}
+	s.reserveGroups = newGroupCommit(s.cfg.Coalesce.MaxBatch, groupCtx,
+		func(ctx context.Context, sku string, p int, reqs []shard.BatchRequest) ([]shard.BatchResult, error) {
+			s.metrics.batchSize.WithLabelValues("reserve").Observe(float64(len(reqs)))
+			st, err := s.topo.Current().owner(p)
+			if err != nil {
+				return nil, err
+			}
+			var out []shard.BatchResult
+			err = s.timed("create_reservation_batch", st, func() error {
+				var err error
+				out, err = st.CreateLocalBatch(ctx, sku, p, reqs)
+				return err
+			})
+			return out, err
+		})
+	s.settleGroups = newGroupCommit(s.cfg.Coalesce.MaxBatch, groupCtx,
+		func(ctx context.Context, _ string, p int, reqs []shard.SettleRequest) ([]shard.SettleResult, error) {
+			s.metrics.batchSize.WithLabelValues("settle").Observe(float64(len(reqs)))
+			st, err := s.topo.Current().owner(p)
+			if err != nil {
+				return nil, err
+			}
+			var out []shard.SettleResult
+			err = s.timed("settle_reservation_batch", st, func() error {
+				var err error
+				out, err = st.SettleLocalBatch(ctx, p, reqs)
+				return err
+			})
+			return out, err
+		})
 }
 
 // expire releases a held reservation past its TTL: held → expiring → lines released → expired.

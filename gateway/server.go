@@ -42,8 +42,10 @@ type Server struct {
 	metrics *metrics
 	opts    Options
 	handler http.Handler
-	// coalescer batches hot-SKU reservations (nil when disabled).
-	coalescer *coalescer
+	// reserveGroups and settleGroups batch hot-SKU reservations and their commits/releases
+	// (nil when coalescing is disabled).
+	reserveGroups *groupCommit[shard.BatchRequest, shard.BatchResult]
+	settleGroups  *groupCommit[shard.SettleRequest, shard.SettleResult]
 
 	stopWorkers context.CancelFunc
 	workers     sync.WaitGroup
@@ -70,7 +72,7 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 		return nil, fmt.Errorf("load topology: %w", err)
 	}
 	if cfg.Coalesce.Enabled {
-		s.coalescer = newCoalescer(s, cfg.Coalesce.MaxBatch)
+		s.startCoalescing()
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -119,8 +121,9 @@ func (s *Server) Stop() {
 		s.stopWorkers()
 	}
 	s.workers.Wait()
-	if s.coalescer != nil {
-		s.coalescer.wait()
+	if s.reserveGroups != nil {
+		s.reserveGroups.wait()
+		s.settleGroups.wait()
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -147,6 +149,186 @@ func existingHeaders(ctx context.Context, tx *sql.Tx, reqs []BatchRequest) (map[
 			return nil, err
 		}
 		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// SettleRequest is one commit or release of a reservation whose header lives in the batch's
+// partition.
+type SettleRequest struct {
+	ID            string
+	Action        LineAction // commit or release
+	UnexpiredOnly bool       // commits only before expiry
+}
+
+// SettleResult is one settle's answer: the header after the attempt and whether this batch
+// made the transition. NotLocal means some line lives in another partition: the caller must
+// use the cross-shard path. Otherwise, when Moved is false the header was not held and the
+// caller judges its state.
+type SettleResult struct {
+	Header   Header
+	Moved    bool
+	NotLocal bool
+	Err      error
+}
+
+// SettleLocalBatch commits or releases many reservations of one partition (header and every
+// line in it: the flash-sale case) in ONE transaction: headers and held lines are locked, each
+// held header flips to its final status, one UPDATE per SKU applies the summed quantities, and
+// the change rows are inserted together. An error return means nothing was applied for anyone.
+func (s *Store) SettleLocalBatch(ctx context.Context, partition int, reqs []SettleRequest) ([]SettleResult, error) {
+	out := make([]SettleResult, len(reqs))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for i := range out {
+			out[i] = SettleResult{}
+		}
+		if err := checkFence(ctx, tx, partition); err != nil {
+			return err
+		}
+		ids := make([]any, len(reqs))
+		for i, r := range reqs {
+			ids[i] = r.ID
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT "+headerColumns+", UTC_TIMESTAMP(6) >= expires_at FROM reservations WHERE id IN ("+
+			placeholders(len(ids))+") ORDER BY id FOR UPDATE", ids...)
+		if err != nil {
+			return err
+		}
+		headers := map[string]Header{}
+		expired := map[string]bool{}
+		for rows.Next() {
+			var exp bool
+			h, err := scanHeader(scanWithExtra{rows, &exp})
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			headers[h.ID], expired[h.ID] = h, exp
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		held, err := heldLines(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		type delta struct{ onHand, reserved int64 }
+		perSKU := map[string]*delta{}
+		var committed, released []any
+		var changes []change
+		for i, r := range reqs {
+			h, ok := headers[r.ID]
+			if !ok {
+				out[i].Err = Errorf(CodeNotFound, "reservation %q not found", r.ID)
+				continue
+			}
+			local := h.Partition == partition
+			for _, l := range h.Lines {
+				local = local && l.Partition == partition
+			}
+			switch {
+			case !local:
+				out[i].NotLocal = true
+				continue
+			case h.Status != StatusHeld || (r.UnexpiredOnly && expired[r.ID]):
+				out[i].Header = h // not held (or settled earlier in this batch): the caller judges
+				continue
+			}
+			if len(held[r.ID]) != len(h.Lines) {
+				return fmt.Errorf("settle %s: %d of %d lines held under a held header", r.ID, len(held[r.ID]), len(h.Lines))
+			}
+			h.Status = finalStatus(r.Action)
+			headers[r.ID] = h // a later request for the same id in this batch sees the new status
+			for _, l := range held[r.ID] {
+				d := perSKU[l.SKU]
+				if d == nil {
+					d = &delta{}
+					perSKU[l.SKU] = d
+				}
+				d.reserved -= l.Quantity
+				if r.Action == ActionCommit {
+					d.onHand -= l.Quantity
+					changes = append(changes, change{partition, l.SKU, "commit", -l.Quantity, -l.Quantity, r.ID})
+				} else {
+					changes = append(changes, change{partition, l.SKU, "release", 0, -l.Quantity, r.ID})
+				}
+			}
+			if r.Action == ActionCommit {
+				committed = append(committed, r.ID)
+			} else {
+				released = append(released, r.ID)
+			}
+			changes = append(changes, headerChange(h.Partition, r.ID, h.Status))
+			out[i].Header, out[i].Moved = h, true
+		}
+		if len(committed)+len(released) == 0 {
+			return nil
+		}
+		skus := make([]string, 0, len(perSKU))
+		for sku := range perSKU {
+			skus = append(skus, sku)
+		}
+		sort.Strings(skus)
+		for _, sku := range skus {
+			d := perSKU[sku]
+			res, err := tx.ExecContext(ctx, `UPDATE products SET on_hand = on_hand + ?, reserved = reserved + ?, version = version + 1,
+				updated_at = UTC_TIMESTAMP(6) WHERE sku = ? AND reserved + ? >= 0 AND on_hand + ? >= 0`,
+				d.onHand, d.reserved, sku, d.reserved, d.onHand)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return fmt.Errorf("settle batch: product %s does not hold the reserved quantity", sku)
+			}
+		}
+		for _, g := range []struct {
+			ids        []any
+			header, ln string
+		}{{committed, StatusCommitted, LineCommitted}, {released, StatusReleased, LineReleased}} {
+			if len(g.ids) == 0 {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, updated_at = UTC_TIMESTAMP(6) WHERE id IN ("+placeholders(len(g.ids))+")",
+				append([]any{g.header}, g.ids...)...); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE reservation_lines SET status = ?, updated_at = UTC_TIMESTAMP(6) WHERE status = 'held' AND reservation_id IN ("+
+				placeholders(len(g.ids))+")", append([]any{g.ln}, g.ids...)...); err != nil {
+				return err
+			}
+		}
+		return insertChanges(ctx, tx, changes...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func finalStatus(a LineAction) string {
+	if a == ActionCommit {
+		return StatusCommitted
+	}
+	return StatusReleased
+}
+
+// heldLines locks and returns the held lines of the reservations, by reservation id.
+func heldLines(ctx context.Context, tx *sql.Tx, ids []any) (map[string][]ReservationLine, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT reservation_id, sku, quantity FROM reservation_lines WHERE status = 'held' AND reservation_id IN ("+
+		placeholders(len(ids))+") ORDER BY reservation_id, sku FOR UPDATE", ids...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]ReservationLine{}
+	for rows.Next() {
+		var id string
+		l := ReservationLine{Status: LineHeld}
+		if err := rows.Scan(&id, &l.SKU, &l.Quantity); err != nil {
+			return nil, err
+		}
+		out[id] = append(out[id], l)
 	}
 	return out, rows.Err()
 }

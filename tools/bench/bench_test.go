@@ -7,11 +7,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
 	"github.com/shardstock/shardstock/tools/clustertest"
 	"github.com/shardstock/shardstock/tools/testdb"
@@ -314,6 +316,42 @@ func BenchmarkScenarios(b *testing.B) {
 				fmt.Fprintf(os.Stdout, "JSON %s\n", js)
 			}
 		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	c.RequireInvariants(b, true)
+}
+
+// BenchmarkHotCoalescing runs the hot scenario (every client on one SKU, reserve then commit)
+// against a gateway with coalescing off, one with it on, and straight SQL, in the same run and
+// on the same cluster, and prints the figures and ratios.
+//
+//	go test -run '^$' -bench BenchmarkHotCoalescing -benchtime 1x ./tools/bench/ -args -scenario.duration 10s
+func BenchmarkHotCoalescing(b *testing.B) {
+	c := clustertest.New(b, clustertest.Options{Shards: *benchShards, Partitions: 1024})
+	on := c.StartGateway(b, gateway.Options{}, nil)
+	off := c.StartGateway(b, gateway.Options{}, func(cfg *configs.Config) { cfg.Coalesce.Enabled = false })
+	for b.Loop() {
+		run := func(target string, direct []string) Report {
+			o := Options{Target: target, DirectDSNs: direct, Scenario: ScenarioHot, Duration: *benchDuration,
+				Warmup: *benchWarmup, Concurrency: *benchConcurrency, Products: *benchProducts, JSON: true}
+			rep, err := Run(context.Background(), o, io.Discard)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return rep
+		}
+		offRep := run(off.HTTP.URL, nil)
+		onRep := run(on.HTTP.URL, shardDSNs(c))
+		row := func(name string, r *Result) {
+			fmt.Printf("  %-22s %8.0f ops/s  p50 %6.1f ms  p99 %6.1f ms  (per request: p50 %5.1f, p99 %5.1f ms)\n", name, r.OKOpsPerSec,
+				r.OpLatency.P50Ms, r.OpLatency.P99Ms, r.Latency.P50Ms, r.Latency.P99Ms)
+		}
+		fmt.Printf("\nhot SKU, reserve+commit, %d clients, %s each:\n", *benchConcurrency, *benchDuration)
+		row("gateway, coalescing off", offRep.Gateway)
+		row("gateway, coalescing on", onRep.Gateway)
+		row("direct SQL (no batching)", onRep.Direct)
+		fmt.Printf("  coalescing on/off %.2f×, on/direct %.2f×\n", onRep.Gateway.OKOpsPerSec/offRep.Gateway.OKOpsPerSec,
+			onRep.Gateway.OKOpsPerSec/onRep.Direct.OKOpsPerSec)
 	}
 	time.Sleep(500 * time.Millisecond)
 	c.RequireInvariants(b, true)
