@@ -230,8 +230,10 @@ func insertChanges(ctx context.Context, tx *sql.Tx, cs ...change) error {
 		b.WriteString("(?,?,?,?,?,?,UTC_TIMESTAMP(6))")
 		args = append(args, c.partition, c.sku, c.kind, c.deltaOnHand, c.deltaReserved, c.ref)
 	}
-	_, err := tx.ExecContext(ctx, b.String(), args...)
-	return err
+	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+		return err
+	}
+	return afterChanges(ctx, tx, cs)
 }
 
 // insertMarker records an idempotent request in the data's partition; a duplicate means the
