@@ -59,6 +59,11 @@ func errorResponse(log *slog.Logger, err error) (int, errorBody, http.Header) {
 			return status, errorBody{errorPayload{string(code), de.Message, details}}, h
 		}
 	}
+	if errors.Is(err, context.Canceled) {
+		// The client went away; nobody reads this answer, and it is no server fault.
+		return http.StatusServiceUnavailable, errorBody{errorPayload{string(shard.CodeShardUnavailable),
+			"the request was cancelled", map[string]any{"shards": []string{}}}}, nil
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return http.StatusServiceUnavailable, errorBody{errorPayload{string(shard.CodeShardUnavailable),
 				"the request timed out waiting for a shard", map[string]any{"shards": []string{}}}},

@@ -101,7 +101,7 @@ func requestHash(r *http.Request, body []byte) []byte {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err == nil {
+	if err := dec.Decode(&v); err == nil && !dec.More() {
 		if canon, err := json.Marshal(v); err == nil {
 			h.Write(canon)
 			return h.Sum(nil)

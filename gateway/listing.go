@@ -45,7 +45,9 @@ func (s *Server) listCatalogue(r *http.Request) (int, any, error) {
 		}
 	}
 	res, err := scatter(r.Context(), s, reportListing, partial, func(ctx context.Context, st *shard.Store) ([]shard.Product, error) {
-		return st.ProductPage(ctx, filter, after, limit+1)
+		f := filter
+		f.Partitions = mapPartitions(ctx, st)
+		return st.ProductPage(ctx, f, after, limit+1)
 	})
 	if err != nil {
 		return 0, nil, err

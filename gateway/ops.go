@@ -28,7 +28,10 @@ func (s *Server) ready(r *http.Request, _ []byte) (int, any, error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var down []string
-	for _, st := range rt.activeStores() {
+	for name, st := range rt.stores {
+		if rt.shards[name].State == shard.ShardRemoved {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -85,7 +85,7 @@ func (s *Server) statsSummary(r *http.Request, _ []byte) (int, any, error) {
 	}
 	asOf := asOfNow()
 	res, err := scatter(r.Context(), s, reportSummary, partial, func(ctx context.Context, st *shard.Store) ([]shard.Totals, error) {
-		return st.StockSummary(ctx)
+		return st.StockSummary(ctx, mapPartitions(ctx, st))
 	})
 	if err != nil {
 		return 0, nil, err
@@ -106,7 +106,7 @@ func (s *Server) statsCategories(r *http.Request, _ []byte) (int, any, error) {
 	}
 	asOf := asOfNow()
 	res, err := scatter(r.Context(), s, reportCategories, partial, func(ctx context.Context, st *shard.Store) ([]shard.CategoryTotals, error) {
-		return st.CategoryStats(ctx)
+		return st.CategoryStats(ctx, mapPartitions(ctx, st))
 	})
 	if err != nil {
 		return 0, nil, err
@@ -147,7 +147,9 @@ func (s *Server) statsLowStock(r *http.Request, _ []byte) (int, any, error) {
 	asOf := asOfNow()
 	// Each shard returns its own top `limit`; the global top `limit` is among their union.
 	res, err := scatter(r.Context(), s, reportLowStock, partial, func(ctx context.Context, st *shard.Store) ([]shard.Product, error) {
-		return st.LowStock(ctx, filter, limit)
+		f := filter
+		f.Partitions = mapPartitions(ctx, st)
+		return st.LowStock(ctx, f, limit)
 	})
 	if err != nil {
 		return 0, nil, err

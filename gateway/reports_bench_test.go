@@ -81,27 +81,27 @@ func BenchmarkReports(b *testing.B) {
 		shard func(ctx context.Context, st *shard.Store) error
 	}{
 		{"summary", "/v1/stats/summary", func(ctx context.Context, st *shard.Store) error {
-			_, err := st.StockSummary(ctx)
+			_, err := st.StockSummary(ctx, shardPartitions(ctx, st))
 			return err
 		}},
 		{"categories", "/v1/stats/categories", func(ctx context.Context, st *shard.Store) error {
-			_, err := st.CategoryStats(ctx)
+			_, err := st.CategoryStats(ctx, shardPartitions(ctx, st))
 			return err
 		}},
 		{"low-stock", "/v1/stats/low-stock?limit=50", func(ctx context.Context, st *shard.Store) error {
-			_, err := st.LowStock(ctx, shard.ReportFilter{}, 50)
+			_, err := st.LowStock(ctx, shard.ReportFilter{Partitions: shardPartitions(ctx, st)}, 50)
 			return err
 		}},
 		{"low-stock category", "/v1/stats/low-stock?limit=1000&category=tools", func(ctx context.Context, st *shard.Store) error {
-			_, err := st.LowStock(ctx, shard.ReportFilter{Category: &tools}, 1000)
+			_, err := st.LowStock(ctx, shard.ReportFilter{Partitions: shardPartitions(ctx, st), Category: &tools}, 1000)
 			return err
 		}},
 		{"listing page", "/v1/products?limit=50&cursor=" + mid.Str("next_cursor"), func(ctx context.Context, st *shard.Store) error {
-			_, err := st.ProductPage(ctx, shard.ReportFilter{}, midSKU, 51)
+			_, err := st.ProductPage(ctx, shard.ReportFilter{Partitions: shardPartitions(ctx, st)}, midSKU, 51)
 			return err
 		}},
 		{"listing category", "/v1/products?limit=50&category=tools", func(ctx context.Context, st *shard.Store) error {
-			_, err := st.ProductPage(ctx, shard.ReportFilter{Category: &tools}, "", 51)
+			_, err := st.ProductPage(ctx, shard.ReportFilter{Partitions: shardPartitions(ctx, st), Category: &tools}, "", 51)
 			return err
 		}},
 	}
@@ -180,3 +180,18 @@ func percentile(ds []time.Duration, p int) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// shardPartitions lists the partitions the shard owns (its fences), as the gateway's map does.
+func shardPartitions(ctx context.Context, st *shard.Store) []int {
+	f, err := st.Fences(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for p, state := range f {
+		if state == shard.FenceOwned {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -52,7 +52,7 @@ func scatter[T any](ctx context.Context, s *Server, report string, allowPartial 
 		return scatterResult[T]{}, errNoTopology
 	}
 	stores := rt.activeStores()
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.WithValue(ctx, scatterTopologyKey{}, rt))
 	defer cancel() // stragglers past their deadline are cancelled when the gather returns
 	type outcome struct {
 		shard string
@@ -138,4 +138,17 @@ func partialParam(r *http.Request) (bool, error) {
 	default:
 		return false, validationFailed("partial", "partial must be true or false, got %q", v)
 	}
+}
+
+type scatterTopologyKey struct{}
+
+// mapPartitions returns the partitions the topology snapshot of this scatter assigns to st.
+// Each shard reports exactly those: during a cutover the source still counts its (frozen)
+// partitions and the target not yet, so nothing is missed or counted twice.
+func mapPartitions(ctx context.Context, st *shard.Store) []int {
+	rt, _ := ctx.Value(scatterTopologyKey{}).(*routeTable)
+	if rt == nil {
+		return nil
+	}
+	return rt.partitionsOf(st.Name())
 }

@@ -20,6 +20,20 @@ type routeTable struct {
 	owners     []string
 	stores     map[string]*shard.Store
 	shards     map[string]shard.ShardInfo
+
+	byShardOnce sync.Once
+	byShard     map[string][]int
+}
+
+// partitionsOf returns the partitions this snapshot assigns to the shard, ascending.
+func (rt *routeTable) partitionsOf(name string) []int {
+	rt.byShardOnce.Do(func() {
+		rt.byShard = map[string][]int{}
+		for p, o := range rt.owners {
+			rt.byShard[o] = append(rt.byShard[o], p)
+		}
+	})
+	return rt.byShard[name]
 }
 
 // owner returns the store that owns partition p in this snapshot.

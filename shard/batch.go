@@ -213,7 +213,7 @@ func (s *Store) SettleLocalBatch(ctx context.Context, partition int, reqs []Sett
 		if err != nil {
 			return err
 		}
-		type delta struct{ onHand, reserved int64 }
+		type delta struct{ onHand, reserved, changes int64 }
 		perSKU := map[string]*delta{}
 		var committed, released []any
 		var changes []change
@@ -247,6 +247,7 @@ func (s *Store) SettleLocalBatch(ctx context.Context, partition int, reqs []Sett
 					perSKU[l.SKU] = d
 				}
 				d.reserved -= l.Quantity
+				d.changes++ // every settled reservation is one change of the product's version
 				if r.Action == ActionCommit {
 					d.onHand -= l.Quantity
 					changes = append(changes, change{partition, l.SKU, "commit", -l.Quantity, -l.Quantity, r.ID})
@@ -272,9 +273,9 @@ func (s *Store) SettleLocalBatch(ctx context.Context, partition int, reqs []Sett
 		sort.Strings(skus)
 		for _, sku := range skus {
 			d := perSKU[sku]
-			res, err := tx.ExecContext(ctx, `UPDATE products SET on_hand = on_hand + ?, reserved = reserved + ?, version = version + 1,
+			res, err := tx.ExecContext(ctx, `UPDATE products SET on_hand = on_hand + ?, reserved = reserved + ?, version = version + ?,
 				updated_at = UTC_TIMESTAMP(6) WHERE sku = ? AND reserved + ? >= 0 AND on_hand + ? >= 0`,
-				d.onHand, d.reserved, sku, d.reserved, d.onHand)
+				d.onHand, d.reserved, d.changes, sku, d.reserved, d.onHand)
 			if err != nil {
 				return err
 			}

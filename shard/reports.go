@@ -6,16 +6,12 @@ import (
 	"math/big"
 )
 
-// Reporting queries. Each one reads only the rows of partitions this shard owns: after a
-// cutover the moved-out rows stay on the old shard until cleanup, and rows being imported are
-// not the target's yet.
-//
-// The ranked and paged queries (LowStock, ProductPage) filter with a STRAIGHT_JOIN from
-// products to partition_fence, an eq_ref lookup on its primary key per row read, so the products
-// index forced for the ORDER BY keeps driving the query and LIMIT stops the scan early. The
-// aggregates read every row; there a join per row triples the cost, so they first read the
-// owned partitions and filter with partition_id IN (...), which costs about nothing.
-const ownedJoin = " STRAIGHT_JOIN partition_fence f ON f.partition_id = p.partition_id AND f.state = 'owned'"
+// Reporting queries. Each one reads only the rows of the partitions the caller's topology
+// snapshot assigns to this shard (partition_id IN (...), cheap against a sorted constant list):
+// after a cutover the moved-out rows stay on the old shard until cleanup, rows being imported
+// are not the target's yet, and during a cutover's brief pause the source's frozen copy is the
+// one that counts. The ranked and paged queries keep their ordering index driving the scan, so
+// LIMIT stops it early.
 
 // Totals are the stock figures of a group of products that share one scale. Sums are exact
 // base units of that scale (they can exceed int64 over a large catalogue).
@@ -39,35 +35,24 @@ const totalsColumns = `COUNT(*), COALESCE(SUM(p.on_hand), 0), COALESCE(SUM(p.res
 	COUNT(CASE WHEN p.available > 0 AND p.available <= p.low_stock_threshold THEN 1 END),
 	COUNT(CASE WHEN p.available = 0 THEN 1 END)`
 
-// ownedFilter returns the WHERE clause and arguments that keep the rows of the partitions this
-// shard owns; ok is false when it owns none.
-func (s *Store) ownedFilter(ctx context.Context) (where string, args []any, ok bool, err error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT partition_id FROM partition_fence WHERE state = 'owned'")
-	if err != nil {
-		return "", nil, false, s.classify(err)
+// partitionFilter returns the clause keeping the rows of the given partitions; ok is false when
+// there are none.
+func partitionFilter(keyword string, partitions []int) (where string, args []any, ok bool) {
+	if len(partitions) == 0 {
+		return "", nil, false
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var p int
-		if err := rows.Scan(&p); err != nil {
-			return "", nil, false, s.classify(err)
-		}
-		args = append(args, p)
+	args = make([]any, len(partitions))
+	for i, p := range partitions {
+		args[i] = p
 	}
-	if err := rows.Err(); err != nil {
-		return "", nil, false, s.classify(err)
-	}
-	if len(args) == 0 {
-		return "", nil, false, nil
-	}
-	return " WHERE p.partition_id IN (" + placeholders(len(args)) + ")", args, true, nil
+	return " " + keyword + " p.partition_id IN (" + placeholders(len(args)) + ")", args, true
 }
 
-// StockSummary returns the totals of the owned products, one row per scale present.
-func (s *Store) StockSummary(ctx context.Context) ([]Totals, error) {
-	where, args, ok, err := s.ownedFilter(ctx)
-	if !ok || err != nil {
-		return nil, err
+// StockSummary returns the totals of the products of the given partitions, one row per scale.
+func (s *Store) StockSummary(ctx context.Context, partitions []int) ([]Totals, error) {
+	where, args, ok := partitionFilter("WHERE", partitions)
+	if !ok {
+		return nil, nil
 	}
 	rows, err := s.db.QueryContext(ctx, "SELECT p.scale, "+totalsColumns+" FROM products p"+where+" GROUP BY p.scale", args...)
 	if err != nil {
@@ -89,11 +74,11 @@ func (s *Store) StockSummary(ctx context.Context) ([]Totals, error) {
 	return out, s.classifyNil(rows.Err())
 }
 
-// CategoryStats returns the totals of the owned products per category and scale.
-func (s *Store) CategoryStats(ctx context.Context) ([]CategoryTotals, error) {
-	where, args, ok, err := s.ownedFilter(ctx)
-	if !ok || err != nil {
-		return nil, err
+// CategoryStats returns the totals of the products of the given partitions per category and scale.
+func (s *Store) CategoryStats(ctx context.Context, partitions []int) ([]CategoryTotals, error) {
+	where, args, ok := partitionFilter("WHERE", partitions)
+	if !ok {
+		return nil, nil
 	}
 	rows, err := s.db.QueryContext(ctx, "SELECT p.category, p.scale, "+totalsColumns+" FROM products p"+where+
 		" GROUP BY p.category, p.scale", args...)
@@ -125,9 +110,11 @@ func parseSums(onHand, reserved []byte) (*big.Int, *big.Int, error) {
 	return a, b, nil
 }
 
-// ReportFilter restricts a report to one category when Category is set.
+// ReportFilter restricts a report to the given partitions (the ones the caller's topology
+// assigns to this shard) and to one category when Category is set.
 type ReportFilter struct {
-	Category *string
+	Partitions []int
+	Category   *string
 }
 
 // LowStock returns up to limit owned products with available <= low_stock_threshold, most
@@ -135,15 +122,18 @@ type ReportFilter struct {
 // see the low_stock_gap_micros column), then SKU. It is an index range scan that stops after
 // limit rows.
 func (s *Store) LowStock(ctx context.Context, f ReportFilter, limit int) ([]Product, error) {
+	in, args, ok := partitionFilter("AND", f.Partitions)
+	if !ok {
+		return []Product{}, nil
+	}
 	var q string
-	args := []any{}
 	if f.Category != nil {
-		q = "SELECT " + prefixed + " FROM products p FORCE INDEX (products_category_low_stock)" + ownedJoin +
-			" WHERE p.category = ? AND p.low_stock_gap_micros <= 0"
-		args = append(args, *f.Category)
+		q = "SELECT " + prefixed + " FROM products p FORCE INDEX (products_category_low_stock)" +
+			" WHERE p.category = ? AND p.low_stock_gap_micros <= 0" + in
+		args = append([]any{*f.Category}, args...)
 	} else {
-		q = "SELECT " + prefixed + " FROM products p FORCE INDEX (products_low_stock)" + ownedJoin +
-			" WHERE p.low_stock_gap_micros <= 0"
+		q = "SELECT " + prefixed + " FROM products p FORCE INDEX (products_low_stock)" +
+			" WHERE p.low_stock_gap_micros <= 0" + in
 	}
 	q += " ORDER BY p.low_stock_gap_micros, p.sku LIMIT ?"
 	args = append(args, limit)
@@ -153,16 +143,20 @@ func (s *Store) LowStock(ctx context.Context, f ReportFilter, limit int) ([]Prod
 // ProductPage returns up to limit owned products with SKUs after the given one (all when
 // after is ""), in SKU order, restricted to one category when the filter says so.
 func (s *Store) ProductPage(ctx context.Context, f ReportFilter, after string, limit int) ([]Product, error) {
+	in, pargs, ok := partitionFilter("AND", f.Partitions)
+	if !ok {
+		return []Product{}, nil
+	}
 	var q string
-	args := []any{}
+	var args []any
 	if f.Category != nil {
-		q = "SELECT " + prefixed + " FROM products p FORCE INDEX (products_category)" + ownedJoin +
-			" WHERE p.category = ? AND p.sku > ? ORDER BY p.sku LIMIT ?"
-		args = append(args, *f.Category, after, limit)
+		q = "SELECT " + prefixed + " FROM products p FORCE INDEX (products_category)" +
+			" WHERE p.category = ? AND p.sku > ?" + in + " ORDER BY p.sku LIMIT ?"
+		args = append(append([]any{*f.Category, after}, pargs...), limit)
 	} else {
-		q = "SELECT " + prefixed + " FROM products p FORCE INDEX (PRIMARY)" + ownedJoin +
-			" WHERE p.sku > ? ORDER BY p.sku LIMIT ?"
-		args = append(args, after, limit)
+		q = "SELECT " + prefixed + " FROM products p FORCE INDEX (PRIMARY)" +
+			" WHERE p.sku > ?" + in + " ORDER BY p.sku LIMIT ?"
+		args = append(append([]any{after}, pargs...), limit)
 	}
 	return s.queryProducts(ctx, q, args...)
 }
