@@ -29,6 +29,15 @@ type Config struct {
 	HTTP        HTTP        `yaml:"http"`
 	Reports     Reports     `yaml:"reports"`
 	Coalesce    Coalesce    `yaml:"coalesce"`
+	ReadCache   ReadCache   `yaml:"read_cache"`
+}
+
+// ReadCache configures the optional product read cache of GET /v1/products/{sku}.
+type ReadCache struct {
+	Enabled bool `yaml:"enabled"`
+	// MaxStaleness bounds how old a cached product may be; this gateway's own writes invalidate.
+	MaxStaleness time.Duration `yaml:"max_staleness"`
+	MaxEntries   int           `yaml:"max_entries"`
 }
 
 // Coalesce configures hot-SKU coalescing: concurrent single-line reservations of one SKU at
@@ -101,6 +110,7 @@ func Default() Config {
 		HTTP:        HTTP{MaxBodyBytes: 1 << 20, RequestTimeout: 10 * time.Second, ShutdownTimeout: 15 * time.Second},
 		Reports:     Reports{ShardTimeout: 2 * time.Second},
 		Coalesce:    Coalesce{Enabled: true, MaxBatch: 128},
+		ReadCache:   ReadCache{Enabled: false, MaxStaleness: 200 * time.Millisecond, MaxEntries: 100000},
 	}
 }
 
@@ -150,6 +160,8 @@ func (c Config) Validate() error {
 	check(c.HTTP.ShutdownTimeout > 0, "http.shutdown_timeout must be positive")
 	check(c.Reports.ShardTimeout > 0, "reports.shard_timeout must be positive")
 	check(c.Coalesce.MaxBatch >= 1 && c.Coalesce.MaxBatch <= 1000, "coalesce.max_batch must be 1-1000")
+	check(c.ReadCache.MaxStaleness > 0 && c.ReadCache.MaxStaleness <= time.Minute, "read_cache.max_staleness must be >0 and at most 1m")
+	check(c.ReadCache.MaxEntries >= 1, "read_cache.max_entries must be positive")
 	return errors.Join(errs...)
 }
 

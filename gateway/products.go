@@ -99,6 +99,7 @@ func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
 	}
 	var prod shard.Product
 	var created bool
+	defer s.wrote(sku)
 	err = s.onPartition(r.Context(), "put_product", p, func(st *shard.Store) error {
 		var err error
 		prod, created, err = st.PutProduct(r.Context(), spec)
@@ -131,11 +132,27 @@ func (s *Server) getProduct(r *http.Request, _ []byte) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if s.readCache != nil {
+		if prod, ok := s.readCache.get(sku); ok {
+			return http.StatusOK, toProductJSON(prod), nil
+		}
+	}
+	fetched := time.Now()
 	prod, err := s.readProduct(r.Context(), sku, p)
 	if err != nil {
 		return 0, nil, err
 	}
+	if s.readCache != nil {
+		s.readCache.put(prod, fetched)
+	}
 	return http.StatusOK, toProductJSON(prod), nil
+}
+
+// wrote drops written SKUs from the read cache (this gateway reads its own writes).
+func (s *Server) wrote(skus ...string) {
+	if s.readCache != nil {
+		s.readCache.invalidate(skus...)
+	}
 }
 
 type adjustmentRequest struct {
@@ -214,6 +231,7 @@ func (s *Server) changeStock(r *http.Request, c shard.StockChange) (int, any, er
 		c.Ref = "idem:" + shortHash(c.Marker)
 	}
 	var prod shard.Product
+	defer s.wrote(c.SKU)
 	err := s.onPartition(ctx, "change_stock", c.Partition, func(st *shard.Store) error {
 		var err error
 		prod, err = st.ChangeStock(ctx, c)

@@ -197,6 +197,7 @@ func (s *Server) singleShard(h shard.Header) bool {
 // reserve creates a reservation: one local transaction when every line lives with the header,
 // otherwise the saga (header pending → lines on each shard in parallel → held, or rollback).
 func (s *Server) reserve(ctx context.Context, h shard.Header, ttl time.Duration) (shard.Header, error) {
+	defer s.wroteLines(h.Lines)
 	if s.reserveGroups != nil && len(h.Lines) == 1 {
 		r, err := s.reserveGroups.submit(ctx, h.Lines[0].SKU, h.Partition, shard.BatchRequest{Header: h, TTL: ttl})
 		if err == nil {
@@ -471,6 +472,7 @@ func (s *Server) settle(r *http.Request, action shard.LineAction) (int, any, err
 		}
 		switch {
 		case gerr == nil && r.Moved:
+			s.wroteLines(r.Header.Lines)
 			return http.StatusOK, toReservationJSON(r.Header), nil
 		case gerr == nil && !r.NotLocal:
 			return s.judgeSettled(ctx, r.Header, action, inFlight, final, kind)
@@ -483,6 +485,7 @@ func (s *Server) settle(r *http.Request, action shard.LineAction) (int, any, err
 	if err != nil {
 		return 0, nil, err
 	}
+	defer s.wroteLines(h.Lines)
 	if s.singleShard(h) {
 		err = s.onPartition(ctx, "settle_local", p, func(st *shard.Store) error {
 			var err error
@@ -588,6 +591,16 @@ func (s *Server) startCoalescing() {
 			})
 			return out, err
 		})
+}
+
+// wroteLines drops the lines' SKUs from the read cache.
+func (s *Server) wroteLines(lines []shard.LineRequest) {
+	if s.readCache == nil {
+		return
+	}
+	for _, l := range lines {
+		s.readCache.invalidate(l.SKU)
+	}
 }
 
 // expire releases a held reservation past its TTL: held → expiring → lines released → expired.

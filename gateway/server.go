@@ -46,6 +46,7 @@ type Server struct {
 	// (nil when coalescing is disabled).
 	reserveGroups *groupCommit[shard.BatchRequest, shard.BatchResult]
 	settleGroups  *groupCommit[shard.SettleRequest, shard.SettleResult]
+	readCache     *readCache
 
 	stopWorkers context.CancelFunc
 	workers     sync.WaitGroup
@@ -73,6 +74,9 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 	}
 	if cfg.Coalesce.Enabled {
 		s.startCoalescing()
+	}
+	if cfg.ReadCache.Enabled {
+		s.readCache = newReadCache(cfg.ReadCache.MaxStaleness, cfg.ReadCache.MaxEntries)
 	}
 	s.handler = s.routes()
 	return s, nil

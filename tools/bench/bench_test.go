@@ -288,6 +288,7 @@ var (
 	benchShards      = flag.Int("scenario.shards", 4, "BenchmarkScenarios: shards of the cluster")
 	benchScenarios   = flag.String("scenario.list", "read,reserve,hot,mixed,report", "BenchmarkScenarios: scenarios to run")
 	benchProducts    = flag.Int("scenario.products", 1000, "BenchmarkScenarios: catalogue size")
+	benchReadCache   = flag.Bool("scenario.readcache", false, "BenchmarkScenarios: enable the gateway's read cache")
 )
 
 // BenchmarkScenarios measures every scenario against an in-process gateway over a fresh
@@ -297,7 +298,7 @@ var (
 //	go test -run '^$' -bench BenchmarkScenarios -benchtime 1x ./tools/bench/ -args -scenario.duration 10s
 func BenchmarkScenarios(b *testing.B) {
 	c := clustertest.New(b, clustertest.Options{Shards: *benchShards, Partitions: 1024})
-	g := c.StartGateway(b, gateway.Options{}, nil)
+	g := c.StartGateway(b, gateway.Options{}, func(cfg *configs.Config) { cfg.ReadCache.Enabled = *benchReadCache })
 	for _, sc := range strings.Split(*benchScenarios, ",") {
 		b.Run(sc, func(b *testing.B) {
 			for b.Loop() {

@@ -1,0 +1,42 @@
+package gateway_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/tools/clustertest"
+)
+
+// With the read cache on, a gateway reads its own writes at once, and another gateway's writes
+// within max_staleness.
+func TestReadCache(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{})
+	cached := c.StartGateway(t, gateway.Options{}, func(cfg *configs.Config) {
+		cfg.ReadCache.Enabled = true
+		cfg.ReadCache.MaxStaleness = 300 * time.Millisecond
+	})
+	other := c.StartGateway(t, gateway.Options{}, nil)
+	cached.Product("RC-1", 0, "10")
+	if r := cached.Do("GET", "/v1/products/RC-1", nil); r.Num("on_hand") != "10" {
+		t.Fatalf("first read: %s", r.Raw)
+	}
+	cached.Expect(cached.Do("POST", "/v1/products/RC-1/adjustments", `{"delta":5,"reason":"receive"}`), 200, "")
+	if r := cached.Do("GET", "/v1/products/RC-1", nil); r.Num("on_hand") != "15" {
+		t.Errorf("own write not visible: %s", r.Raw)
+	}
+	cached.Expect(cached.Do("POST", "/v1/reservations", `{"order_id":"o","lines":[{"sku":"RC-1","quantity":2}]}`), 201, "")
+	if r := cached.Do("GET", "/v1/products/RC-1", nil); r.Num("reserved") != "2" {
+		t.Errorf("own reservation not visible: %s", r.Raw)
+	}
+	other.Expect(other.Do("POST", "/v1/products/RC-1/adjustments", `{"delta":1,"reason":"receive"}`), 200, "")
+	stale := cached.Do("GET", "/v1/products/RC-1", nil).Num("on_hand")
+	if stale != "15" && stale != "16" {
+		t.Errorf("unexpected on_hand %s", stale)
+	}
+	time.Sleep(350 * time.Millisecond)
+	if r := cached.Do("GET", "/v1/products/RC-1", nil); r.Num("on_hand") != "16" {
+		t.Errorf("another gateway's write not visible after max_staleness: %s", r.Raw)
+	}
+}
