@@ -461,24 +461,6 @@ type ReservationLine struct {
 	Status   string
 }
 
-// GetLines reads the lines of reservation id stored on this shard.
-func (s *Store) GetLines(ctx context.Context, id string) ([]ReservationLine, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT sku, quantity, status FROM reservation_lines WHERE reservation_id = ? ORDER BY sku", id)
-	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer rows.Close()
-	var out []ReservationLine
-	for rows.Next() {
-		var l ReservationLine
-		if err := rows.Scan(&l.SKU, &l.Quantity, &l.Status); err != nil {
-			return nil, s.classify(err)
-		}
-		out = append(out, l)
-	}
-	return out, s.classifyNil(rows.Err())
-}
-
 // AllHeaders reads every reservation header on this shard (for the verifier).
 func (s *Store) AllHeaders(ctx context.Context) ([]Header, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT "+headerColumns+" FROM reservations")

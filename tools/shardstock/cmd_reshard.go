@@ -213,14 +213,23 @@ func (f *jobFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print JSON")
 }
 
-func (a *app) reshardStatusCommand() *cobra.Command {
+// jobCommand builds status, resume and abort: load the job (--job, default the latest), act on
+// it, print it.
+func (a *app) jobCommand(use, short string, withProgress bool,
+	act func(cmd *cobra.Command, r *migrate.Resharder, job migrate.Job) (migrate.Job, error)) *cobra.Command {
 	var f jobFlags
 	cmd := &cobra.Command{
-		Use:   "status --config FILE [--job ID]",
-		Short: "Show a resharding job's progress (also in GET /v1/topology)",
+		Use:   use,
+		Short: short,
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := a.resharder(cmd, f.config, migrate.ReshardOptions{})
+			var opts migrate.ReshardOptions
+			pr := a.newProgress()
+			defer pr.finish()
+			if withProgress {
+				opts.OnProgress = pr.update
+			}
+			r, err := a.resharder(cmd, f.config, opts)
 			if err != nil {
 				return err
 			}
@@ -229,67 +238,39 @@ func (a *app) reshardStatusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			job, err = act(cmd, r, job)
+			pr.finish()
+			if err != nil {
+				return err
+			}
 			return a.printJob(job, f.asJSON)
 		},
 	}
 	f.register(cmd)
 	return cmd
+}
+
+func (a *app) reshardStatusCommand() *cobra.Command {
+	return a.jobCommand("status --config FILE [--job ID]", "Show a resharding job's progress (also in GET /v1/topology)", false,
+		func(_ *cobra.Command, _ *migrate.Resharder, job migrate.Job) (migrate.Job, error) { return job, nil })
 }
 
 func (a *app) reshardResumeCommand() *cobra.Command {
-	var f jobFlags
-	cmd := &cobra.Command{
-		Use:   "resume --config FILE [--job ID]",
-		Short: "Continue a resharding job after a crash or interruption",
-		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			pr := a.newProgress()
-			defer pr.finish()
-			r, err := a.resharder(cmd, f.config, migrate.ReshardOptions{OnProgress: pr.update})
+	return a.jobCommand("resume --config FILE [--job ID]", "Continue a resharding job after a crash or interruption", true,
+		func(cmd *cobra.Command, r *migrate.Resharder, job migrate.Job) (migrate.Job, error) {
+			out, err := r.Run(cmd.Context(), job.ID)
 			if err != nil {
-				return err
+				return out, fmt.Errorf("job %d stopped: %w", job.ID, err)
 			}
-			defer r.Close()
-			job, err := migrate.LoadJob(cmd.Context(), r.Meta(), f.job)
-			if err != nil {
-				return err
-			}
-			job, err = r.Run(cmd.Context(), job.ID)
-			pr.finish()
-			if err != nil {
-				return fmt.Errorf("job %d stopped: %w", job.ID, err)
-			}
-			return a.printJob(job, f.asJSON)
-		},
-	}
-	f.register(cmd)
-	return cmd
+			return out, nil
+		})
 }
 
 func (a *app) reshardAbortCommand() *cobra.Command {
-	var f jobFlags
-	cmd := &cobra.Command{
-		Use:   "abort --config FILE [--job ID]",
-		Short: "Roll a resharding job back before its cutover",
-		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := a.resharder(cmd, f.config, migrate.ReshardOptions{})
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			job, err := migrate.LoadJob(cmd.Context(), r.Meta(), f.job)
-			if err != nil {
-				return err
-			}
-			if job, err = r.Abort(cmd.Context(), job.ID); err != nil {
-				return err
-			}
-			return a.printJob(job, f.asJSON)
-		},
-	}
-	f.register(cmd)
-	return cmd
+	return a.jobCommand("abort --config FILE [--job ID]", "Roll a resharding job back before its cutover", false,
+		func(cmd *cobra.Command, r *migrate.Resharder, job migrate.Job) (migrate.Job, error) {
+			return r.Abort(cmd.Context(), job.ID)
+		})
 }
 
 func (a *app) reshardCleanupCommand() *cobra.Command {
