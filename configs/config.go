@@ -30,6 +30,47 @@ type Config struct {
 	Reports     Reports     `yaml:"reports"`
 	Coalesce    Coalesce    `yaml:"coalesce"`
 	ReadCache   ReadCache   `yaml:"read_cache"`
+	Lots        Lots        `yaml:"lots"`
+	Events      Events      `yaml:"events"`
+	Alerts      Alerts      `yaml:"alerts"`
+}
+
+// Alerts configures low-stock alerts' reconcile pass.
+type Alerts struct {
+	// ReconcileInterval is how often each gateway repairs missing or stale alerts on every shard
+	// (alerts normally open and resolve with the change itself; this catches changes made
+	// around the API, such as bulk loads or SQL edits).
+	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
+}
+
+// Events configures change events: the relay of each shard's change log and its sinks.
+type Events struct {
+	// RelayPollInterval is how often a shard's relay looks for new changes.
+	RelayPollInterval time.Duration `yaml:"relay_poll_interval"`
+	// GapGrace is how long the relay waits for a hole in the change log's seq sequence (a seq
+	// taken by a writer but not visible yet) before it treats it as a rolled-back insert.
+	GapGrace time.Duration `yaml:"gap_grace"`
+	// WebhookMaxAttempts is how many times one event is attempted before it is dead-lettered.
+	WebhookMaxAttempts int `yaml:"webhook_max_attempts"`
+	// WebhookBackoff is the delay after the first failed attempt; it doubles per attempt (with
+	// jitter) up to WebhookMaxBackoff.
+	WebhookBackoff    time.Duration `yaml:"webhook_backoff"`
+	WebhookMaxBackoff time.Duration `yaml:"webhook_max_backoff"`
+	// WebhookTimeout bounds one delivery request.
+	WebhookTimeout time.Duration `yaml:"webhook_timeout"`
+	// NATSURL enables publishing to NATS JetStream when set (e.g. nats://127.0.0.1:4222).
+	NATSURL string `yaml:"nats_url"`
+	// NATSStream is the JetStream stream, created when missing with subjects <prefix>.>.
+	NATSStream string `yaml:"nats_stream"`
+	// NATSSubjectPrefix prefixes the event type in the subject: <prefix>.stock.changed.
+	NATSSubjectPrefix string `yaml:"nats_subject_prefix"`
+}
+
+// Lots configures lot tracking's expiry sweeper.
+type Lots struct {
+	// SweepInterval is how often each gateway removes expired lot quantity on every shard.
+	// Until the next sweep, expired quantity still counts as available.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
 }
 
 // ReadCache configures the optional product read cache of GET /v1/products/{sku}.
@@ -111,6 +152,11 @@ func Default() Config {
 		Reports:     Reports{ShardTimeout: 2 * time.Second},
 		Coalesce:    Coalesce{Enabled: true, MaxBatch: 128},
 		ReadCache:   ReadCache{Enabled: false, MaxStaleness: 200 * time.Millisecond, MaxEntries: 100000},
+		Lots:        Lots{SweepInterval: 10 * time.Second},
+		Alerts:      Alerts{ReconcileInterval: time.Minute},
+		Events: Events{RelayPollInterval: 100 * time.Millisecond, GapGrace: time.Second, WebhookMaxAttempts: 10,
+			WebhookBackoff: time.Second, WebhookMaxBackoff: 5 * time.Minute, WebhookTimeout: 10 * time.Second,
+			NATSStream: "INVENTORY", NATSSubjectPrefix: "inventory"},
 	}
 }
 
@@ -162,6 +208,16 @@ func (c Config) Validate() error {
 	check(c.Coalesce.MaxBatch >= 1 && c.Coalesce.MaxBatch <= 1000, "coalesce.max_batch must be 1-1000")
 	check(c.ReadCache.MaxStaleness > 0 && c.ReadCache.MaxStaleness <= time.Minute, "read_cache.max_staleness must be >0 and at most 1m")
 	check(c.ReadCache.MaxEntries >= 1, "read_cache.max_entries must be positive")
+	check(c.Lots.SweepInterval >= 10*time.Millisecond, "lots.sweep_interval must be at least 10ms")
+	check(c.Alerts.ReconcileInterval >= 10*time.Millisecond, "alerts.reconcile_interval must be at least 10ms")
+	check(c.Events.RelayPollInterval >= time.Millisecond, "events.relay_poll_interval must be at least 1ms")
+	check(c.Events.GapGrace >= 10*time.Millisecond, "events.gap_grace must be at least 10ms")
+	check(c.Events.WebhookMaxAttempts >= 1 && c.Events.WebhookMaxAttempts <= 1000, "events.webhook_max_attempts must be 1-1000")
+	check(c.Events.WebhookBackoff > 0, "events.webhook_backoff must be positive")
+	check(c.Events.WebhookMaxBackoff >= c.Events.WebhookBackoff, "events.webhook_max_backoff must be at least events.webhook_backoff")
+	check(c.Events.WebhookTimeout > 0, "events.webhook_timeout must be positive")
+	check(c.Events.NATSURL == "" || c.Events.NATSStream != "", "events.nats_stream is required with events.nats_url")
+	check(c.Events.NATSURL == "" || c.Events.NATSSubjectPrefix != "", "events.nats_subject_prefix is required with events.nats_url")
 	return errors.Join(errs...)
 }
 

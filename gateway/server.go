@@ -46,7 +46,14 @@ type Server struct {
 	// (nil when coalescing is disabled).
 	reserveGroups *groupCommit[shard.BatchRequest, shard.BatchResult]
 	settleGroups  *groupCommit[shard.SettleRequest, shard.SettleResult]
-	readCache     *readCache
+	// readCache serves product reads when enabled (nil otherwise).
+	readCache  *readCache
+	lotMetrics *lotMetrics
+	// alertMetrics counts the alert reconcile pass's repairs.
+	alertMetrics *alertMetrics
+
+	// events relays the shards' change logs to webhooks and NATS and serves event streams.
+	events *eventService
 
 	stopWorkers context.CancelFunc
 	workers     sync.WaitGroup
@@ -67,7 +74,10 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 	s := &Server{cfg: cfg, log: opts.Logger, meta: meta, opts: opts}
 	s.topo = NewTopologyCache(meta, shard.PoolOptions{MaxOpen: cfg.Pool.MaxOpen, MaxIdle: cfg.Pool.MaxIdle, MaxLifetime: cfg.Pool.MaxLifetime}, s.log)
 	s.metrics = newMetrics(s.poolStats)
+	s.lotMetrics = newLotMetrics(s.metrics.registry)
+	s.alertMetrics = newAlertMetrics(s.metrics.registry)
 	s.topo.onNewVersion = func(v int64) { s.metrics.topologyVersion.Set(float64(v)) }
+	s.events = newEventService(s)
 	if err := s.topo.Load(ctx); err != nil {
 		meta.Close()
 		return nil, fmt.Errorf("load topology: %w", err)
@@ -109,6 +119,10 @@ func (s *Server) Start() {
 	}
 	s.goWorker(func() { s.runRecovery(ctx) })
 	s.goWorker(func() { s.runHousekeeping(ctx) })
+	s.goWorker(func() { s.events.runRelays(ctx) })
+	s.goWorker(func() { <-ctx.Done(); s.events.shutdown() })
+	s.goWorker(func() { s.runLotSweeper(ctx) })
+	s.goWorker(func() { s.runAlertReconcile(ctx) })
 }
 
 func (s *Server) goWorker(fn func()) {
@@ -239,11 +253,20 @@ func (s *Server) apiRoutes() []apiRoute {
 		{http.MethodGet, "/v1/products/{sku}", false, s.getProduct},
 		{http.MethodPost, "/v1/products/{sku}/adjustments", true, s.adjustStock},
 		{http.MethodPut, "/v1/products/{sku}/stock", true, s.setStock},
+		{http.MethodPost, "/v1/products/{sku}/lots", true, s.receiveLot},
+		{http.MethodGet, "/v1/products/{sku}/lots", false, s.listLots},
 		{http.MethodPost, "/v1/reservations", true, s.createReservation},
 		{http.MethodGet, "/v1/reservations/{id}", false, s.getReservation},
 		{http.MethodPost, "/v1/reservations/{id}/commit", true, s.commitReservation},
 		{http.MethodPost, "/v1/reservations/{id}/release", true, s.releaseReservation},
 		{http.MethodGet, "/v1/topology", false, s.getTopology},
+		{http.MethodGet, "/v1/events", false, s.listEvents},
+		{http.MethodPost, "/v1/webhooks", true, s.createWebhook},
+		{http.MethodGet, "/v1/webhooks", false, s.listWebhooks},
+		{http.MethodGet, "/v1/webhooks/{id}", false, s.getWebhook},
+		{http.MethodDelete, "/v1/webhooks/{id}", false, s.deleteWebhook},
+		{http.MethodGet, "/v1/webhooks/{id}/dead-letters", false, s.listDeadLetters},
+		{http.MethodPost, "/v1/webhooks/{id}/redeliver", true, s.redeliverWebhook},
 	}
 }
 
@@ -259,9 +282,13 @@ func (s *Server) routes() http.Handler {
 	})
 	// Routes are registered on the root router with full paths: gorilla/mux subrouters answer
 	// 404 instead of 405 for a known path with the wrong method.
-	for _, rt := range append(s.apiRoutes(), s.reportRoutes()...) {
+	routes := append(s.apiRoutes(), s.reportRoutes()...)
+	routes = append(routes, s.alertRoutes()...)
+	for _, rt := range routes {
 		r.Handle(rt.path, s.endpoint(rt.path, rt.idempotent, rt.fn)).Methods(rt.method)
 	}
+	// The event stream is long-lived: no request deadline, no JSON envelope.
+	r.HandleFunc("/v1/events/stream", s.streamEvents).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))

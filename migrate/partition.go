@@ -18,11 +18,15 @@ type rowTable struct {
 
 // The partitioned tables copied by row image (the change log is copied separately).
 var rowTables = []rowTable{
-	{"products", []string{"sku", "partition_id", "name", "category", "scale", "on_hand", "reserved", "low_stock_threshold", "version", "created_at", "updated_at"}, 1},
+	{"products", []string{"sku", "partition_id", "name", "category", "scale", "on_hand", "reserved", "low_stock_threshold", "version", "created_at", "updated_at", "low_alert_id", "out_alert_id"}, 1},
 	{"reservations", []string{"id", "partition_id", "order_id", "status", "lines_json", "commit_requested", "expires_at", "created_at", "updated_at"}, 1},
 	{"reservation_lines", []string{"reservation_id", "sku", "partition_id", "quantity", "status", "created_at", "updated_at"}, 2},
 	{"idempotency_keys", []string{"key_hash", "partition_id", "request_hash", "state", "response_status", "response_body", "locked_until", "expires_at", "created_at"}, 1},
 	{"applied_requests", []string{"key_hash", "partition_id", "expires_at"}, 1},
+	// Lots of lot-tracked products (the generated live_expires_at is not copied).
+	{"lots", []string{"sku", "lot_code", "partition_id", "expires_at", "received", "remaining", "conflict_at", "received_at", "updated_at"}, 2},
+	// Low-stock alerts (the generated open_flag is not copied).
+	{"stock_alerts", []string{"id", "partition_id", "sku", "kind", "status", "scale", "available_at_open", "threshold", "opened_at", "acknowledged_at", "resolved_at", "updated_at"}, 1},
 }
 
 func tableByName(name string) rowTable {
@@ -35,7 +39,7 @@ func tableByName(name string) rowTable {
 }
 
 // partitionTables lists every table that holds rows of a partition (for purges).
-var partitionTables = []string{"products", "reservations", "reservation_lines", "idempotency_keys", "applied_requests", "changes"}
+var partitionTables = []string{"products", "reservations", "reservation_lines", "idempotency_keys", "applied_requests", "lots", "stock_alerts", "changes"}
 
 const changeColumns = "seq, partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at, origin_shard, origin_seq"
 
@@ -222,6 +226,14 @@ func (m *partitionMover) catchUp(ctx context.Context, from, to uint64) (int64, e
 	if err := m.copyRowsWhere(ctx, tableByName("products"), "sku", keys(skus)); err != nil {
 		return n, err
 	}
+	// Every lot write logs a change row naming the SKU (lot_receive, lot_take, expire, lot_conflict).
+	if err := m.copyRowsWhere(ctx, tableByName("lots"), "sku", keys(skus)); err != nil {
+		return n, err
+	}
+	// Every alert write logs a change row naming the SKU (alert:low|out|resolved|ack).
+	if err := m.copyAlerts(ctx, keys(skus)); err != nil {
+		return n, err
+	}
 	if err := m.copyRowsWhere(ctx, tableByName("reservation_lines"), "reservation_id", keys(lineRefs)); err != nil {
 		return n, err
 	}
@@ -229,6 +241,26 @@ func (m *partitionMover) catchUp(ctx context.Context, from, to uint64) (int64, e
 		return n, err
 	}
 	return n, nil
+}
+
+// copyAlerts re-copies every alert of the SKUs, resolved ones first: stock_alerts allows one
+// active alert per SKU and kind (a unique key), so a target still holding an alert as active
+// that the source has since resolved and replaced must see the resolution before the new one.
+func (m *partitionMover) copyAlerts(ctx context.Context, skus []any) error {
+	t := tableByName("stock_alerts")
+	for start := 0; start < len(skus); start += m.chunk {
+		part := skus[start:min(start+m.chunk, len(skus))]
+		q := "SELECT " + strings.Join(t.columns, ", ") + " FROM stock_alerts WHERE partition_id = ? AND sku IN (" +
+			strings.TrimSuffix(strings.Repeat("?,", len(part)), ",") + ") ORDER BY status <> 'resolved', id"
+		rows, err := readRows(ctx, m.src, len(t.columns), q, append([]any{m.partition}, part...)...)
+		if err != nil {
+			return fmt.Errorf("read stock_alerts: %w", err)
+		}
+		if err := upsertRows(ctx, m.dst, t, rows); err != nil {
+			return fmt.Errorf("write stock_alerts: %w", err)
+		}
+	}
+	return nil
 }
 
 // purgePartition deletes every row of the partition from db, in chunks.

@@ -57,6 +57,9 @@ type productRow struct {
 	onHand, reserved             int64
 	ledgerOnHand, ledgerReserved int64
 	heldLines                    int64
+	// Lots of a lot-tracked product: how many, their remaining sum, and how many are out of
+	// bounds (remaining < 0 or > received).
+	lots, lotRemaining, badLots int64
 }
 
 type headerRow struct {
@@ -83,8 +86,10 @@ type shardScan struct {
 // Verify checks ARCHITECTURE.md's invariants over the whole cluster, one shard scan in parallel
 // per shard: 0 <= reserved <= on_hand; on_hand and reserved equal the sums of the product's
 // change-log deltas; reserved equals its held reservation lines; every product sits on the owner
-// of its partition, exactly once; every reservation is whole (final headers have no held lines,
-// held headers have every line held, no held line without a live header).
+// of its partition, exactly once; a lot-tracked product's on_hand equals the remaining
+// quantities of its lots (expired ones not swept yet, or held back by reservations, included);
+// every reservation is whole (final headers have no held lines, held headers have every line
+// held, no held line without a live header).
 func Verify(ctx context.Context, t shard.Topology, stores map[string]*shard.Store, opts VerifyOptions) (VerifyReport, error) {
 	scans := map[string]*shardScan{}
 	var mu sync.Mutex
@@ -147,6 +152,12 @@ func Verify(ctx context.Context, t shard.Topology, stores map[string]*shard.Stor
 			}
 			if p.reserved != p.ledgerReserved {
 				add(Violation{"ledger_reserved", name, p.sku, "", fmt.Sprintf("reserved %d, change log sums to %d", p.reserved, p.ledgerReserved)})
+			}
+			if p.lots > 0 && p.onHand != p.lotRemaining {
+				add(Violation{"lot_on_hand", name, p.sku, "", fmt.Sprintf("on_hand %d, lots hold %d", p.onHand, p.lotRemaining)})
+			}
+			if p.badLots > 0 {
+				add(Violation{"lot_bounds", name, p.sku, "", fmt.Sprintf("%d lots with remaining outside 0..received", p.badLots)})
 			}
 			if p.reserved != p.heldLines {
 				add(Violation{"held_lines", name, p.sku, "", fmt.Sprintf("reserved %d, held lines sum to %d", p.reserved, p.heldLines)})
@@ -245,16 +256,19 @@ func scanShard(ctx context.Context, st *shard.Store) (*shardScan, error) {
 		return true
 	}
 	rows, err := db.QueryContext(ctx, `SELECT p.sku, p.partition_id, p.on_hand, p.reserved,
-		COALESCE(c.oh, 0), COALESCE(c.rs, 0), COALESCE(l.held, 0)
+		COALESCE(c.oh, 0), COALESCE(c.rs, 0), COALESCE(l.held, 0),
+		COALESCE(lt.n, 0), COALESCE(lt.rem, 0), COALESCE(lt.bad, 0)
 		FROM products p
 		LEFT JOIN (SELECT sku, SUM(delta_on_hand) oh, SUM(delta_reserved) rs FROM changes GROUP BY sku) c ON c.sku = p.sku
-		LEFT JOIN (SELECT sku, SUM(quantity) held FROM reservation_lines WHERE status = 'held' GROUP BY sku) l ON l.sku = p.sku`)
+		LEFT JOIN (SELECT sku, SUM(quantity) held FROM reservation_lines WHERE status = 'held' GROUP BY sku) l ON l.sku = p.sku
+		LEFT JOIN (SELECT sku, COUNT(*) n, SUM(remaining) rem, SUM(remaining < 0 OR remaining > received) bad FROM lots GROUP BY sku) lt ON lt.sku = p.sku`)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var p productRow
-		if err := rows.Scan(&p.sku, &p.partition, &p.onHand, &p.reserved, &p.ledgerOnHand, &p.ledgerReserved, &p.heldLines); err != nil {
+		if err := rows.Scan(&p.sku, &p.partition, &p.onHand, &p.reserved, &p.ledgerOnHand, &p.ledgerReserved, &p.heldLines,
+			&p.lots, &p.lotRemaining, &p.badLots); err != nil {
 			rows.Close()
 			return nil, err
 		}

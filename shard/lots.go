@@ -3,8 +3,536 @@ package shard
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
 )
 
+// Lot tracking. A product is lot-tracked once it has any row in lots (its first receive through
+// ReceiveLot); from then on its on_hand equals the sum of its lots' remaining quantities:
+//   - ReceiveLot adds to on_hand and to one lot (change kind lot_receive);
+//   - every other on_hand decrease (commit, sale, negative adjustment, absolute set downward)
+//     takes from the lots first expired first out, inside the mutation's transaction
+//     (consumeLots, called by the afterChanges hook), logging one lot_take row per lot taken;
+//   - other on_hand increases are refused: lot-tracked stock arrives only through a lot;
+//   - SweepExpiredLots removes expired quantity with expire changes, never below reserved.
+//
+// Change-log refs of lot rows: lot_receive and expire carry the lot code (the quantity is the
+// row's delta_on_hand); lot_take and lot_conflict carry "<lot code>:<quantity>" with the
+// quantity printed exactly in the product's scale. Lot codes cannot contain ':'.
+const (
+	// KindLotReceive receives a lot: delta_on_hand = +quantity, ref = lot code.
+	KindLotReceive = "lot_receive"
+	// KindLotTake records that an on_hand decrease took quantity from a lot: deltas 0, ref =
+	// "<lot code>:<quantity>". Written right after the change rows of the decrease, in their order.
+	KindLotTake = "lot_take"
+	// KindLotExpire removes expired quantity of a lot: delta_on_hand = -quantity, ref = lot code.
+	// (Reservation expiry also logs kind expire, but never with an on_hand delta.)
+	KindLotExpire = "expire"
+	// KindLotConflict records, once per lot, that expired quantity could not be removed because
+	// reserved stock needs it (or that a commit had to take from an expired lot): deltas 0,
+	// ref = "<lot code>:<quantity held back or taken>".
+	KindLotConflict = "lot_conflict"
+)
+
+// MaxLotCodeLength is the longest lot code accepted.
+const MaxLotCodeLength = 64
+
+// ValidateLotCode checks that code is 1–64 characters of A-Z a-z 0-9 . _ - /.
+func ValidateLotCode(code string) error {
+	if len(code) == 0 || len(code) > MaxLotCodeLength {
+		return Errorf(CodeValidation, "lot must be 1-%d characters", MaxLotCodeLength).
+			WithDetails(map[string]any{"field": "lot"})
+	}
+	for i := 0; i < len(code); i++ {
+		c := code[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '/') {
+			return Errorf(CodeValidation, "lot %q may only contain A-Z a-z 0-9 . _ - /", code).
+				WithDetails(map[string]any{"field": "lot"})
+		}
+	}
+	return nil
+}
+
+// Lot is one lot of a lot-tracked product, quantities in base units of the product's scale.
+type Lot struct {
+	SKU        string
+	Code       string
+	Received   int64 // total ever received into the lot
+	Remaining  int64
+	ExpiresAt  time.Time
+	ReceivedAt time.Time // first receipt
+	Expired    bool      // past expires_at by the shard's clock when read
+	Conflict   bool      // expired quantity was held back by reservations (or sold)
+}
+
+// LotReceipt receives Quantity into lot Code of a product (a new lot, or more of an existing
+// lot with the same expiry).
+type LotReceipt struct {
+	SKU       string
+	Partition int
+	Code      string
+	Quantity  Decimal
+	ExpiresAt time.Time
+	Marker    []byte // idempotency marker, optional
+}
+
+const lotColumns = "sku, lot_code, received, remaining, expires_at, received_at, expires_at <= UTC_TIMESTAMP(6), conflict_at IS NOT NULL"
+
+func scanLot(row interface{ Scan(...any) error }) (Lot, error) {
+	var l Lot
+	err := row.Scan(&l.SKU, &l.Code, &l.Received, &l.Remaining, &l.ExpiresAt, &l.ReceivedAt, &l.Expired, &l.Conflict)
+	return l, err
+}
+
+// ReceiveLot receives a lot in one transaction: fence, product locked, on_hand += quantity, the
+// lot inserted (created = true) or increased, and a lot_receive change. The quantity must be
+// positive in the product's scale and expires_at in the future (shard clock). A code that exists
+// with another expiry is invalid_state; so is a first lot for a product that holds stock not
+// tracked in lots (set its on_hand to 0 first).
+func (s *Store) ReceiveLot(ctx context.Context, r LotReceipt) (p Product, lot Lot, created bool, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		created = false
+		if err := checkFence(ctx, tx, r.Partition); err != nil {
+			return err
+		}
+		if err := insertMarker(ctx, tx, r.Marker, r.Partition); err != nil {
+			return err
+		}
+		var now time.Time
+		cur, err := scanProduct(scanWithExtra{tx.QueryRowContext(ctx, "SELECT "+productColumns+", UTC_TIMESTAMP(6) FROM products WHERE sku = ? FOR UPDATE", r.SKU), &now})
+		if errors.Is(err, sql.ErrNoRows) {
+			return Errorf(CodeNotFound, "product %q not found", r.SKU)
+		}
+		if err != nil {
+			return err
+		}
+		qty, err := r.Quantity.Units(cur.Scale)
+		if err != nil {
+			return err
+		}
+		if qty <= 0 {
+			return Errorf(CodeValidation, "quantity must be greater than zero").WithDetails(map[string]any{"field": "quantity"})
+		}
+		if cur.OnHand+qty >= MaxUnits {
+			return Errorf(CodeValidation, "on_hand would exceed the maximum quantity").WithDetails(map[string]any{"field": "quantity"})
+		}
+		expires := r.ExpiresAt.UTC().Truncate(time.Microsecond)
+		if !expires.After(now) {
+			return Errorf(CodeValidation, "expires_at must be in the future").WithDetails(map[string]any{"field": "expires_at"})
+		}
+		lot, err = scanLot(tx.QueryRowContext(ctx, "SELECT "+lotColumns+" FROM lots WHERE sku = ? AND lot_code = ? FOR UPDATE", r.SKU, r.Code))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if cur.OnHand != 0 {
+				var one int
+				err := tx.QueryRowContext(ctx, "SELECT 1 FROM lots WHERE sku = ? LIMIT 1 LOCK IN SHARE MODE", r.SKU).Scan(&one)
+				if errors.Is(err, sql.ErrNoRows) {
+					return Errorf(CodeInvalidState, "product %q holds stock that is not in lots; set its on_hand to 0 before receiving lots", r.SKU).
+						WithDetails(map[string]any{"on_hand": FormatUnits(cur.OnHand, cur.Scale)})
+				}
+				if err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO lots (sku, lot_code, partition_id, expires_at, received, remaining, conflict_at,
+				received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)`, r.SKU, r.Code, r.Partition, expires, qty, qty, now, now); err != nil {
+				return err
+			}
+			created = true
+			lot = Lot{SKU: r.SKU, Code: r.Code, Received: qty, Remaining: qty, ExpiresAt: expires, ReceivedAt: now}
+		case err != nil:
+			return err
+		case !lot.ExpiresAt.Equal(expires):
+			return Errorf(CodeInvalidState, "lot %q of %q exists with another expiry", r.Code, r.SKU).
+				WithDetails(map[string]any{"lot": r.Code, "expires_at": lot.ExpiresAt.UTC().Format(time.RFC3339Nano)})
+		default:
+			if _, err := tx.ExecContext(ctx, "UPDATE lots SET received = received + ?, remaining = remaining + ?, updated_at = ? WHERE sku = ? AND lot_code = ?",
+				qty, qty, now, r.SKU, r.Code); err != nil {
+				return err
+			}
+			lot.Received += qty
+			lot.Remaining += qty
+		}
+		res, err := tx.ExecContext(ctx, "UPDATE products SET on_hand = on_hand + ?, version = version + 1, updated_at = ? WHERE sku = ?", qty, now, r.SKU)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("receive lot %s/%s: product update matched %d rows under lock", r.SKU, r.Code, n)
+		}
+		p = cur
+		p.OnHand, p.Version, p.UpdatedAt = cur.OnHand+qty, cur.Version+1, now
+		return insertChanges(ctx, tx, change{r.Partition, r.SKU, KindLotReceive, qty, 0, r.Code})
+	})
+	return p, lot, created, err
+}
+
+// ListLots reads a product and its lots (ordered by expiry, then code) from one consistent
+// snapshot, so on_hand and the lots agree. Depleted lots are included only with includeEmpty; at
+// most limit lots are returned. Like every read it checks the fence.
+func (s *Store) ListLots(ctx context.Context, sku string, partition int, includeEmpty bool, limit int) (Product, []Lot, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Product{}, nil, s.classify(err)
+	}
+	defer tx.Rollback()
+	var state sql.NullString
+	var np nullableProduct
+	err = tx.QueryRowContext(ctx, "SELECT f.state, "+prefixed+
+		" FROM partition_fence f LEFT JOIN products p ON p.sku = ? WHERE f.partition_id = ?", sku, partition).
+		Scan(append([]any{&state}, np.dest()...)...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || err == nil && state.String != FenceOwned:
+		return Product{}, nil, movedError(partition)
+	case err != nil:
+		return Product{}, nil, s.classify(err)
+	case !np.sku.Valid:
+		return Product{}, nil, Errorf(CodeNotFound, "product %q not found", sku)
+	}
+	q := "SELECT " + lotColumns + " FROM lots WHERE sku = ?"
+	if !includeEmpty {
+		q += " AND remaining > 0"
+	}
+	rows, err := tx.QueryContext(ctx, q+" ORDER BY expires_at, lot_code LIMIT ?", sku, limit)
+	if err != nil {
+		return Product{}, nil, s.classify(err)
+	}
+	defer rows.Close()
+	lots := []Lot{}
+	for rows.Next() {
+		l, err := scanLot(rows)
+		if err != nil {
+			return Product{}, nil, s.classify(err)
+		}
+		lots = append(lots, l)
+	}
+	if err := rows.Err(); err != nil {
+		return Product{}, nil, s.classify(err)
+	}
+	return np.product(), lots, nil
+}
+
+// liveLot is a lot with stock, locked by consumeLots.
+type liveLot struct {
+	code              string
+	remaining, taken  int64
+	expired, conflict bool
+	newConflict       bool
+}
+
+// skuLots are the live lots of one SKU in consumption order: unexpired lots by expiry, then
+// expired ones (only reached when reserved stock needs them), also by expiry.
+type skuLots struct {
+	scale int
+	lots  []*liveLot
+}
+
+// lotWriters are the change kinds written by the lot code itself, which has already moved the
+// lot quantities: consumeLots leaves them alone.
+var lotWriters = map[string]bool{KindLotReceive: true, KindLotExpire: true}
+
 // consumeLots takes on_hand decreases of lot-tracked products from their lots, first expired
-// first out.
-func consumeLots(ctx context.Context, tx *sql.Tx, cs []change) error { return nil }
+// first out, and refuses on_hand increases of lot-tracked products that do not come through a
+// lot. It runs in the mutation's transaction after its change rows (afterChanges), where every
+// product it touches is already locked by the mutation; each take is logged as a lot_take row
+// (written directly, not through insertChanges, which would call back here).
+func consumeLots(ctx context.Context, tx *sql.Tx, cs []change) error {
+	var skus []any
+	seen := map[string]bool{}
+	for _, c := range cs {
+		if c.sku == "" || c.deltaOnHand == 0 || lotWriters[c.kind] || seen[c.sku] {
+			continue
+		}
+		seen[c.sku] = true
+		skus = append(skus, c.sku)
+	}
+	if len(skus) == 0 {
+		return nil
+	}
+	live, err := lockLiveLots(ctx, tx, skus)
+	if err != nil {
+		return err
+	}
+	var rows []change
+	for _, c := range cs {
+		if c.sku == "" || c.deltaOnHand == 0 || lotWriters[c.kind] {
+			continue
+		}
+		sl := live[c.sku]
+		if c.deltaOnHand > 0 {
+			tracked := sl != nil
+			if !tracked {
+				if tracked, err = hasLots(ctx, tx, c.sku); err != nil {
+					return err
+				}
+			}
+			if tracked {
+				return Errorf(CodeValidation, "product %q is lot-tracked: receive stock through POST /v1/products/%s/lots", c.sku, c.sku).
+					WithDetails(map[string]any{"sku": c.sku, "reason": "lot_tracked"})
+			}
+			continue
+		}
+		if sl == nil {
+			// Not lot-tracked (a lot-tracked product without stock in lots has on_hand 0 and
+			// cannot decrease).
+			continue
+		}
+		need := -c.deltaOnHand
+		for _, l := range sl.lots {
+			if need == 0 {
+				break
+			}
+			q := min(need, l.remaining)
+			if q == 0 {
+				continue
+			}
+			l.remaining -= q
+			l.taken += q
+			need -= q
+			rows = append(rows, change{c.partition, c.sku, KindLotTake, 0, 0, l.code + ":" + FormatUnits(q, sl.scale)})
+			if l.expired && !l.conflict {
+				l.conflict, l.newConflict = true, true
+				rows = append(rows, change{c.partition, c.sku, KindLotConflict, 0, 0, l.code + ":" + FormatUnits(q, sl.scale)})
+			}
+		}
+		if need > 0 {
+			return fmt.Errorf("consume lots of %s: lots hold %d base units less than the on_hand decrease (lot ledger out of step)", c.sku, need)
+		}
+	}
+	keys := make([]string, 0, len(live))
+	for sku := range live {
+		keys = append(keys, sku)
+	}
+	sort.Strings(keys)
+	for _, sku := range keys {
+		for _, l := range live[sku].lots {
+			if l.taken == 0 {
+				continue
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE lots SET remaining = remaining - ?, updated_at = UTC_TIMESTAMP(6),
+				conflict_at = IF(?, COALESCE(conflict_at, UTC_TIMESTAMP(6)), conflict_at) WHERE sku = ? AND lot_code = ? AND remaining >= ?`,
+				l.taken, l.newConflict, sku, l.code, l.taken)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return fmt.Errorf("consume lot %s/%s: conditional update matched %d rows under lock", sku, l.code, n)
+			}
+		}
+	}
+	return insertLotRows(ctx, tx, rows)
+}
+
+// lockLiveLots locks the lots with stock of the SKUs and returns them in consumption order.
+func lockLiveLots(ctx context.Context, tx *sql.Tx, skus []any) (map[string]*skuLots, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT l.sku, l.lot_code, l.remaining, l.expires_at <= UTC_TIMESTAMP(6), l.conflict_at IS NOT NULL, p.scale
+		FROM lots l JOIN products p ON p.sku = l.sku
+		WHERE l.sku IN (`+placeholders(len(skus))+`) AND l.remaining > 0 ORDER BY l.sku, l.expires_at, l.lot_code FOR UPDATE`, skus...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]*skuLots{}
+	for rows.Next() {
+		var sku string
+		var scale int
+		l := &liveLot{}
+		if err := rows.Scan(&sku, &l.code, &l.remaining, &l.expired, &l.conflict, &scale); err != nil {
+			return nil, err
+		}
+		sl := out[sku]
+		if sl == nil {
+			sl = &skuLots{scale: scale}
+			out[sku] = sl
+		}
+		sl.lots = append(sl.lots, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, sl := range out {
+		// Already by expiry; move expired lots behind the unexpired ones, keeping that order.
+		sort.SliceStable(sl.lots, func(i, j int) bool { return !sl.lots[i].expired && sl.lots[j].expired })
+	}
+	return out, nil
+}
+
+// hasLots reports whether the product has any lot row (is lot-tracked), under a shared lock so
+// that it reads the latest committed state.
+func hasLots(ctx context.Context, tx *sql.Tx, sku string) (bool, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, "SELECT 1 FROM lots WHERE sku = ? LIMIT 1 LOCK IN SHARE MODE", sku).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// insertLotRows writes lot_take and lot_conflict rows to the change log directly: they carry no
+// stock delta, so the afterChanges hook has nothing to derive from them.
+func insertLotRows(ctx context.Context, tx *sql.Tx, rows []change) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(insertChangePrefix)
+	args := make([]any, 0, len(rows)*6)
+	for i, c := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,UTC_TIMESTAMP(6))")
+		args = append(args, c.partition, c.sku, c.kind, c.deltaOnHand, c.deltaReserved, c.ref)
+	}
+	_, err := tx.ExecContext(ctx, b.String(), args...)
+	return err
+}
+
+// LotSweep counts what one expiry sweep did on a shard.
+type LotSweep struct {
+	Products  int // products with expired stock examined
+	Expired   int // lots from which expired quantity was removed (one expire change each)
+	Conflicts int // lots newly found holding expired quantity that reserved stock needs
+}
+
+// SweepExpiredLots removes the expired quantity of every lot-tracked product in the partitions
+// this shard owns, one transaction per product (see expireProductLots). Products are visited in
+// SKU order, batch at a time; a product whose partition moved meanwhile is skipped.
+func (s *Store) SweepExpiredLots(ctx context.Context, batch int) (LotSweep, error) {
+	var out LotSweep
+	after := ""
+	for {
+		skus, parts, err := s.expiredLotProducts(ctx, after, batch)
+		if err != nil {
+			return out, err
+		}
+		for i, sku := range skus {
+			if err := ctx.Err(); err != nil {
+				return out, err
+			}
+			r, err := s.expireProductLots(ctx, sku, parts[i])
+			if IsCode(err, CodePartitionMoved) || IsCode(err, CodeNotFound) {
+				continue
+			}
+			if err != nil {
+				return out, err
+			}
+			out.Products++
+			out.Expired += r.Expired
+			out.Conflicts += r.Conflicts
+		}
+		if len(skus) < batch {
+			return out, nil
+		}
+		after = skus[len(skus)-1]
+	}
+}
+
+// expiredLotProducts lists products (after the given SKU) of owned partitions that have a lot
+// past its expiry with stock left.
+func (s *Store) expiredLotProducts(ctx context.Context, after string, limit int) ([]string, []int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT l.sku, MIN(l.partition_id) FROM lots l
+		JOIN partition_fence f ON f.partition_id = l.partition_id AND f.state = 'owned'
+		WHERE l.live_expires_at <= UTC_TIMESTAMP(6) AND l.sku > ? GROUP BY l.sku ORDER BY l.sku LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, nil, s.classify(err)
+	}
+	defer rows.Close()
+	var skus []string
+	var parts []int
+	for rows.Next() {
+		var sku string
+		var p int
+		if err := rows.Scan(&sku, &p); err != nil {
+			return nil, nil, s.classify(err)
+		}
+		skus, parts = append(skus, sku), append(parts, p)
+	}
+	return skus, parts, s.classifyNil(rows.Err())
+}
+
+// expireProductLots removes a product's expired lot quantity in one transaction: fence, product
+// locked, its expired lots locked, then from each (earliest first) min(remaining, on_hand -
+// reserved) is removed with an expire change. Quantity that reserved stock needs stays: the
+// first time a lot is found so, conflict_at is set and a lot_conflict row logged.
+func (s *Store) expireProductLots(ctx context.Context, sku string, partition int) (LotSweep, error) {
+	var out LotSweep
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		out = LotSweep{}
+		if err := checkFence(ctx, tx, partition); err != nil {
+			return err
+		}
+		var scale int
+		var onHand, reserved int64
+		err := tx.QueryRowContext(ctx, "SELECT scale, on_hand, reserved FROM products WHERE sku = ? FOR UPDATE", sku).Scan(&scale, &onHand, &reserved)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Errorf(CodeNotFound, "product %q not found", sku)
+		}
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT lot_code, remaining, conflict_at IS NOT NULL FROM lots
+			WHERE sku = ? AND remaining > 0 AND expires_at <= UTC_TIMESTAMP(6) ORDER BY expires_at, lot_code FOR UPDATE`, sku)
+		if err != nil {
+			return err
+		}
+		var lots []liveLot
+		for rows.Next() {
+			var l liveLot
+			if err := rows.Scan(&l.code, &l.remaining, &l.conflict); err != nil {
+				rows.Close()
+				return err
+			}
+			lots = append(lots, l)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		free := max(onHand-reserved, 0)
+		var removed int64
+		var expires, conflicts []change
+		for _, l := range lots {
+			take := min(l.remaining, free)
+			left := l.remaining - take
+			newConflict := left > 0 && !l.conflict
+			if take == 0 && !newConflict {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE lots SET remaining = remaining - ?, updated_at = UTC_TIMESTAMP(6),
+				conflict_at = IF(?, UTC_TIMESTAMP(6), conflict_at) WHERE sku = ? AND lot_code = ?`, take, newConflict, sku, l.code); err != nil {
+				return err
+			}
+			if take > 0 {
+				free -= take
+				removed += take
+				expires = append(expires, change{partition, sku, KindLotExpire, -take, 0, l.code})
+				out.Expired++
+			}
+			if newConflict {
+				conflicts = append(conflicts, change{partition, sku, KindLotConflict, 0, 0, l.code + ":" + FormatUnits(left, scale)})
+				out.Conflicts++
+			}
+		}
+		if removed > 0 {
+			res, err := tx.ExecContext(ctx, `UPDATE products SET on_hand = on_hand - ?, version = version + 1, updated_at = UTC_TIMESTAMP(6)
+				WHERE sku = ? AND on_hand - ? >= reserved`, removed, sku, removed)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return fmt.Errorf("expire lots of %s: conditional update matched %d rows under lock", sku, n)
+			}
+		}
+		// The expire rows go through insertChanges (derived state such as alerts follows them;
+		// consumeLots skips them, the lots are already decremented); conflicts carry no delta.
+		if err := insertChanges(ctx, tx, expires...); err != nil {
+			return err
+		}
+		return insertLotRows(ctx, tx, conflicts)
+	})
+	return out, err
+}

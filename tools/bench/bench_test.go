@@ -47,7 +47,10 @@ func requireConsistent(t *testing.T, res *Result, wantOK func(status string) boo
 	if res == nil {
 		t.Fatal("no result")
 	}
-	if res.Ops == 0 || res.Requests < res.Ops || res.OpsPerSec <= 0 || res.RequestsPerSec < res.OpsPerSec {
+	// At the window's edges an operation can end inside it while its (only) request ended just
+	// before, so operations may exceed requests by at most one per worker.
+	const edge = 64
+	if res.Ops == 0 || res.Requests+edge < res.Ops || res.OpsPerSec <= 0 || res.RequestsPerSec+edge < res.OpsPerSec {
 		t.Errorf("%s: implausible counts: ops %d requests %d ops/s %.1f req/s %.1f", res.Mode, res.Ops, res.Requests, res.OpsPerSec, res.RequestsPerSec)
 	}
 	if res.FailedOps != res.Ops-res.OKOps {
