@@ -140,7 +140,7 @@ func TestCoalescedIdempotentReplays(t *testing.T) {
 	st := c.Stores(t)[owner]
 	mk := func(id string) shard.BatchRequest {
 		d, _ := shard.ParseDecimal("2")
-		return shard.BatchRequest{TTL: time.Minute, Header: shard.Header{ID: id, Partition: p, OrderID: "b",
+		return shard.BatchRequest{TTL: time.Minute, KeyDerived: true, Header: shard.Header{ID: id, Partition: p, OrderID: "b",
 			Lines: []shard.LineRequest{{SKU: "HOTK", Partition: p, Quantity: d, Requested: "2"}}}}
 	}
 	existing := answers[0].Str("id")

@@ -199,7 +199,7 @@ func (s *Server) singleShard(h shard.Header) bool {
 func (s *Server) reserve(ctx context.Context, h shard.Header, ttl time.Duration) (shard.Header, error) {
 	defer s.wroteLines(h.Lines)
 	if s.reserveGroups != nil && len(h.Lines) == 1 {
-		r, err := s.reserveGroups.submit(ctx, h.Lines[0].SKU, h.Partition, shard.BatchRequest{Header: h, TTL: ttl})
+		r, err := s.reserveGroups.submit(ctx, h.Lines[0].SKU, h.Partition, shard.BatchRequest{Header: h, TTL: ttl, KeyDerived: markerFrom(ctx) != nil})
 		if err == nil {
 			err = r.Err
 		}

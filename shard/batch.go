@@ -15,6 +15,9 @@ import (
 type BatchRequest struct {
 	Header Header // one line: Header.Lines[0] is the SKU of the batch
 	TTL    time.Duration
+	// KeyDerived marks an id derived from an Idempotency-Key: it may exist already (a re-run).
+	// Random ids cannot collide, so a batch without key-derived ids skips that lookup.
+	KeyDerived bool
 }
 
 // BatchResult is one request's own answer from a coalesced batch.
@@ -133,9 +136,14 @@ func (s *Store) CreateLocalBatch(ctx context.Context, sku string, partition int,
 }
 
 func existingHeaders(ctx context.Context, tx *sql.Tx, reqs []BatchRequest) (map[string]bool, error) {
-	ids := make([]any, len(reqs))
-	for i, r := range reqs {
-		ids[i] = r.Header.ID
+	var ids []any
+	for _, r := range reqs {
+		if r.KeyDerived {
+			ids = append(ids, r.Header.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return map[string]bool{}, nil
 	}
 	rows, err := tx.QueryContext(ctx, "SELECT id FROM reservations WHERE id IN ("+placeholders(len(ids))+")", ids...)
 	if err != nil {
