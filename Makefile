@@ -21,6 +21,7 @@ dev:
 
 test:
 	tools/ensure-mysql.sh
+	tools/ensure-nats.sh
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 vet:

@@ -44,6 +44,9 @@ func decodeEventCursor(c string) (map[string]uint64, error) {
 	if err := json.Unmarshal(b, &pos); err != nil {
 		return nil, err
 	}
+	if pos == nil { // the JSON literal null
+		pos = map[string]uint64{}
+	}
 	return pos, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -27,7 +28,13 @@ import (
 	"github.com/shardstock/shardstock/tools/clustertest"
 )
 
-const natsURL = "nats://127.0.0.1:4222"
+// natsURL is the JetStream server the event tests publish to (tools/ensure-nats.sh provides one).
+var natsURL = func() string {
+	if u := os.Getenv("SHARDSTOCK_TEST_NATS"); u != "" {
+		return u
+	}
+	return "nats://127.0.0.1:4222"
+}()
 
 // received is one event as a sink got it.
 type received struct {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -186,6 +187,16 @@ type apiFunc func(r *http.Request, body []byte) (int, any, error)
 func (s *Server) endpoint(route string, idempotent bool, fn apiFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		defer func() {
+			// Defence in depth: a bug must not drop the connection without an answer.
+			if v := recover(); v != nil {
+				s.log.Error("panic in handler", "route", route, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = w.Write(encodeJSON(errorBody{errorPayload{"internal", "internal error", map[string]any{}}}))
+				s.metrics.requests.WithLabelValues(route, r.Method, "500").Inc()
+			}
+		}()
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.HTTP.RequestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
