@@ -556,7 +556,7 @@ func TestEventsPollingAndStreamResume(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	g.Expect(g.Do("POST", "/v1/products/"+skus[1]+"/adjustments", `{"delta": 2, "reason": "receive"}`), 200, "")
 	live := sseReceived(t, <-done)
-	if live[0].Type != shard.EventStockChanged || live[0].SKU != skus[1] || live[0].Data["delta_on_hand"] != "2" {
+	if live[0].Type != shard.EventStockChanged || live[0].SKU != skus[1] || fmt.Sprint(live[0].Data["delta_on_hand"]) != "2" {
 		t.Errorf("live event: %s", live[0].raw)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -85,9 +86,9 @@ func (e Event) IsCopy() bool {
 func eventData(typ, kind string, deltaOnHand, deltaReserved int64, ref string, scale int) map[string]any {
 	switch typ {
 	case EventStockChanged:
-		d := map[string]any{"reason": kind, "delta_on_hand": FormatUnits(deltaOnHand, scale),
-			"delta_reserved":  FormatUnits(deltaReserved, scale),
-			"delta_available": FormatUnits(deltaOnHand-deltaReserved, scale)}
+		d := map[string]any{"reason": kind, "delta_on_hand": json.Number(FormatUnits(deltaOnHand, scale)),
+			"delta_reserved":  json.Number(FormatUnits(deltaReserved, scale)),
+			"delta_available": json.Number(FormatUnits(deltaOnHand-deltaReserved, scale))}
 		if ref != "" {
 			d["ref"] = ref // the reservation, lot or request the change belongs to
 		}
