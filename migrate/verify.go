@@ -84,9 +84,9 @@ type shardScan struct {
 }
 
 // Verify checks ARCHITECTURE.md's invariants over the whole cluster, one shard scan in parallel
-// per shard: 0 <= reserved <= on_hand; on_hand and reserved equal the sums of the product's
-// change-log deltas; reserved equals its held reservation lines; every product sits on the owner
-// of its partition, exactly once; a lot-tracked product's on_hand equals the remaining
+// per shard: 0 <= reserved <= on_hand; on_hand and reserved equal the product's ledger base (the
+// sums of its archived change rows) plus the sums of its change-log deltas; reserved equals its
+// held reservation lines; every product sits on the owner of its partition, exactly once; a lot-tracked product's on_hand equals the remaining
 // quantities of its lots (expired ones not swept yet, or held back by reservations, included);
 // every reservation is whole (final headers have no held lines, held headers have every line
 // held, no held line without a live header).
@@ -148,10 +148,10 @@ func Verify(ctx context.Context, t shard.Topology, stores map[string]*shard.Stor
 				add(Violation{"stock_bounds", name, p.sku, "", fmt.Sprintf("on_hand %d reserved %d", p.onHand, p.reserved)})
 			}
 			if p.onHand != p.ledgerOnHand {
-				add(Violation{"ledger_on_hand", name, p.sku, "", fmt.Sprintf("on_hand %d, change log sums to %d", p.onHand, p.ledgerOnHand)})
+				add(Violation{"ledger_on_hand", name, p.sku, "", fmt.Sprintf("on_hand %d, ledger base + change log sum to %d", p.onHand, p.ledgerOnHand)})
 			}
 			if p.reserved != p.ledgerReserved {
-				add(Violation{"ledger_reserved", name, p.sku, "", fmt.Sprintf("reserved %d, change log sums to %d", p.reserved, p.ledgerReserved)})
+				add(Violation{"ledger_reserved", name, p.sku, "", fmt.Sprintf("reserved %d, ledger base + change log sum to %d", p.reserved, p.ledgerReserved)})
 			}
 			if p.lots > 0 && p.onHand != p.lotRemaining {
 				add(Violation{"lot_on_hand", name, p.sku, "", fmt.Sprintf("on_hand %d, lots hold %d", p.onHand, p.lotRemaining)})
@@ -256,10 +256,11 @@ func scanShard(ctx context.Context, st *shard.Store) (*shardScan, error) {
 		return true
 	}
 	rows, err := db.QueryContext(ctx, `SELECT p.sku, p.partition_id, p.on_hand, p.reserved,
-		COALESCE(c.oh, 0), COALESCE(c.rs, 0), COALESCE(l.held, 0),
+		COALESCE(b.on_hand, 0) + COALESCE(c.oh, 0), COALESCE(b.reserved, 0) + COALESCE(c.rs, 0), COALESCE(l.held, 0),
 		COALESCE(lt.n, 0), COALESCE(lt.rem, 0), COALESCE(lt.bad, 0)
 		FROM products p
 		LEFT JOIN (SELECT sku, SUM(delta_on_hand) oh, SUM(delta_reserved) rs FROM changes GROUP BY sku) c ON c.sku = p.sku
+		LEFT JOIN ledger_base b ON b.sku = p.sku
 		LEFT JOIN (SELECT sku, SUM(quantity) held FROM reservation_lines WHERE status = 'held' GROUP BY sku) l ON l.sku = p.sku
 		LEFT JOIN (SELECT sku, COUNT(*) n, SUM(remaining) rem, SUM(remaining < 0 OR remaining > received) bad FROM lots GROUP BY sku) lt ON lt.sku = p.sku`)
 	if err != nil {

@@ -3,6 +3,7 @@ package shard_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -192,8 +193,8 @@ func TestReadEventsCopiedRows(t *testing.T) {
 	if err != nil || last != 4 || len(evs) != 2 {
 		t.Fatalf("events: %+v last %d err %v", evs, last, err)
 	}
-	if e := evs[0]; e.ID != "old:42" || e.Type != shard.EventStockChanged || e.Data["delta_reserved"] != "0.5" ||
-		e.Data["delta_available"] != "-0.5" || e.Seq != 2 || e.SKU != "A" {
+	if e := evs[0]; e.ID != "old:42" || e.Type != shard.EventStockChanged || fmt.Sprint(e.Data["delta_reserved"]) != "0.5" ||
+		fmt.Sprint(e.Data["delta_available"]) != "-0.5" || e.Seq != 2 || e.SKU != "A" {
 		t.Errorf("copied reserve: %+v", e)
 	}
 	if e := evs[1]; e.ID != "s1:4" || e.Type != shard.EventReservationHeld || e.Data["reservation_id"] != "r1" {

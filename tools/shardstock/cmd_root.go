@@ -104,6 +104,7 @@ Exit codes: 0 success, 1 failed operation, 2 bad usage.`,
 		a.devCommand(),
 		a.reshardCommand(),
 		a.verifyCommand(),
+		a.archiveCommand(),
 		a.benchCommand(),
 	)
 	return root
