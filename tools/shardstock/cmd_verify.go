@@ -18,7 +18,7 @@ func (a *app) verifyCommand() *cobra.Command {
 		Long: `Check every shard in parallel: every row on the shard that owns its partition (rows that a
 finished reshard left on old shards are counted, not reported, until 'reshard cleanup'), no
 duplicates across shards, 0 <= reserved <= on_hand for every product, on_hand and reserved equal
-the sums of the product's change-log deltas, reserved equals its held reservation lines, every
+the sums of the product's change-log deltas (plus its archived ledger base), reserved equals its held reservation lines, every
 reservation whole (no half-committed or leaked lines), and each partition owned by exactly one
 shard. With --quiescent (no traffic), in-flight sagas and fence/map mismatches count too.
 Exit code 0 only when clean; every violation is printed.`,
