@@ -208,7 +208,7 @@ func expectedEvents(t *testing.T, c *clustertest.Cluster) (map[string]bool, map[
 			if shard.EventType(kind, dOn, dRes) == "" {
 				continue
 			}
-			id := fmt.Sprintf("%s:%d", oshard, oseq)
+			id := shard.EventID(oshard, oseq)
 			ids[id] = true
 			key := "sku:" + sku
 			if sku == "" {

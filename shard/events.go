@@ -3,8 +3,10 @@ package shard
 import (
 	"context"
 	"crypto/sha1"
+	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -144,10 +146,10 @@ func (s *Store) ReadEvents(ctx context.Context, after, upTo uint64, limit int,
 		}
 		ev := Event{Type: typ, OccurredAt: at.UTC(), SKU: sku, Data: eventData(typ, kind, dOn, dRes, ref, scale),
 			Shard: s.name, Seq: seq}
-		ev.ID = s.name + ":" + strconv.FormatUint(seq, 10)
+		ev.ID = EventID(s.name, seq)
 		if originShard.Valid && originSeq.Valid {
 			ev.OriginShard, ev.OriginSeq = originShard.String, uint64(originSeq.Int64)
-			ev.ID = ev.OriginShard + ":" + strconv.FormatUint(ev.OriginSeq, 10)
+			ev.ID = EventID(ev.OriginShard, ev.OriginSeq)
 			if ev.IsCopy() && skipCopy != nil && skipCopy(ev.OriginShard, ev.OriginSeq) {
 				continue
 			}
@@ -238,8 +240,14 @@ func (l *RelayLease) Check(ctx context.Context) error {
 	return nil
 }
 
-// Release gives the lease up by closing its connection (the server drops the lock with it).
-func (l *RelayLease) Release() { l.discard() }
+// Release gives the lease up: RELEASE_LOCK first (synchronous; a closed connection's locks are
+// dropped by the server asynchronously), then the connection is closed.
+func (l *RelayLease) Release() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, _ = l.conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", l.name)
+	l.discard()
+}
 
 // discard closes the physical connection rather than returning it to the pool: a pooled
 // connection would keep the named lock.
@@ -320,4 +328,12 @@ func (l *RelayLease) lost(ctx context.Context, err error) error {
 		return l.store.classify(err)
 	}
 	return fmt.Errorf("%w: %v", ErrRelayLeaseLost, err)
+}
+
+// EventID is an event's stable id: derived from the change row's origin (the shard and seq where
+// it was first written, kept when a reshard copies the row), so every copy of a change has the
+// same id. It is opaque — shard names appear in no business response — and 26 characters.
+func EventID(originShard string, originSeq uint64) string {
+	sum := sha256.Sum256([]byte(originShard + ":" + strconv.FormatUint(originSeq, 10)))
+	return "e" + base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16])[:25]
 }
