@@ -20,7 +20,7 @@ import (
 
 // ReshardOptions tune a resharding run.
 type ReshardOptions struct {
-	Parallel      int // partitions copied at once (default 4)
+	Parallel      int // partitions copied (and finally synced at cutover) at once (default 8)
 	MaxRowsPerSec int // copy rate limit over all workers; 0 = unlimited
 	CutoverBatch  int // partitions cut over together (default 8)
 	ChunkRows     int // rows per copy statement (default 1000)
@@ -36,7 +36,7 @@ type ReshardOptions struct {
 
 func (o *ReshardOptions) defaults() {
 	if o.Parallel <= 0 {
-		o.Parallel = 4
+		o.Parallel = 8
 	}
 	if o.CutoverBatch <= 0 {
 		o.CutoverBatch = 8
@@ -237,6 +237,7 @@ func (r *Resharder) run(ctx context.Context, job *Job) error {
 	if err := r.copyMoves(ctx, job); err != nil {
 		return err
 	}
+	r.progress("catchup", job)
 	// 4. Catch up from the change log until the lag is small.
 	for round := 0; round < 20; round++ {
 		n, err := r.catchUpAll(ctx, job)
@@ -431,7 +432,7 @@ func (r *Resharder) catchUpAll(ctx context.Context, job *Job) (int64, error) {
 			continue
 		}
 		g.Go(func() error {
-			n, err := r.catchUpMove(gctx, job, m)
+			n, err := r.catchUpMove(gctx, job, m, false)
 			total.Add(n)
 			return err
 		})
@@ -440,10 +441,22 @@ func (r *Resharder) catchUpAll(ctx context.Context, job *Job) (int64, error) {
 	return total.Load(), err
 }
 
-func (r *Resharder) catchUpMove(ctx context.Context, job *Job, m *MoveState) (int64, error) {
+// catchUpMove replays one move's change log up to a sync point. A non-final pass first looks,
+// without any lock, whether the partition has anything new at all and skips it otherwise; the
+// final pass (under the cutover fence) always takes the sync point.
+func (r *Resharder) catchUpMove(ctx context.Context, job *Job, m *MoveState, final bool) (int64, error) {
 	pm, err := r.mover(job, m, nil)
 	if err != nil {
 		return 0, err
+	}
+	if !final {
+		var newest uint64
+		if err := pm.src.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE partition_id = ?", m.Partition).Scan(&newest); err != nil {
+			return 0, err
+		}
+		if newest <= m.CaughtUp {
+			return 0, nil
+		}
 	}
 	to, err := syncPoint(ctx, pm.src, m.Partition)
 	if err != nil {
@@ -537,7 +550,7 @@ func (r *Resharder) cutover(ctx context.Context, job *Job, batch []*MoveState) e
 
 // finalSync brings one fenced partition's target exactly level with its source and proves it.
 func (r *Resharder) finalSync(ctx context.Context, job *Job, m *MoveState) error {
-	if _, err := r.catchUpMove(ctx, job, m); err != nil {
+	if _, err := r.catchUpMove(ctx, job, m, true); err != nil {
 		return err
 	}
 	pm, err := r.mover(job, m, nil)

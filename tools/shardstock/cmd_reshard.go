@@ -56,7 +56,7 @@ func (f *reshardFlags) register(cmd *cobra.Command, withRun bool) {
 	fl.StringArrayVar(&f.remove, "remove", nil, "remove the shard NAME (repeatable)")
 	fl.BoolVar(&f.asJSON, "json", false, "print JSON")
 	if withRun {
-		fl.IntVar(&f.par, "parallel", 4, "partitions copied at once")
+		fl.IntVar(&f.par, "parallel", 8, "partitions copied at once (also the parallelism of each cutover batch's final sync)")
 		fl.IntVar(&f.maxRows, "max-rows-per-sec", 0, "copy rate limit in rows per second over all workers (0 = unlimited)")
 		fl.IntVar(&f.batch, "cutover-batch", 8, "partitions cut over together (each batch pauses writes to its partitions briefly)")
 	}
