@@ -204,16 +204,7 @@ func (s *Server) acknowledgeAlert(r *http.Request, body []byte) (int, any, error
 
 // runAlertReconcile runs ReconcileAlertsOnce every alerts.reconcile_interval until ctx is done.
 func (s *Server) runAlertReconcile(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Alerts.ReconcileInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		s.ReconcileAlertsOnce(ctx)
-	}
+	runEvery(ctx, s.cfg.Alerts.ReconcileInterval, func() { s.ReconcileAlertsOnce(ctx) })
 }
 
 // reconcileBatch is how many candidate products one reconcile query returns.

@@ -192,16 +192,7 @@ func newLotMetrics(reg *prometheus.Registry) *lotMetrics {
 // is done. Every gateway runs it; each product's sweep is one conditional transaction, so
 // overlapping sweeps are harmless.
 func (s *Server) runLotSweeper(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Lots.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		s.SweepLotsOnce(ctx)
-	}
+	runEvery(ctx, s.cfg.Lots.SweepInterval, func() { s.SweepLotsOnce(ctx) })
 }
 
 // SweepLotsOnce runs one expiry sweep over every shard (partitions each owns) and returns the

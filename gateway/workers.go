@@ -15,16 +15,7 @@ import (
 //
 // Every gateway runs it; the steps are conditional and idempotent, so they may overlap.
 func (s *Server) runRecovery(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Reservation.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		s.RecoverOnce(ctx)
-	}
+	runEvery(ctx, s.cfg.Reservation.SweepInterval, func() { s.RecoverOnce(ctx) })
 }
 
 // RecoverOnce runs one recovery pass over every shard and returns how many headers it finished.
@@ -96,5 +87,19 @@ func (s *Server) runHousekeeping(ctx context.Context) {
 				s.log.Warn("purging idempotency keys failed", "shard", st.Name(), "err", err)
 			}
 		}
+	}
+}
+
+// runEvery calls fn every interval until ctx is done: the loop of every background worker.
+func runEvery(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fn()
 	}
 }

@@ -431,7 +431,12 @@ func (s *Store) StuckHeaders(ctx context.Context, grace time.Duration, limit int
 	q := `(SELECT ` + headerColumns + ` FROM reservations WHERE status = 'held' AND expires_at <= UTC_TIMESTAMP(6)` + owned + ` ORDER BY expires_at LIMIT ?)
 	UNION ALL (SELECT ` + headerColumns + ` FROM reservations WHERE status IN ('pending','committing','releasing','expiring')
 		AND updated_at <= UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND` + owned + ` ORDER BY updated_at LIMIT ?)`
-	rows, err := s.db.QueryContext(ctx, q, limit, grace.Microseconds(), limit)
+	return s.queryHeaders(ctx, q, limit, grace.Microseconds(), limit)
+}
+
+// queryHeaders runs a query selecting headerColumns and scans every header.
+func (s *Store) queryHeaders(ctx context.Context, q string, args ...any) ([]Header, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, s.classify(err)
 	}
@@ -463,18 +468,5 @@ type ReservationLine struct {
 
 // AllHeaders reads every reservation header on this shard (for the verifier).
 func (s *Store) AllHeaders(ctx context.Context) ([]Header, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+headerColumns+" FROM reservations")
-	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer rows.Close()
-	var out []Header
-	for rows.Next() {
-		h, err := scanHeader(rows)
-		if err != nil {
-			return nil, s.classify(err)
-		}
-		out = append(out, h)
-	}
-	return out, s.classifyNil(rows.Err())
+	return s.queryHeaders(ctx, "SELECT "+headerColumns+" FROM reservations")
 }
