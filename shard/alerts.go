@@ -308,11 +308,10 @@ func saveAlertIDs(ctx context.Context, tx *sql.Tx, cur, next alertProduct) error
 	return err
 }
 
-// logAlertChange writes an alert's change row (zero deltas) directly: insertChanges would run
-// afterChanges again.
+// logAlertChange writes an alert's change row (zero deltas) without the afterChanges hook,
+// which is what is running.
 func logAlertChange(ctx context.Context, tx *sql.Tx, partition int, sku, kind, ref string) error {
-	_, err := tx.ExecContext(ctx, insertChangePrefix+"(?, ?, ?, 0, 0, ?, UTC_TIMESTAMP(6))", partition, sku, kind, ref)
-	return err
+	return insertChangeRows(ctx, tx, change{partition, sku, kind, 0, 0, ref})
 }
 
 // alertColumns reads an alert joined (LEFT JOIN) with its product p.

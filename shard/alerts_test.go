@@ -4,32 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/shardstock/shardstock/tools/clustertest"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/shard"
-	"github.com/shardstock/shardstock/tools/testdb"
 )
 
 // alertStore is a migrated shard that owns partition 1.
 func alertStore(t *testing.T) *shard.Store {
 	t.Helper()
-	ctx := context.Background()
-	dsn := testdb.Server(t).NewDatabase(t, "alerts")
-	if err := migrate.Up(ctx, dsn, migrate.ShardSchema); err != nil {
-		t.Fatal(err)
-	}
-	st, err := shard.Open("s", dsn, shard.PoolOptions{MaxOpen: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.SetFences(ctx, shard.FenceOwned, []int{1}); err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return clustertest.ShardStore(t, "s", 1)
 }
 
 func putThreshold(t *testing.T, st *shard.Store, sku, threshold string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/shardstock/shardstock/tools/clustertest"
 	"testing"
 	"time"
 
@@ -50,16 +51,7 @@ func TestEventType(t *testing.T) {
 
 func eventsStore(t *testing.T) *shard.Store {
 	t.Helper()
-	dsn := testdb.Server(t).NewDatabase(t, "events")
-	if err := migrate.Up(context.Background(), dsn, migrate.ShardSchema); err != nil {
-		t.Fatal(err)
-	}
-	st, err := shard.Open("s1", dsn, shard.PoolOptions{MaxOpen: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return clustertest.ShardStore(t, "s1")
 }
 
 const insertChange = `INSERT INTO changes (partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at)

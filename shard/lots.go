@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -374,21 +373,7 @@ func hasLots(ctx context.Context, tx *sql.Tx, sku string) (bool, error) {
 // insertLotRows writes lot_take and lot_conflict rows to the change log directly: they carry no
 // stock delta, so the afterChanges hook has nothing to derive from them.
 func insertLotRows(ctx context.Context, tx *sql.Tx, rows []change) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	var b strings.Builder
-	b.WriteString(insertChangePrefix)
-	args := make([]any, 0, len(rows)*6)
-	for i, c := range rows {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?,?,?,?,?,?,UTC_TIMESTAMP(6))")
-		args = append(args, c.partition, c.sku, c.kind, c.deltaOnHand, c.deltaReserved, c.ref)
-	}
-	_, err := tx.ExecContext(ctx, b.String(), args...)
-	return err
+	return insertChangeRows(ctx, tx, rows...)
 }
 
 // LotSweep counts what one expiry sweep did on a shard.

@@ -3,13 +3,12 @@ package shard_test
 import (
 	"context"
 	"database/sql"
+	"github.com/shardstock/shardstock/tools/clustertest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/shard"
-	"github.com/shardstock/shardstock/tools/testdb"
 )
 
 func TestValidateLotCode(t *testing.T) {
@@ -40,20 +39,7 @@ func TestValidateLotCode(t *testing.T) {
 // lotStore is a migrated shard that owns partition 1.
 func lotStore(t *testing.T) *shard.Store {
 	t.Helper()
-	ctx := context.Background()
-	dsn := testdb.Server(t).NewDatabase(t, "lots")
-	if err := migrate.Up(ctx, dsn, migrate.ShardSchema); err != nil {
-		t.Fatal(err)
-	}
-	st, err := shard.Open("s", dsn, shard.PoolOptions{MaxOpen: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.SetFences(ctx, shard.FenceOwned, []int{1}); err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return clustertest.ShardStore(t, "s", 1)
 }
 
 func newProduct(t *testing.T, st *shard.Store, sku string, scale int) {

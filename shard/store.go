@@ -216,7 +216,20 @@ type change struct {
 
 const insertChangePrefix = "INSERT INTO changes (partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at) VALUES "
 
+// insertChanges writes the change rows of a mutation and runs the afterChanges hook.
 func insertChanges(ctx context.Context, tx *sql.Tx, cs ...change) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	if err := insertChangeRows(ctx, tx, cs...); err != nil {
+		return err
+	}
+	return afterChanges(ctx, tx, cs)
+}
+
+// insertChangeRows writes change rows without the afterChanges hook: for rows derived inside
+// the hook itself (lot_take, lot_conflict, alert rows), which carry no stock delta.
+func insertChangeRows(ctx context.Context, tx *sql.Tx, cs ...change) error {
 	if len(cs) == 0 {
 		return nil
 	}
@@ -230,10 +243,8 @@ func insertChanges(ctx context.Context, tx *sql.Tx, cs ...change) error {
 		b.WriteString("(?,?,?,?,?,?,UTC_TIMESTAMP(6))")
 		args = append(args, c.partition, c.sku, c.kind, c.deltaOnHand, c.deltaReserved, c.ref)
 	}
-	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-		return err
-	}
-	return afterChanges(ctx, tx, cs)
+	_, err := tx.ExecContext(ctx, b.String(), args...)
+	return err
 }
 
 // insertMarker records an idempotent request in the data's partition; a duplicate means the

@@ -217,3 +217,25 @@ func (c *Cluster) SKUsPerShard(t testing.TB, prefix string) []string {
 	}
 	return out
 }
+
+// ShardStore returns a store named name over a fresh, migrated shard database that owns the
+// given partitions (its fences say owned), for tests of one shard's SQL. Closed at cleanup.
+func ShardStore(t testing.TB, name string, owned ...int) *shard.Store {
+	t.Helper()
+	ctx := context.Background()
+	dsn := testdb.Server(t).NewDatabase(t, name)
+	if err := migrate.Up(ctx, dsn, migrate.ShardSchema); err != nil {
+		t.Fatal(err)
+	}
+	st, err := shard.Open(name, dsn, shard.PoolOptions{MaxOpen: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if len(owned) > 0 {
+		if err := st.SetFences(ctx, shard.FenceOwned, owned); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
