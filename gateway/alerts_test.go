@@ -19,7 +19,6 @@ import (
 	"github.com/shardstock/shardstock/gateway"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/tools/clustertest"
-	"github.com/shardstock/shardstock/tools/testdb"
 )
 
 // ownerDB returns the database of the shard that owns sku.
@@ -359,14 +358,7 @@ func alertNames(es []expectedAlert) []string {
 // urgent first across shards and scales, pages exactly, filters by category; with a shard
 // stopped it is 503, or partial with ?partial=true.
 func TestAlertListing(t *testing.T) {
-	var servers []interface{ Stop() error }
-	var dsns []string
-	for i := 0; i < 3; i++ {
-		srv := testdb.StartServer(t)
-		servers = append(servers, srv)
-		dsns = append(dsns, srv.DSN("shardstock"))
-	}
-	c := clustertest.New(t, clustertest.Options{ShardDSNs: dsns})
+	c, servers := clustertest.NewOnServers(t, 3, clustertest.Options{})
 	g := c.StartGateway(t, gateway.Options{}, func(cfg *configs.Config) { cfg.HTTP.RequestTimeout = 5 * time.Second })
 	top := c.Topology(t)
 	stores := c.Stores(t)

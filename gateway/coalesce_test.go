@@ -76,8 +76,6 @@ func TestCoalescedHotSKU(t *testing.T) {
 	if minRefused <= available {
 		t.Errorf("a request for %d was refused while %d remained: not every servable request was served", minRefused, available)
 	}
-	metrics := g.Do("GET", "/metrics", nil)
-	_ = metrics
 	m := scrape(t, g, `shardstock_reservation_batch_size_count{kind="reserve"}`)
 	if m >= 400 {
 		t.Errorf("no coalescing happened: %v batches for 400 requests", m)

@@ -21,7 +21,6 @@ import (
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/clustertest"
-	"github.com/shardstock/shardstock/tools/testdb"
 )
 
 // catalogueRow is a product row as the tests load and re-read it.
@@ -370,14 +369,7 @@ func checkReports(t *testing.T, g *clustertest.Gateway, rows []catalogueRow, que
 // report and every listing page with figures computed directly from the rows; then one shard
 // is stopped: 503 by default, and ?partial=true answers exactly for the other shards.
 func TestReportsMatchRows(t *testing.T) {
-	var servers []interface{ Stop() error }
-	var dsns []string
-	for i := 0; i < 3; i++ {
-		srv := testdb.StartServer(t)
-		servers = append(servers, srv)
-		dsns = append(dsns, srv.DSN("shardstock"))
-	}
-	c := clustertest.New(t, clustertest.Options{ShardDSNs: dsns})
+	c, servers := clustertest.NewOnServers(t, 3, clustertest.Options{})
 	g := c.StartGateway(t, gateway.Options{}, func(cfg *configs.Config) { cfg.HTTP.RequestTimeout = 5 * time.Second })
 	top := c.Topology(t)
 	stores := c.Stores(t)

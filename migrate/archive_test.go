@@ -363,17 +363,8 @@ func TestArchiveKeepsWhatTheWatermarkProtects(t *testing.T) {
 // created after the files were verified (each delete transaction checks under the fences);
 // after the job, the ledger base moves with its partitions.
 func TestArchiveAndResharding(t *testing.T) {
-	c := clustertest.New(t, clustertest.Options{})
-	g := c.StartGateway(t, gateway.Options{DisableWorkers: true}, nil)
-	loadLedger(t, c, g, "AJ")
-	ageChanges(t, c, "1 = 1")
+	c := agedLedger(t, "AJ")
 	ctx := context.Background()
-	meta := openMeta(t, c)
-	for name, seq := range maxSeqs(t, c) {
-		if err := meta.SetRelayHorizon(ctx, name, seq, "test"); err != nil {
-			t.Fatal(err)
-		}
-	}
 	before := changeLog(t, c)
 	r := newResharder(t, c, migrate.ReshardOptions{Parallel: 4})
 	add := []migrate.ShardSpec{{Name: "shard-4", DSN: testdb.Server(t).NewDatabase(t, "shard4")}}
@@ -445,17 +436,8 @@ func TestArchiveAndResharding(t *testing.T) {
 // Archive verifies its files before deleting anything: a file changed after it was written
 // stops the run with every row still in place.
 func TestArchiveVerifiesBeforeDeleting(t *testing.T) {
-	c := clustertest.New(t, clustertest.Options{})
-	g := c.StartGateway(t, gateway.Options{DisableWorkers: true}, nil)
-	loadLedger(t, c, g, "AV")
-	ageChanges(t, c, "1 = 1")
+	c := agedLedger(t, "AV")
 	ctx := context.Background()
-	meta := openMeta(t, c)
-	for name, seq := range maxSeqs(t, c) {
-		if err := meta.SetRelayHorizon(ctx, name, seq, "test"); err != nil {
-			t.Fatal(err)
-		}
-	}
 	before := changeLog(t, c)
 
 	// Dry run: counts, writes and deletes nothing.
@@ -519,4 +501,21 @@ func TestVerifyCountsLedgerBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.RequireInvariants(t, true)
+}
+
+// agedLedger is a cluster whose whole change log is old enough to archive and already consumed
+// by every event relay (horizons at the newest rows).
+func agedLedger(t *testing.T, prefix string) *clustertest.Cluster {
+	t.Helper()
+	c := clustertest.New(t, clustertest.Options{})
+	g := c.StartGateway(t, gateway.Options{DisableWorkers: true}, nil)
+	loadLedger(t, c, g, prefix)
+	ageChanges(t, c, "1 = 1")
+	meta := openMeta(t, c)
+	for name, seq := range maxSeqs(t, c) {
+		if err := meta.SetRelayHorizon(context.Background(), name, seq, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
 }

@@ -294,7 +294,12 @@ func (m *Meta) RepositionSink(ctx context.Context, sink string, positions map[st
 
 // SinkPositions returns the sink's position on every shard it has a cursor for.
 func (m *Meta) SinkPositions(ctx context.Context, sink string) (map[string]uint64, error) {
-	rows, err := m.db.QueryContext(ctx, "SELECT shard, position FROM event_cursors WHERE sink = ?", sink)
+	return m.shardPositions(ctx, "SELECT shard, position FROM event_cursors WHERE sink = ?", sink)
+}
+
+// shardPositions runs a query of (shard, seq) pairs and returns them as a map.
+func (m *Meta) shardPositions(ctx context.Context, q string, args ...any) (map[string]uint64, error) {
+	rows, err := m.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("meta store: %w", err)
 	}
@@ -325,21 +330,7 @@ func (m *Meta) SetRelayHorizon(ctx context.Context, shardName string, horizon ui
 // RelayHorizons returns the horizon of every shard whose relay has run: readers of the change
 // log (polling, streams) stop there.
 func (m *Meta) RelayHorizons(ctx context.Context) (map[string]uint64, error) {
-	rows, err := m.db.QueryContext(ctx, "SELECT shard, horizon FROM event_relays")
-	if err != nil {
-		return nil, fmt.Errorf("meta store: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]uint64{}
-	for rows.Next() {
-		var s string
-		var h uint64
-		if err := rows.Scan(&s, &h); err != nil {
-			return nil, fmt.Errorf("meta store: %w", err)
-		}
-		out[s] = h
-	}
-	return out, rows.Err()
+	return m.shardPositions(ctx, "SELECT shard, horizon FROM event_relays")
 }
 
 // EventLowWatermarks returns, for each named shard, the lowest change seq that some event relay

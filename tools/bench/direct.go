@@ -221,24 +221,7 @@ type directWorker struct {
 }
 
 func (w *directWorker) runOp(ctx context.Context, rec *recorder) {
-	start := time.Now()
-	var ok bool
-	switch w.o.Scenario {
-	case ScenarioRead:
-		ok = w.read(ctx, rec)
-	case ScenarioReserve, ScenarioHot:
-		ok = w.reserveAndSettle(ctx, rec)
-	case ScenarioMixed:
-		switch n := w.rng.IntN(100); {
-		case n < 70:
-			ok = w.read(ctx, rec)
-		case n < 90:
-			ok = w.reserveAndSettle(ctx, rec)
-		default:
-			ok = w.adjust(ctx, rec)
-		}
-	}
-	rec.op(start, time.Now(), ok)
+	runScenarioOp(ctx, w, w.o.Scenario, w.rng, rec)
 }
 
 func (w *directWorker) pick() (string, skuHome) {

@@ -106,26 +106,13 @@ func (w *httpWorker) timed(ctx context.Context, rec *recorder, kind requestKind,
 
 // runOp performs one operation of the scenario.
 func (w *httpWorker) runOp(ctx context.Context, rec *recorder) {
-	start := time.Now()
-	var ok bool
-	switch w.o.Scenario {
-	case ScenarioRead:
-		ok = w.read(ctx, rec)
-	case ScenarioReserve, ScenarioHot:
-		ok = w.reserveAndSettle(ctx, rec)
-	case ScenarioMixed:
-		switch n := w.rng.IntN(100); {
-		case n < 70:
-			ok = w.read(ctx, rec)
-		case n < 90:
-			ok = w.reserveAndSettle(ctx, rec)
-		default:
-			ok = w.adjust(ctx, rec)
-		}
-	case ScenarioReport:
-		ok = w.timed(ctx, rec, kindReport, http.MethodGet, w.o.Target+"/v1/stats/summary", nil).ok()
+	if w.o.Scenario == ScenarioReport {
+		start := time.Now()
+		ok := w.timed(ctx, rec, kindReport, http.MethodGet, w.o.Target+"/v1/stats/summary", nil).ok()
+		rec.op(start, time.Now(), ok)
+		return
 	}
-	rec.op(start, time.Now(), ok)
+	runScenarioOp(ctx, w, w.o.Scenario, w.rng, rec)
 }
 
 func (w *httpWorker) pick() (int, string) {

@@ -151,3 +151,33 @@ func runWorkers(ctx context.Context, o Options, mode string, newWorker func(i in
 	}
 	return result(mode, w, recs)
 }
+
+// scenarioOps are the operations a worker (HTTP or direct SQL) performs; each records its own
+// requests and reports whether the operation succeeded.
+type scenarioOps interface {
+	read(ctx context.Context, rec *recorder) bool
+	reserveAndSettle(ctx context.Context, rec *recorder) bool
+	adjust(ctx context.Context, rec *recorder) bool
+}
+
+// runScenarioOp performs and records one operation of the scenario: the same mix for every mode.
+func runScenarioOp(ctx context.Context, w scenarioOps, scenario string, rng *rand.Rand, rec *recorder) {
+	start := time.Now()
+	var ok bool
+	switch scenario {
+	case ScenarioRead:
+		ok = w.read(ctx, rec)
+	case ScenarioReserve, ScenarioHot:
+		ok = w.reserveAndSettle(ctx, rec)
+	case ScenarioMixed:
+		switch n := rng.IntN(100); {
+		case n < 70:
+			ok = w.read(ctx, rec)
+		case n < 90:
+			ok = w.reserveAndSettle(ctx, rec)
+		default:
+			ok = w.adjust(ctx, rec)
+		}
+	}
+	rec.op(start, time.Now(), ok)
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
+	"github.com/shardstock/shardstock/tools/mysqlproc"
 	"github.com/shardstock/shardstock/tools/testdb"
 )
 
@@ -238,4 +239,17 @@ func ShardStore(t testing.TB, name string, owned ...int) *shard.Store {
 		}
 	}
 	return st
+}
+
+// NewOnServers creates a cluster whose shards each run on their own throwaway server process,
+// for tests that stop, slow down or resize one shard. The servers are returned in shard order.
+func NewOnServers(t testing.TB, shards int, o Options) (*Cluster, []*mysqlproc.Server) {
+	t.Helper()
+	servers := make([]*mysqlproc.Server, shards)
+	o.Shards, o.ShardDSNs = shards, make([]string, shards)
+	for i := range servers {
+		servers[i] = testdb.StartServer(t)
+		o.ShardDSNs[i] = servers[i].DSN("shardstock")
+	}
+	return New(t, o), servers
 }
