@@ -13,7 +13,6 @@ import (
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/clustertest"
-	"github.com/shardstock/shardstock/tools/testdb"
 )
 
 func TestReservationLifecycle(t *testing.T) {
@@ -138,14 +137,7 @@ func readAll(r *http.Response) string {
 // A shard that is down gives 503 shard_unavailable with Retry-After and the shard's name, for
 // the requests that need it; the other shards keep serving.
 func TestShardUnavailable(t *testing.T) {
-	procs := []string{}
-	var servers []interface{ Stop() error }
-	for i := 0; i < 3; i++ {
-		srv := testdb.StartServer(t)
-		servers = append(servers, srv)
-		procs = append(procs, srv.DSN("shardstock"))
-	}
-	c := clustertest.New(t, clustertest.Options{ShardDSNs: procs})
+	c, servers := clustertest.NewOnServers(t, 3, clustertest.Options{})
 	g := c.StartGateway(t, gateway.Options{}, func(cfg *configs.Config) { cfg.HTTP.RequestTimeout = 5 * time.Second })
 	skus := c.SKUsPerShard(t, "U")
 	for _, s := range skus {
@@ -203,7 +195,18 @@ func TestStaleTopologyRefusedByFence(t *testing.T) {
 	if _, err := meta.PublishMap(ctx, top.Version, mp, "test move"); err != nil {
 		t.Fatal(err)
 	}
-	// The gateway still routes by version 1: the old shard's fence refuses, the gateway refreshes.
+	// A read through the stale gateway must come from the new owner, not the moved-out copy:
+	// change the new owner's row behind everyone's back and look for it.
+	if _, err := stores[to].DB().Exec("UPDATE products SET name = 'on the new owner' WHERE sku = ?", sku); err != nil {
+		t.Fatal(err)
+	}
+	if r := g.Expect(g.Do("GET", "/v1/products/"+sku, nil), 200, ""); r.Str("name") != "on the new owner" {
+		t.Errorf("stale gateway read the moved-out copy: %s", r.Raw)
+	}
+	if r := g.Expect(g.Do("GET", "/v1/products?sku="+sku, nil), 200, ""); !strings.Contains(string(r.Raw), "on the new owner") {
+		t.Errorf("batch get read the moved-out copy: %s", r.Raw)
+	}
+	// Writes: the old shard's fence refuses, the gateway refreshes and retries on the new owner.
 	r := g.Expect(g.Do("POST", "/v1/products/"+sku+"/adjustments", `{"delta":5,"reason":"receive"}`), 200, "")
 	if r.Num("on_hand") != "15" {
 		t.Errorf("after the move: %s", r.Raw)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -99,7 +100,6 @@ func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
 	}
 	var prod shard.Product
 	var created bool
-	defer s.wrote(sku)
 	err = s.onPartition(r.Context(), "put_product", p, func(st *shard.Store) error {
 		var err error
 		prod, created, err = st.PutProduct(r.Context(), spec)
@@ -148,7 +148,8 @@ func (s *Server) getProduct(r *http.Request, _ []byte) (int, any, error) {
 	return http.StatusOK, toProductJSON(prod), nil
 }
 
-// wrote drops written SKUs from the read cache (this gateway reads its own writes).
+// wrote drops written SKUs from the read cache (this gateway reads its own writes). The endpoint
+// wrapper calls it for every write to a /v1/products/{sku} path; reservations call it for their lines.
 func (s *Server) wrote(skus ...string) {
 	if s.readCache != nil {
 		s.readCache.invalidate(skus...)
@@ -231,7 +232,6 @@ func (s *Server) changeStock(r *http.Request, c shard.StockChange) (int, any, er
 		c.Ref = "idem:" + shortHash(c.Marker)
 	}
 	var prod shard.Product
-	defer s.wrote(c.SKU)
 	err := s.onPartition(ctx, "change_stock", c.Partition, func(st *shard.Store) error {
 		var err error
 		prod, err = st.ChangeStock(ctx, c)
@@ -300,7 +300,7 @@ func (s *Server) listProducts(r *http.Request, _ []byte) (int, any, error) {
 // fetchProducts reads the products of the given lines from their shards in parallel.
 func (s *Server) fetchProducts(ctx context.Context, lines []shard.LineRequest) (map[string]shard.Product, error) {
 	found := map[string]shard.Product{}
-	var mu = make(chan struct{}, 1)
+	var mu sync.Mutex
 	err := s.onLines(ctx, "get_products", lines, func(st *shard.Store, ls []shard.LineRequest) error {
 		skus := make([]string, len(ls))
 		parts := make([]int, len(ls))
@@ -311,11 +311,11 @@ func (s *Server) fetchProducts(ctx context.Context, lines []shard.LineRequest) (
 		if err != nil {
 			return err
 		}
-		mu <- struct{}{}
+		mu.Lock()
 		for k, v := range ps {
 			found[k] = v
 		}
-		<-mu
+		mu.Unlock()
 		return nil
 	})
 	return found, err

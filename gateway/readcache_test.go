@@ -40,3 +40,19 @@ func TestReadCache(t *testing.T) {
 		t.Errorf("another gateway's write not visible after max_staleness: %s", r.Raw)
 	}
 }
+
+// A lot receipt (a product path the cache knows nothing about) is a write too.
+func TestReadCacheSeesLotReceipts(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{})
+	g := c.StartGateway(t, gateway.Options{}, func(cfg *configs.Config) {
+		cfg.ReadCache.Enabled = true
+		cfg.ReadCache.MaxStaleness = time.Minute
+	})
+	g.Expect(g.Do("PUT", "/v1/products/RC-LOT", `{"name":"milk","scale":0}`), 201, "")
+	g.Expect(g.Do("GET", "/v1/products/RC-LOT", nil), 200, "")
+	exp := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+	g.Expect(g.Do("POST", "/v1/products/RC-LOT/lots", `{"lot":"L1","quantity":6,"expires_at":"`+exp+`"}`), 201, "")
+	if r := g.Do("GET", "/v1/products/RC-LOT", nil); r.Num("on_hand") != "6" {
+		t.Errorf("cached product missed the lot receipt: %s", r.Raw)
+	}
+}

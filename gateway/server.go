@@ -214,6 +214,9 @@ func (s *Server) endpoint(route string, idempotent bool, fn apiFunc) http.Handle
 		} else {
 			status, payload, hdr = s.encodeError(err)
 		}
+		if sku := mux.Vars(r)["sku"]; sku != "" && r.Method != http.MethodGet {
+			s.wrote(sku) // every write to a product path: this gateway reads its own writes
+		}
 		for k, v := range hdr {
 			w.Header()[k] = v
 		}
