@@ -127,7 +127,6 @@ func (s *Server) createReservation(r *http.Request, body []byte) (int, any, erro
 		}
 		ttl = time.Duration(*req.TTLSeconds) * time.Second
 	}
-	partitions := s.topo.Current().partitions
 	lines := make([]shard.LineRequest, len(req.Lines))
 	seen := map[string]bool{}
 	for i, l := range req.Lines {
@@ -151,7 +150,6 @@ func (s *Server) createReservation(r *http.Request, body []byte) (int, any, erro
 		}
 		lines[i] = shard.LineRequest{SKU: l.SKU, Partition: s.topo.partitionOf(l.SKU), Quantity: d, Requested: d.String()}
 	}
-	_ = partitions
 	marker := markerFrom(r.Context())
 	h := shard.Header{ID: newReservationID(lines[0].Partition, marker), Partition: lines[0].Partition,
 		OrderID: *req.OrderID, Lines: lines, CommitRequested: req.Commit != nil && *req.Commit}
@@ -208,9 +206,7 @@ func (s *Server) reserve(ctx context.Context, h shard.Header, ttl time.Duration)
 			return r.Header, nil
 		case shard.IsCode(err, shard.CodeAlreadyApplied):
 			return s.awaitSettled(ctx, h)
-		case ctx.Err() != nil:
-			return shard.Header{}, err
-		case !retryOnNormalPath(err):
+		case ctx.Err() != nil || !retryOnNormalPath(err):
 			return shard.Header{}, err
 		}
 		// The batch applied nothing (partition moving, shard trouble): take the normal path,
@@ -317,7 +313,7 @@ func (s *Server) reserveSaga(ctx context.Context, h shard.Header, ttl time.Durat
 	if h.CommitRequested {
 		return s.finish(ctx, cur, shard.ActionCommit, "commit", shard.StatusCommitted)
 	}
-	return s.readHeader(ctx, h.ID, h.Partition)
+	return cur, nil // the transition returned the header as it now is
 }
 
 func fpErr(err error) bool {
