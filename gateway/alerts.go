@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -48,17 +49,17 @@ func newAlertMetrics(reg *prometheus.Registry) *alertMetrics {
 // product's current figures, exact in its scale; available_at_open is what it was when the
 // alert opened.
 type alertJSON struct {
-	ID                string       `json:"id"`
-	SKU               string       `json:"sku"`
-	Category          string       `json:"category"`
-	Kind              string       `json:"kind"`
-	Status            string       `json:"status"`
-	Available         quantityJSON `json:"available"`
-	LowStockThreshold quantityJSON `json:"low_stock_threshold"`
-	AvailableAtOpen   quantityJSON `json:"available_at_open"`
-	OpenedAt          string       `json:"opened_at"`
-	AcknowledgedAt    *string      `json:"acknowledged_at"`
-	ResolvedAt        *string      `json:"resolved_at"`
+	ID                string                `json:"id"`
+	SKU               string                `json:"sku"`
+	Category          string                `json:"category"`
+	Kind              inventory.AlertKind   `json:"kind"`
+	Status            inventory.AlertStatus `json:"status"`
+	Available         quantityJSON          `json:"available"`
+	LowStockThreshold quantityJSON          `json:"low_stock_threshold"`
+	AvailableAtOpen   quantityJSON          `json:"available_at_open"`
+	OpenedAt          string                `json:"opened_at"`
+	AcknowledgedAt    *string               `json:"acknowledged_at"`
+	ResolvedAt        *string               `json:"resolved_at"`
 }
 
 func toAlertJSON(a shard.Alert) alertJSON {
@@ -92,13 +93,13 @@ type alertPageJSON struct {
 
 // alertStatusParam reads ?status: open, acknowledged or resolved; without it, the active
 // alerts (open and acknowledged).
-func alertStatusParam(r *http.Request) ([]string, error) {
+func alertStatusParam(r *http.Request) ([]inventory.AlertStatus, error) {
 	if !r.URL.Query().Has("status") {
-		return []string{shard.AlertOpen, shard.AlertAcknowledged}, nil
+		return []inventory.AlertStatus{inventory.AlertOpen, inventory.AlertAcknowledged}, nil
 	}
-	switch v := r.URL.Query().Get("status"); v {
-	case shard.AlertOpen, shard.AlertAcknowledged, shard.AlertResolved:
-		return []string{v}, nil
+	switch v := inventory.AlertStatus(r.URL.Query().Get("status")); v {
+	case inventory.AlertOpen, inventory.AlertAcknowledged, inventory.AlertResolved:
+		return []inventory.AlertStatus{v}, nil
 	default:
 		return nil, validationFailed("status", "status must be open, acknowledged or resolved, got %q", v)
 	}
@@ -152,7 +153,7 @@ func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any, error) {
 	var all []ranked
 	for _, ans := range res.answers {
 		for _, a := range ans.value {
-			gap := toMicros(big.NewInt(a.Available-a.LowStockThreshold), a.Scale)
+			gap := inventory.Micros(big.NewInt(a.Available-a.LowStockThreshold), a.Scale)
 			all = append(all, ranked{a, shard.AlertPosition{Rank: shard.AlertRank(a.Kind), GapMicros: gap.String(), SKU: a.SKU, ID: a.ID}, gap})
 		}
 	}
@@ -188,7 +189,7 @@ func (s *Server) acknowledgeAlert(r *http.Request, body []byte) (int, any, error
 	id := mux.Vars(r)["id"]
 	p, ok := shard.AlertPartition(id)
 	if !ok || p >= s.topo.Current().partitions {
-		return 0, nil, shard.Errorf(shard.CodeNotFound, "alert %q not found", id)
+		return 0, nil, inventory.Errorf(inventory.CodeNotFound, "alert %q not found", id)
 	}
 	var a shard.Alert
 	err := s.onPartition(r.Context(), "alert_acknowledge", p, func(st *shard.Store) error {
@@ -246,7 +247,11 @@ func (s *Server) alertCursors() alertCursorCodec { return alertCursorCodec{key: 
 func (c alertCursorCodec) mac(payload []byte, f shard.AlertFilter) []byte {
 	m := hmac.New(sha256.New, c.key)
 	m.Write([]byte("alerts\x00"))
-	m.Write([]byte(strings.Join(f.Statuses, ",")))
+	statuses := make([]string, len(f.Statuses))
+	for i, st := range f.Statuses {
+		statuses[i] = string(st)
+	}
+	m.Write([]byte(strings.Join(statuses, ",")))
 	m.Write([]byte{0})
 	if f.Category != nil {
 		m.Write([]byte{1})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/clustertest"
@@ -137,7 +138,7 @@ func TestCoalescedIdempotentReplays(t *testing.T) {
 	owner, _ := top.Map.Owner(p)
 	st := c.Stores(t)[owner]
 	mk := func(id string) shard.BatchRequest {
-		d, _ := shard.ParseDecimal("2")
+		d, _ := inventory.ParseQuantity("2")
 		return shard.BatchRequest{TTL: time.Minute, KeyDerived: true, Header: shard.Header{ID: id, Partition: p, OrderID: "b",
 			Lines: []shard.LineRequest{{SKU: "HOTK", Partition: p, Quantity: d, Requested: "2"}}}}
 	}
@@ -146,7 +147,7 @@ func TestCoalescedIdempotentReplays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res[0].Err != nil || !shard.IsCode(res[1].Err, shard.CodeAlreadyApplied) || res[2].Err != nil {
+	if res[0].Err != nil || !inventory.IsCode(res[1].Err, inventory.CodeAlreadyApplied) || res[2].Err != nil {
 		t.Errorf("batch results: %+v", res)
 	}
 	if r := g.Do("GET", "/v1/products/HOTK", nil); r.Num("reserved") != "41" {
@@ -187,11 +188,11 @@ func TestCoalescedFenceFlip(t *testing.T) {
 	}
 	for i := 0; i < 3; i++ {
 		time.Sleep(200 * time.Millisecond)
-		if err := st.SetFences(context.Background(), shard.FenceMovedOut, []int{p}); err != nil {
+		if err := st.SetFences(context.Background(), inventory.FenceMovedOut, []int{p}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(300 * time.Millisecond)
-		if err := st.SetFences(context.Background(), shard.FenceOwned, []int{p}); err != nil {
+		if err := st.SetFences(context.Background(), inventory.FenceOwned, []int{p}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/shardstock/shardstock/shard"
+	"github.com/shardstock/shardstock/inventory"
 )
 
 // readBody reads at most limit bytes of the request body (413 payload_too_large beyond).
@@ -17,7 +17,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return nil, shard.Errorf(shard.CodePayloadTooLarge, "request body is larger than %d bytes", limit)
+		return nil, inventory.Errorf(inventory.CodePayloadTooLarge, "request body is larger than %d bytes", limit)
 	}
 	if err != nil {
 		return nil, invalidRequest("cannot read request body: %v", err)
@@ -95,10 +95,10 @@ func (q *jsonQuantity) UnmarshalJSON(b []byte) error {
 }
 
 // decimal parses the quantity for field (422 validation_failed when it is not exact/in range).
-func (q jsonQuantity) decimal(field string) (shard.Decimal, error) {
-	d, err := shard.ParseDecimal(q.raw)
+func (q jsonQuantity) decimal(field string) (inventory.Quantity, error) {
+	d, err := inventory.ParseQuantity(q.raw)
 	if err != nil {
-		var de *shard.Error
+		var de *inventory.Error
 		if errors.As(err, &de) {
 			return d, validationFailed(field, "%s: %s", field, de.Message)
 		}
@@ -135,11 +135,11 @@ type quantityJSON struct {
 
 // MarshalJSON prints the exact decimal as a number token.
 func (q quantityJSON) MarshalJSON() ([]byte, error) {
-	return []byte(shard.FormatUnits(q.units, q.scale)), nil
+	return []byte(inventory.FormatUnits(q.units, q.scale)), nil
 }
 
-func mustPositive(field string, d shard.Decimal) error {
-	if d.Unscaled <= 0 {
+func mustPositive(field string, d inventory.Quantity) error {
+	if d.Units <= 0 {
 		return validationFailed(field, "%s must be greater than zero", field)
 	}
 	return nil

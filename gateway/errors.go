@@ -7,22 +7,22 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/shardstock/shardstock/shard"
+	"github.com/shardstock/shardstock/inventory"
 )
 
 // statusByCode is the one table that maps domain error codes to HTTP statuses.
-var statusByCode = map[shard.Code]int{
-	shard.CodeInvalidRequest:      http.StatusBadRequest,
-	shard.CodePayloadTooLarge:     http.StatusRequestEntityTooLarge,
-	shard.CodeValidation:          http.StatusUnprocessableEntity,
-	shard.CodeNotFound:            http.StatusNotFound,
-	shard.CodeInsufficientStock:   http.StatusConflict,
-	shard.CodeVersionConflict:     http.StatusConflict,
-	shard.CodeInvalidState:        http.StatusConflict,
-	shard.CodeIdempotencyConflict: http.StatusUnprocessableEntity,
-	shard.CodeShardUnavailable:    http.StatusServiceUnavailable,
+var statusByCode = map[inventory.Code]int{
+	inventory.CodeInvalidRequest:      http.StatusBadRequest,
+	inventory.CodePayloadTooLarge:     http.StatusRequestEntityTooLarge,
+	inventory.CodeValidation:          http.StatusUnprocessableEntity,
+	inventory.CodeNotFound:            http.StatusNotFound,
+	inventory.CodeInsufficientStock:   http.StatusConflict,
+	inventory.CodeVersionConflict:     http.StatusConflict,
+	inventory.CodeInvalidState:        http.StatusConflict,
+	inventory.CodeIdempotencyConflict: http.StatusUnprocessableEntity,
+	inventory.CodeShardUnavailable:    http.StatusServiceUnavailable,
 	// A partition that kept moving for longer than the retry budget: the client may retry.
-	shard.CodePartitionMoved: http.StatusServiceUnavailable,
+	inventory.CodePartitionMoved: http.StatusServiceUnavailable,
 }
 
 // errorBody is the contract's error envelope.
@@ -39,13 +39,13 @@ type errorPayload struct {
 // errorResponse turns any error into the status and envelope the contract prescribes.
 // Errors that are not domain errors are 500 "internal" with a generic message; they are logged.
 func errorResponse(log *slog.Logger, err error) (int, errorBody, http.Header) {
-	var de *shard.Error
+	var de *inventory.Error
 	if errors.As(err, &de) {
 		code := de.Code
 		details := de.Details
-		if code == shard.CodePartitionMoved {
+		if code == inventory.CodePartitionMoved {
 			// Shard internals never leak: a moving partition looks like an unavailable shard.
-			code, details = shard.CodeShardUnavailable, map[string]any{"shards": []string{}, "reason": "partition is being moved"}
+			code, details = inventory.CodeShardUnavailable, map[string]any{"shards": []string{}, "reason": "partition is being moved"}
 		}
 		status, ok := statusByCode[code]
 		if ok {
@@ -61,11 +61,11 @@ func errorResponse(log *slog.Logger, err error) (int, errorBody, http.Header) {
 	}
 	if errors.Is(err, context.Canceled) {
 		// The client went away; nobody reads this answer, and it is no server fault.
-		return http.StatusServiceUnavailable, errorBody{errorPayload{string(shard.CodeShardUnavailable),
+		return http.StatusServiceUnavailable, errorBody{errorPayload{string(inventory.CodeShardUnavailable),
 			"the request was cancelled", map[string]any{"shards": []string{}}}}, nil
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return http.StatusServiceUnavailable, errorBody{errorPayload{string(shard.CodeShardUnavailable),
+		return http.StatusServiceUnavailable, errorBody{errorPayload{string(inventory.CodeShardUnavailable),
 				"the request timed out waiting for a shard", map[string]any{"shards": []string{}}}},
 			http.Header{"Retry-After": []string{"1"}}
 	}
@@ -74,9 +74,9 @@ func errorResponse(log *slog.Logger, err error) (int, errorBody, http.Header) {
 }
 
 func invalidRequest(format string, args ...any) error {
-	return shard.Errorf(shard.CodeInvalidRequest, format, args...)
+	return inventory.Errorf(inventory.CodeInvalidRequest, format, args...)
 }
 
 func validationFailed(field, format string, args ...any) error {
-	return shard.Errorf(shard.CodeValidation, format, args...).WithDetails(map[string]any{"field": field})
+	return inventory.Errorf(inventory.CodeValidation, format, args...).WithDetails(map[string]any{"field": field})
 }

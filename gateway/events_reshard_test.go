@@ -8,6 +8,7 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/clustertest"
@@ -39,7 +40,7 @@ func TestEventsAcrossReshard(t *testing.T) {
 	time.Sleep(400 * time.Millisecond)
 	cancel()
 	wait()
-	if err != nil || job.State != migrate.JobDone {
+	if err != nil || job.State != inventory.JobDone {
 		t.Fatalf("reshard: %v (%s)", err, job.State)
 	}
 	waitRelays(t, 3, 5*time.Second, g)
@@ -83,7 +84,7 @@ func expectedAcrossShards(t *testing.T, c *clustertest.Cluster) (map[string]bool
 			if err := rows.Scan(&sku, &kind, &dOn, &dRes, &ref, &at, &oshard, &oseq); err != nil {
 				t.Fatal(err)
 			}
-			if shard.EventType(kind, dOn, dRes) == "" {
+			if shard.EventType(inventory.ChangeKind(kind), dOn, dRes) == "" {
 				continue
 			}
 			id := shard.EventID(oshard, oseq)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/clustertest"
 )
@@ -205,7 +206,7 @@ func expectedEvents(t *testing.T, c *clustertest.Cluster) (map[string]bool, map[
 			if err := rows.Scan(&seq, &sku, &kind, &dOn, &dRes, &ref, &oshard, &oseq); err != nil {
 				t.Fatal(err)
 			}
-			if shard.EventType(kind, dOn, dRes) == "" {
+			if shard.EventType(inventory.ChangeKind(kind), dOn, dRes) == "" {
 				continue
 			}
 			id := shard.EventID(oshard, oseq)

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -63,7 +64,7 @@ func (s *Server) idempotentCall(r *http.Request, body []byte, fn apiFunc) (int, 
 			return claim.Status, claim.Body, http.Header{"Idempotent-Replayed": []string{"true"}}
 		case claim.InProgress:
 			if time.Now().After(deadline) {
-				return s.encodeError(shard.Errorf(shard.CodeShardUnavailable, "a request with this Idempotency-Key is still in progress").
+				return s.encodeError(inventory.Errorf(inventory.CodeShardUnavailable, "a request with this Idempotency-Key is still in progress").
 					WithDetails(map[string]any{"shards": []string{}}))
 			}
 			select {

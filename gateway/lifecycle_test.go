@@ -10,6 +10,7 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/clustertest"
@@ -178,11 +179,11 @@ func TestStaleTopologyRefusedByFence(t *testing.T) {
 	ctx := context.Background()
 	// Hand-made move of one partition: fence the source, copy the row and its ledger, own it on
 	// the target, publish the map.
-	if err := stores[from].SetFences(ctx, shard.FenceMovedOut, []int{p}); err != nil {
+	if err := stores[from].SetFences(ctx, inventory.FenceMovedOut, []int{p}); err != nil {
 		t.Fatal(err)
 	}
 	copyRows(t, stores[from], stores[to], sku)
-	if err := stores[to].SetFences(ctx, shard.FenceOwned, []int{p}); err != nil {
+	if err := stores[to].SetFences(ctx, inventory.FenceOwned, []int{p}); err != nil {
 		t.Fatal(err)
 	}
 	mp := router.Map{Owners: append([]string(nil), top.Map.Owners...)}

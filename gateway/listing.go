@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -121,7 +122,7 @@ func (c cursorCodec) open(cursor string, f shard.ReportFilter) (string, error) {
 		return "", bad
 	}
 	sku, sum := string(raw[1:len(raw)-16]), raw[len(raw)-16:]
-	if !hmac.Equal(sum, c.mac(sku, f)) || shard.ValidateSKU(sku) != nil {
+	if !hmac.Equal(sum, c.mac(sku, f)) || inventory.ValidateSKU(sku) != nil {
 		return "", bad
 	}
 	return sku, nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -101,7 +102,7 @@ func (s *Server) receiveLot(r *http.Request, body []byte) (int, any, error) {
 		prod, lot, created, err = st.ReceiveLot(ctx, rc)
 		return err
 	})
-	if shard.IsCode(err, shard.CodeAlreadyApplied) {
+	if inventory.IsCode(err, inventory.CodeAlreadyApplied) {
 		// Applied by an earlier attempt with this Idempotency-Key: answer with the current state.
 		return s.replayLotReceipt(ctx, sku, p, rc.Code)
 	}
@@ -125,7 +126,7 @@ func (s *Server) replayLotReceipt(ctx context.Context, sku string, p int, code s
 			return http.StatusCreated, lotReceiptJSON{toLotJSON(l, prod.Scale), toProductJSON(prod)}, nil
 		}
 	}
-	return 0, nil, shard.Errorf(shard.CodeNotFound, "lot %q of %q not found", code, sku)
+	return 0, nil, inventory.Errorf(inventory.CodeNotFound, "lot %q of %q not found", code, sku)
 }
 
 func (s *Server) readLots(ctx context.Context, sku string, p int, includeEmpty bool) (shard.Product, []shard.Lot, error) {

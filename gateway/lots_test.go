@@ -11,9 +11,9 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/router"
-	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/clustertest"
 	"github.com/shardstock/shardstock/tools/testdb"
 )
@@ -34,17 +34,17 @@ func lotsOf(t *testing.T, g *clustertest.Gateway, sku string) map[string]string 
 		m := l.(map[string]any)
 		rem := fmt.Sprint(m["remaining"])
 		out[m["lot"].(string)] = rem
-		d, err := shard.ParseDecimal(rem)
+		d, err := inventory.ParseQuantity(rem)
 		if err != nil {
 			t.Fatal(err)
 		}
-		u, _ := d.Units(scale)
+		u, _ := d.BaseUnits(scale)
 		units += u
 	}
-	onHand, _ := shard.ParseDecimal(r.Num("on_hand"))
-	want, _ := onHand.Units(scale)
+	onHand, _ := inventory.ParseQuantity(r.Num("on_hand"))
+	want, _ := onHand.BaseUnits(scale)
 	if units != want {
-		t.Fatalf("%s: on_hand %s but lots hold %s (%v)", sku, r.Num("on_hand"), shard.FormatUnits(units, scale), out)
+		t.Fatalf("%s: on_hand %s but lots hold %s (%v)", sku, r.Num("on_hand"), inventory.FormatUnits(units, scale), out)
 	}
 	return out
 }
@@ -62,11 +62,14 @@ func sameLots(got map[string]string, want map[string]string) bool {
 }
 
 // changeRefs lists "kind ref" of the change rows of sku with the given kinds, over every shard.
-func changeRefs(t *testing.T, c *clustertest.Cluster, sku string, kinds ...string) []string {
+func changeRefs(t *testing.T, c *clustertest.Cluster, sku string, kinds ...inventory.ChangeKind) []string {
 	t.Helper()
-	var out []string
+	var out, names []string
+	for _, k := range kinds {
+		names = append(names, string(k))
+	}
 	for _, st := range c.Stores(t) {
-		rows, err := st.DB().Query("SELECT kind, ref FROM changes WHERE sku = ? AND kind IN ('"+strings.Join(kinds, "','")+"') ORDER BY seq", sku)
+		rows, err := st.DB().Query("SELECT kind, ref FROM changes WHERE sku = ? AND kind IN ('"+strings.Join(names, "','")+"') ORDER BY seq", sku)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +156,7 @@ func TestLotsReceiveAndFEFO(t *testing.T) {
 		t.Fatalf("after sale and damage: %v, want %v", got, want)
 	}
 	want := []string{"lot_take EARLY:1.125", "lot_take MID:1.875", "lot_take MID:0.625", "lot_take LATE:0.875", "lot_take LATE:0.375"}
-	if got := changeRefs(t, c, "CHEESE", shard.KindLotTake); strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := changeRefs(t, c, "CHEESE", inventory.KindLotTake); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("lot_take rows %v, want %v", got, want)
 	}
 	// Stock of a lot-tracked product only arrives through a lot.
@@ -198,15 +201,15 @@ func TestLotExpirySweeper(t *testing.T) {
 	if r := g.Expect(g.Do("GET", "/v1/products/BREAD", nil), 200, ""); r.Num("on_hand") != "6" {
 		t.Fatalf("BREAD after expiry: %s", r.Raw)
 	}
-	if got := changeRefs(t, c, "BREAD", shard.KindLotExpire); strings.Join(got, "|") != "expire B1" {
+	if got := changeRefs(t, c, "BREAD", inventory.KindLotExpire); strings.Join(got, "|") != "expire B1" {
 		t.Fatalf("BREAD expire rows %v", got)
 	}
-	waitFor("SOUP's conflict", func() bool { return len(changeRefs(t, c, "SOUP", shard.KindLotConflict)) > 0 })
+	waitFor("SOUP's conflict", func() bool { return len(changeRefs(t, c, "SOUP", inventory.KindLotConflict)) > 0 })
 	time.Sleep(200 * time.Millisecond) // several more sweeps: nothing more to record
 	if got := lotsOf(t, g, "SOUP"); !sameLots(got, map[string]string{"S-OLD": "4", "S-NEW": "3"}) {
 		t.Fatalf("SOUP during the conflict: %v", got)
 	}
-	if got := changeRefs(t, c, "SOUP", shard.KindLotExpire, shard.KindLotConflict); strings.Join(got, "|") != "expire S-OLD|lot_conflict S-OLD:4" {
+	if got := changeRefs(t, c, "SOUP", inventory.KindLotExpire, inventory.KindLotConflict); strings.Join(got, "|") != "expire S-OLD|lot_conflict S-OLD:4" {
 		t.Fatalf("SOUP rows %v", got)
 	}
 	r := g.Expect(g.Do("GET", "/v1/products/SOUP/lots", nil), 200, "")
@@ -299,7 +302,7 @@ func TestLotsConcurrentReceivesAndCommits(t *testing.T) {
 	}
 	changes := 0
 	for _, s := range skus {
-		changes += len(changeRefs(t, c, s, shard.KindLotTake))
+		changes += len(changeRefs(t, c, s, inventory.KindLotTake))
 	}
 	if changes == 0 {
 		t.Fatal("the traffic consumed no lot")
@@ -330,7 +333,7 @@ func TestLotsMoveWithReshard(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	cancel()
 	wait()
-	if err != nil || job.State != migrate.JobDone {
+	if err != nil || job.State != inventory.JobDone {
 		t.Fatalf("reshard: %v (%v)", err, job.State)
 	}
 	moved := 0

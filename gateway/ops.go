@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/shardstock/shardstock/shard"
+	"github.com/shardstock/shardstock/inventory"
 )
 
 type readyJSON struct {
@@ -20,7 +20,7 @@ type readyJSON struct {
 func (s *Server) ready(r *http.Request, _ []byte) (int, any, error) {
 	rt := s.topo.Current()
 	if rt == nil {
-		return 0, nil, shard.Errorf(shard.CodeShardUnavailable, "topology not loaded").WithDetails(map[string]any{"shards": []string{}})
+		return 0, nil, inventory.Errorf(inventory.CodeShardUnavailable, "topology not loaded").WithDetails(map[string]any{"shards": []string{}})
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
@@ -29,7 +29,7 @@ func (s *Server) ready(r *http.Request, _ []byte) (int, any, error) {
 	var wg sync.WaitGroup
 	var down []string
 	for name, st := range rt.stores {
-		if rt.shards[name].State == shard.ShardRemoved {
+		if rt.shards[name].State == inventory.ShardRemoved {
 			continue
 		}
 		wg.Add(1)
@@ -49,7 +49,7 @@ func (s *Server) ready(r *http.Request, _ []byte) (int, any, error) {
 	wg.Wait()
 	if len(down) > 0 {
 		sort.Strings(down)
-		return 0, nil, shard.Errorf(shard.CodeShardUnavailable, "%d shard(s) do not answer", len(down)).
+		return 0, nil, inventory.Errorf(inventory.CodeShardUnavailable, "%d shard(s) do not answer", len(down)).
 			WithDetails(map[string]any{"shards": down, "topology_version": rt.version})
 	}
 	return http.StatusOK, out, nil
@@ -63,9 +63,9 @@ type topologyJSON struct {
 }
 
 type topologyShardJSON struct {
-	Name       string `json:"name"`
-	State      string `json:"state"`
-	Partitions int    `json:"partitions"`
+	Name       string               `json:"name"`
+	State      inventory.ShardState `json:"state"`
+	Partitions int                  `json:"partitions"`
 }
 
 func (s *Server) getTopology(r *http.Request, _ []byte) (int, any, error) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -42,7 +43,7 @@ func toProductJSON(p shard.Product) productJSON {
 // skuVar validates the {sku} path variable and returns it with its partition.
 func (s *Server) skuVar(r *http.Request) (string, int, error) {
 	sku := mux.Vars(r)["sku"]
-	if err := shard.ValidateSKU(sku); err != nil {
+	if err := inventory.ValidateSKU(sku); err != nil {
 		return "", 0, err
 	}
 	return sku, s.topo.partitionOf(sku), nil
@@ -78,8 +79,8 @@ func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
 		spec.Category = req.Category
 	}
 	if req.Scale != nil {
-		if *req.Scale < 0 || *req.Scale > shard.MaxScale {
-			return 0, nil, validationFailed("scale", "scale must be 0-%d", shard.MaxScale)
+		if *req.Scale < 0 || *req.Scale > inventory.MaxScale {
+			return 0, nil, validationFailed("scale", "scale must be 0-%d", inventory.MaxScale)
 		}
 		spec.Scale = req.Scale
 	}
@@ -88,12 +89,12 @@ func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
 		if err != nil {
 			return 0, nil, err
 		}
-		if d.Unscaled < 0 {
+		if d.Units < 0 {
 			return 0, nil, validationFailed("low_stock_threshold", "low_stock_threshold must not be negative")
 		}
 		if req.Scale != nil {
-			if _, err := d.Units(*req.Scale); err != nil {
-				return 0, nil, validationFailed("low_stock_threshold", "low_stock_threshold: %v", err.(*shard.Error).Message)
+			if _, err := d.BaseUnits(*req.Scale); err != nil {
+				return 0, nil, validationFailed("low_stock_threshold", "low_stock_threshold: %v", err.(*inventory.Error).Message)
 			}
 		}
 		spec.LowStockThreshold = &d
@@ -105,7 +106,7 @@ func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
 		prod, created, err = st.PutProduct(r.Context(), spec)
 		return err
 	})
-	if shard.IsCode(err, shard.CodeAlreadyApplied) {
+	if inventory.IsCode(err, inventory.CodeAlreadyApplied) {
 		prod, err = s.readProduct(r.Context(), sku, p)
 	}
 	if err != nil {
@@ -178,16 +179,16 @@ func (s *Server) adjustStock(r *http.Request, body []byte) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if d.Unscaled == 0 {
+	if d.Units == 0 {
 		return 0, nil, validationFailed("delta", "delta must not be zero")
 	}
 	if req.Reason == nil {
 		return 0, nil, validationFailed("reason", "reason is required: one of receive, return, correction, damage, count")
 	}
-	if !shard.Reasons[*req.Reason] {
+	if !inventory.IsReason(inventory.ChangeKind(*req.Reason)) {
 		return 0, nil, validationFailed("reason", "reason %q is not one of receive, return, correction, damage, count", *req.Reason)
 	}
-	return s.changeStock(r, shard.StockChange{SKU: sku, Partition: p, Delta: &d, Reason: *req.Reason, ExpectedVersion: req.ExpectedVersion})
+	return s.changeStock(r, shard.StockChange{SKU: sku, Partition: p, Delta: &d, Reason: inventory.ChangeKind(*req.Reason), ExpectedVersion: req.ExpectedVersion})
 }
 
 type setStockRequest struct {
@@ -212,15 +213,15 @@ func (s *Server) setStock(r *http.Request, body []byte) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if d.Unscaled < 0 {
+	if d.Units < 0 {
 		return 0, nil, validationFailed("on_hand", "on_hand must not be negative")
 	}
-	reason := "count"
+	reason := inventory.KindCount
 	if req.Reason != nil {
-		if !shard.Reasons[*req.Reason] {
+		if !inventory.IsReason(inventory.ChangeKind(*req.Reason)) {
 			return 0, nil, validationFailed("reason", "reason %q is not one of receive, return, correction, damage, count", *req.Reason)
 		}
-		reason = *req.Reason
+		reason = inventory.ChangeKind(*req.Reason)
 	}
 	return s.changeStock(r, shard.StockChange{SKU: sku, Partition: p, OnHand: &d, Reason: reason, ExpectedVersion: req.ExpectedVersion})
 }
@@ -237,7 +238,7 @@ func (s *Server) changeStock(r *http.Request, c shard.StockChange) (int, any, er
 		prod, err = st.ChangeStock(ctx, c)
 		return err
 	})
-	if shard.IsCode(err, shard.CodeAlreadyApplied) {
+	if inventory.IsCode(err, inventory.CodeAlreadyApplied) {
 		prod, err = s.readProduct(ctx, c.SKU, c.Partition)
 	}
 	if err != nil {
@@ -270,7 +271,7 @@ func (s *Server) listProducts(r *http.Request, _ []byte) (int, any, error) {
 	var order []string
 	seen := map[string]bool{}
 	for _, sku := range skus {
-		if err := shard.ValidateSKU(sku); err != nil {
+		if err := inventory.ValidateSKU(sku); err != nil {
 			return 0, nil, err
 		}
 		if !seen[sku] {
@@ -321,4 +322,6 @@ func (s *Server) fetchProducts(ctx context.Context, lines []shard.LineRequest) (
 	return found, err
 }
 
-func jsonNum(units int64, scale int) json.Number { return json.Number(shard.FormatUnits(units, scale)) }
+func jsonNum(units int64, scale int) json.Number {
+	return json.Number(inventory.FormatUnits(units, scale))
+}

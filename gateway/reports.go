@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -161,7 +162,7 @@ func (s *Server) statsLowStock(r *http.Request, _ []byte) (int, any, error) {
 	var all []ranked
 	for _, a := range res.answers {
 		for _, p := range a.value {
-			all = append(all, ranked{p, toMicros(big.NewInt(p.Available()-p.LowStockThreshold), p.Scale)})
+			all = append(all, ranked{p, inventory.Micros(big.NewInt(p.Available()-p.LowStockThreshold), p.Scale)})
 		}
 	}
 	slices.SortFunc(all, func(a, b ranked) int {
@@ -188,8 +189,8 @@ func (t *stockTotals) add(x shard.Totals) {
 	t.products += x.Products
 	t.lowStock += x.LowStock
 	t.outOfStock += x.OutOfStock
-	t.onHand.Add(&t.onHand, toMicros(x.OnHand, x.Scale))
-	t.reserved.Add(&t.reserved, toMicros(x.Reserved, x.Scale))
+	t.onHand.Add(&t.onHand, inventory.Micros(x.OnHand, x.Scale))
+	t.reserved.Add(&t.reserved, inventory.Micros(x.Reserved, x.Scale))
 }
 
 func (t *stockTotals) json() totalsJSON {
@@ -199,42 +200,13 @@ func (t *stockTotals) json() totalsJSON {
 		LowStock: t.lowStock, OutOfStock: t.outOfStock}
 }
 
-var bigPow10 = func() [shard.MaxScale + 1]*big.Int {
-	var out [shard.MaxScale + 1]*big.Int
-	for i := range out {
-		out[i] = new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(i)), nil)
-	}
-	return out
-}()
-
-// toMicros converts base units of a scale to millionths (a new value).
-func toMicros(units *big.Int, scale int) *big.Int {
-	return new(big.Int).Mul(units, bigPow10[shard.MaxScale-scale])
-}
-
 // decimalJSON prints a quantity held in millionths as an exact JSON number without trailing
 // fractional zeros ("12.5", "3", "-0.000001"). Sums can exceed int64, hence big.Int.
 type decimalJSON struct{ micros *big.Int }
 
 // MarshalJSON prints the exact decimal as a number token.
-func (d decimalJSON) MarshalJSON() ([]byte, error) { return []byte(formatMicros(d.micros)), nil }
-
-func formatMicros(v *big.Int) string {
-	neg := v.Sign() < 0
-	digits := new(big.Int).Abs(v).String()
-	if len(digits) <= shard.MaxScale {
-		digits = strings.Repeat("0", shard.MaxScale-len(digits)+1) + digits
-	}
-	intPart := digits[:len(digits)-shard.MaxScale]
-	frac := strings.TrimRight(digits[len(digits)-shard.MaxScale:], "0")
-	out := intPart
-	if frac != "" {
-		out += "." + frac
-	}
-	if neg {
-		out = "-" + out
-	}
-	return out
+func (d decimalJSON) MarshalJSON() ([]byte, error) {
+	return []byte(inventory.FormatMicros(d.micros)), nil
 }
 
 func asOfNow() string { return time.Now().UTC().Format(time.RFC3339Nano) }

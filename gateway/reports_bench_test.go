@@ -15,6 +15,7 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/clustertest"
 )
@@ -189,7 +190,7 @@ func shardPartitions(ctx context.Context, st *shard.Store) []int {
 	}
 	var out []int
 	for p, state := range f {
-		if state == shard.FenceOwned {
+		if state == inventory.FenceOwned {
 			out = append(out, p)
 		}
 	}

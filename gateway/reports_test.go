@@ -18,6 +18,7 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/clustertest"
@@ -42,7 +43,7 @@ func randomCatalogue(rng *rand.Rand, n int, prefix string) []catalogueRow {
 		r := catalogueRow{
 			sku:      fmt.Sprintf("%s%s%07d", prefix, prefixes[rng.IntN(len(prefixes))], i),
 			category: reportCategories[rng.IntN(len(reportCategories))],
-			scale:    rng.IntN(shard.MaxScale + 1),
+			scale:    rng.IntN(inventory.MaxScale + 1),
 			version:  1 + rng.Int64N(5),
 		}
 		r.name = "Product " + r.sku
@@ -50,7 +51,7 @@ func randomCatalogue(rng *rand.Rand, n int, prefix string) []catalogueRow {
 		case k == 0:
 			r.onHand = 0
 		case k == 1:
-			r.onHand = shard.MaxUnits - 1 - rng.Int64N(1000)
+			r.onHand = inventory.MaxUnits - 1 - rng.Int64N(1000)
 		default:
 			r.onHand = rng.Int64N(1_000_000)
 		}
@@ -396,7 +397,7 @@ func TestReportsMatchRows(t *testing.T) {
 				category: "tools", partition: p, onHand: 5, version: 1}}); err != nil {
 				t.Fatal(err)
 			}
-			if err := stores[c.Shards[0].Name].SetFences(context.Background(), shard.FenceMovedOut, []int{p}); err != nil {
+			if err := stores[c.Shards[0].Name].SetFences(context.Background(), inventory.FenceMovedOut, []int{p}); err != nil {
 				t.Fatal(err)
 			}
 			break

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -35,12 +36,12 @@ type createReservationRequest struct {
 
 // reservationJSON is the contract's reservation representation.
 type reservationJSON struct {
-	ID        string        `json:"id"`
-	OrderID   string        `json:"order_id"`
-	Status    string        `json:"status"`
-	ExpiresAt string        `json:"expires_at"`
-	CreatedAt string        `json:"created_at"`
-	Lines     []lineOutJSON `json:"lines"`
+	ID        string           `json:"id"`
+	OrderID   string           `json:"order_id"`
+	Status    inventory.Status `json:"status"`
+	ExpiresAt string           `json:"expires_at"`
+	CreatedAt string           `json:"created_at"`
+	Lines     []lineOutJSON    `json:"lines"`
 }
 
 type lineOutJSON struct {
@@ -66,9 +67,9 @@ func toReservationJSON(h shard.Header) reservationJSON {
 
 // publicStatus maps the saga's in-flight statuses to what a client may see. An expiring
 // header is, for the client, already being released.
-func publicStatus(st string) string {
-	if st == shard.StatusExpiring {
-		return shard.StatusReleasing
+func publicStatus(st inventory.Status) inventory.Status {
+	if st == inventory.StatusExpiring {
+		return inventory.StatusReleasing
 	}
 	return st
 }
@@ -131,8 +132,8 @@ func (s *Server) createReservation(r *http.Request, body []byte) (int, any, erro
 	seen := map[string]bool{}
 	for i, l := range req.Lines {
 		field := fmt.Sprintf("lines[%d]", i)
-		if err := shard.ValidateSKU(l.SKU); err != nil {
-			return 0, nil, validationFailed(field+".sku", "%s.sku: %s", field, err.(*shard.Error).Message)
+		if err := inventory.ValidateSKU(l.SKU); err != nil {
+			return 0, nil, validationFailed(field+".sku", "%s.sku: %s", field, err.(*inventory.Error).Message)
 		}
 		if seen[l.SKU] {
 			return 0, nil, validationFailed(field+".sku", "sku %q appears more than once", l.SKU)
@@ -204,7 +205,7 @@ func (s *Server) reserve(ctx context.Context, h shard.Header, ttl time.Duration)
 		switch {
 		case err == nil:
 			return r.Header, nil
-		case shard.IsCode(err, shard.CodeAlreadyApplied):
+		case inventory.IsCode(err, inventory.CodeAlreadyApplied):
 			return s.awaitSettled(ctx, h)
 		case ctx.Err() != nil || !retryOnNormalPath(err):
 			return shard.Header{}, err
@@ -216,7 +217,7 @@ func (s *Server) reserve(ctx context.Context, h shard.Header, ttl time.Duration)
 		var out shard.Header
 		err := s.onPartition(ctx, "create_reservation_local", h.Partition, func(st *shard.Store) error {
 			if !s.singleShard(h) {
-				return shard.Errorf(shard.CodePartitionMoved, "lines no longer on one shard")
+				return inventory.Errorf(inventory.CodePartitionMoved, "lines no longer on one shard")
 			}
 			var err error
 			out, err = st.CreateLocal(ctx, h, ttl)
@@ -225,9 +226,9 @@ func (s *Server) reserve(ctx context.Context, h shard.Header, ttl time.Duration)
 		switch {
 		case err == nil:
 			return out, nil
-		case shard.IsCode(err, shard.CodeAlreadyApplied):
+		case inventory.IsCode(err, inventory.CodeAlreadyApplied):
 			return s.awaitSettled(ctx, h)
-		case shard.IsCode(err, shard.CodePartitionMoved) && !s.singleShard(h):
+		case inventory.IsCode(err, inventory.CodePartitionMoved) && !s.singleShard(h):
 			// fall through to the saga
 		default:
 			return shard.Header{}, err
@@ -244,22 +245,22 @@ func (s *Server) precheck(ctx context.Context, lines []shard.LineRequest) error 
 	if err != nil {
 		return err
 	}
-	var short []shard.ShortLine
+	var short []inventory.ShortLine
 	for _, l := range lines {
 		p, ok := found[l.SKU]
 		if !ok {
-			return shard.Errorf(shard.CodeNotFound, "product %q not found", l.SKU).WithDetails(map[string]any{"sku": l.SKU})
+			return inventory.Errorf(inventory.CodeNotFound, "product %q not found", l.SKU).WithDetails(map[string]any{"sku": l.SKU})
 		}
-		units, err := l.Quantity.Units(p.Scale)
+		units, err := l.Quantity.BaseUnits(p.Scale)
 		if err != nil {
 			return err
 		}
 		if p.Available() < units {
-			short = append(short, shard.ShortLine{SKU: l.SKU, Requested: jsonNum(units, p.Scale), Available: jsonNum(max(p.Available(), 0), p.Scale)})
+			short = append(short, inventory.ShortLine{SKU: l.SKU, Requested: jsonNum(units, p.Scale), Available: jsonNum(max(p.Available(), 0), p.Scale)})
 		}
 	}
 	if len(short) > 0 {
-		return shard.Insufficient(short...)
+		return inventory.Insufficient(short...)
 	}
 	return nil
 }
@@ -271,7 +272,7 @@ func (s *Server) reserveSaga(ctx context.Context, h shard.Header, ttl time.Durat
 	err := s.onPartition(ctx, "insert_header", h.Partition, func(st *shard.Store) error {
 		return st.InsertHeader(ctx, h, ttl)
 	})
-	if shard.IsCode(err, shard.CodeAlreadyApplied) {
+	if inventory.IsCode(err, inventory.CodeAlreadyApplied) {
 		return s.awaitSettled(ctx, h)
 	}
 	if err != nil {
@@ -296,22 +297,22 @@ func (s *Server) reserveSaga(ctx context.Context, h shard.Header, ttl time.Durat
 	if err := s.failpoint("saga.lines_reserved"); err != nil {
 		return shard.Header{}, err
 	}
-	next := shard.StatusHeld
+	next := inventory.StatusHeld
 	if h.CommitRequested {
-		next = shard.StatusCommitting
+		next = inventory.StatusCommitting
 	}
-	cur, moved, err := s.transition(ctx, h, []string{shard.StatusPending}, next, false)
+	cur, moved, err := s.transition(ctx, h, []inventory.Status{inventory.StatusPending}, next, false)
 	if err != nil {
 		return shard.Header{}, err
 	}
 	if !moved {
 		// The recovery worker judged this saga dead and is rolling it back.
 		s.rollback(context.WithoutCancel(ctx), h)
-		return shard.Header{}, shard.Errorf(shard.CodeShardUnavailable, "the reservation could not be completed in time; it was rolled back").
+		return shard.Header{}, inventory.Errorf(inventory.CodeShardUnavailable, "the reservation could not be completed in time; it was rolled back").
 			WithDetails(map[string]any{"shards": []string{}, "status": cur.Status})
 	}
 	if h.CommitRequested {
-		return s.finish(ctx, cur, shard.ActionCommit, "commit", shard.StatusCommitted)
+		return s.finish(ctx, cur, shard.ActionCommit, inventory.KindCommit, inventory.StatusCommitted)
 	}
 	return cur, nil // the transition returned the header as it now is
 }
@@ -324,15 +325,15 @@ func fpErr(err error) bool {
 // rollback releases every line of a saga that failed (leaving tombstones for lines not yet
 // reserved) and marks the header released. Errors are left to the recovery worker.
 func (s *Server) rollback(ctx context.Context, h shard.Header) {
-	cur, moved, err := s.transition(ctx, h, []string{shard.StatusPending}, shard.StatusReleasing, false)
-	if err != nil || (!moved && cur.Status != shard.StatusReleasing) {
+	cur, moved, err := s.transition(ctx, h, []inventory.Status{inventory.StatusPending}, inventory.StatusReleasing, false)
+	if err != nil || (!moved && cur.Status != inventory.StatusReleasing) {
 		return
 	}
-	_, _ = s.finish(ctx, cur, shard.ActionRelease, "release", shard.StatusReleased)
+	_, _ = s.finish(ctx, cur, shard.ActionRelease, inventory.KindRelease, inventory.StatusReleased)
 }
 
 // transition flips the header on its home shard.
-func (s *Server) transition(ctx context.Context, h shard.Header, from []string, to string, unexpiredOnly bool) (shard.Header, bool, error) {
+func (s *Server) transition(ctx context.Context, h shard.Header, from []inventory.Status, to inventory.Status, unexpiredOnly bool) (shard.Header, bool, error) {
 	var cur shard.Header
 	var moved bool
 	err := s.onPartition(ctx, "transition_header", h.Partition, func(st *shard.Store) error {
@@ -345,7 +346,7 @@ func (s *Server) transition(ctx context.Context, h shard.Header, from []string, 
 
 // finish applies a decided header (committing, releasing, expiring) to all its lines and then
 // marks it final. Every step is idempotent, so the recovery worker runs the same code.
-func (s *Server) finish(ctx context.Context, h shard.Header, action shard.LineAction, kind, final string) (shard.Header, error) {
+func (s *Server) finish(ctx context.Context, h shard.Header, action shard.LineAction, kind inventory.ChangeKind, final inventory.Status) (shard.Header, error) {
 	err := s.onLines(ctx, "apply_lines", h.Lines, func(st *shard.Store, ls []shard.LineRequest) error {
 		if err := st.ApplyLines(ctx, h.ID, ls, action, kind); err != nil {
 			return err
@@ -358,7 +359,7 @@ func (s *Server) finish(ctx context.Context, h shard.Header, action shard.LineAc
 	if err := s.failpoint("finish.lines_applied"); err != nil {
 		return shard.Header{}, err
 	}
-	cur, _, err := s.transition(ctx, h, []string{h.Status}, final, false)
+	cur, _, err := s.transition(ctx, h, []inventory.Status{h.Status}, final, false)
 	return cur, err
 }
 
@@ -383,11 +384,11 @@ func (s *Server) awaitSettled(ctx context.Context, h shard.Header) (shard.Header
 			return cur, err
 		}
 		switch cur.Status {
-		case shard.StatusReleased, shard.StatusReleasing:
-			return shard.Header{}, shard.Errorf(shard.CodeInvalidState,
+		case inventory.StatusReleased, inventory.StatusReleasing:
+			return shard.Header{}, inventory.Errorf(inventory.CodeInvalidState,
 				"an earlier attempt with this Idempotency-Key was rolled back; retry with a new Idempotency-Key").
-				WithDetails(map[string]any{"status": shard.StatusReleased})
-		case shard.StatusPending, shard.StatusCommitting:
+				WithDetails(map[string]any{"status": inventory.StatusReleased})
+		case inventory.StatusPending, inventory.StatusCommitting:
 		default:
 			return cur, nil
 		}
@@ -403,7 +404,7 @@ func (s *Server) reservationVar(r *http.Request) (string, int, error) {
 	id := mux.Vars(r)["id"]
 	p, ok := reservationPartition(id, s.topo.Current().partitions)
 	if !ok {
-		return "", 0, shard.Errorf(shard.CodeNotFound, "reservation %q not found", id)
+		return "", 0, inventory.Errorf(inventory.CodeNotFound, "reservation %q not found", id)
 	}
 	return id, p, nil
 }
@@ -452,9 +453,9 @@ func (s *Server) settle(r *http.Request, action shard.LineAction) (int, any, err
 	if err != nil {
 		return 0, nil, err
 	}
-	inFlight, final, kind := shard.StatusCommitting, shard.StatusCommitted, "commit"
+	inFlight, final, kind := inventory.StatusCommitting, inventory.StatusCommitted, inventory.KindCommit
 	if action == shard.ActionRelease {
-		inFlight, final, kind = shard.StatusReleasing, shard.StatusReleased, "release"
+		inFlight, final, kind = inventory.StatusReleasing, inventory.StatusReleased, inventory.KindRelease
 	}
 	unexpiredOnly := action == shard.ActionCommit
 	var cur shard.Header
@@ -485,7 +486,7 @@ func (s *Server) settle(r *http.Request, action shard.LineAction) (int, any, err
 	if s.singleShard(h) {
 		err = s.onPartition(ctx, "settle_local", p, func(st *shard.Store) error {
 			var err error
-			cur, moved, err = st.FinishLocal(ctx, id, p, []string{shard.StatusHeld}, final, action, kind, unexpiredOnly)
+			cur, moved, err = st.FinishLocal(ctx, id, p, []inventory.Status{inventory.StatusHeld}, final, action, kind, unexpiredOnly)
 			return err
 		})
 		if err != nil {
@@ -495,7 +496,7 @@ func (s *Server) settle(r *http.Request, action shard.LineAction) (int, any, err
 			return http.StatusOK, toReservationJSON(cur), nil
 		}
 	} else {
-		cur, moved, err = s.transition(ctx, h, []string{shard.StatusHeld}, inFlight, unexpiredOnly)
+		cur, moved, err = s.transition(ctx, h, []inventory.Status{inventory.StatusHeld}, inFlight, unexpiredOnly)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -514,7 +515,7 @@ func (s *Server) settle(r *http.Request, action shard.LineAction) (int, any, err
 }
 
 // judgeSettled answers a settle whose header was not held when it was tried.
-func (s *Server) judgeSettled(ctx context.Context, cur shard.Header, action shard.LineAction, inFlight, final, kind string) (int, any, error) {
+func (s *Server) judgeSettled(ctx context.Context, cur shard.Header, action shard.LineAction, inFlight, final inventory.Status, kind inventory.ChangeKind) (int, any, error) {
 	id := cur.ID
 	switch {
 	case cur.Status == final:
@@ -525,18 +526,18 @@ func (s *Server) judgeSettled(ctx context.Context, cur shard.Header, action shar
 			return 0, nil, err
 		}
 		return http.StatusOK, toReservationJSON(out), nil
-	case action == shard.ActionRelease && (cur.Status == shard.StatusExpired || cur.Status == shard.StatusExpiring):
+	case action == shard.ActionRelease && (cur.Status == inventory.StatusExpired || cur.Status == inventory.StatusExpiring):
 		// Releasing an expired reservation: its stock is already back; nothing to do.
 		return http.StatusOK, toReservationJSON(cur), nil
-	case cur.Status == shard.StatusHeld:
+	case cur.Status == inventory.StatusHeld:
 		// A commit after the TTL passed but before the sweeper got to it: expire it now.
 		if exp, err := s.expire(ctx, cur); err == nil {
 			cur = exp
 		}
-		return 0, nil, shard.Errorf(shard.CodeInvalidState, "reservation %s has expired", id).
+		return 0, nil, inventory.Errorf(inventory.CodeInvalidState, "reservation %s has expired", id).
 			WithDetails(map[string]any{"status": publicStatus(cur.Status)})
 	default:
-		return 0, nil, shard.Errorf(shard.CodeInvalidState, "reservation %s is %s; cannot %s it", id, publicStatus(cur.Status), action).
+		return 0, nil, inventory.Errorf(inventory.CodeInvalidState, "reservation %s is %s; cannot %s it", id, publicStatus(cur.Status), action).
 			WithDetails(map[string]any{"status": publicStatus(cur.Status)})
 	}
 }
@@ -544,8 +545,8 @@ func (s *Server) judgeSettled(ctx context.Context, cur shard.Header, action shar
 // retryOnNormalPath reports whether a failed group applied nothing for a reason the normal,
 // per-request path handles better (it refreshes the topology and retries a moved partition).
 func retryOnNormalPath(err error) bool {
-	switch shard.ErrorCode(err) {
-	case shard.CodePartitionMoved, shard.CodeShardUnavailable, shard.CodeInternal:
+	switch inventory.ErrorCode(err) {
+	case inventory.CodePartitionMoved, inventory.CodeShardUnavailable, inventory.CodeInternal:
 		return true
 	}
 	return false
@@ -601,12 +602,12 @@ func (s *Server) wroteLines(lines []shard.LineRequest) {
 
 // expire releases a held reservation past its TTL: held → expiring → lines released → expired.
 func (s *Server) expire(ctx context.Context, h shard.Header) (shard.Header, error) {
-	cur, moved, err := s.transition(ctx, h, []string{shard.StatusHeld}, shard.StatusExpiring, false)
+	cur, moved, err := s.transition(ctx, h, []inventory.Status{inventory.StatusHeld}, inventory.StatusExpiring, false)
 	if err != nil {
 		return shard.Header{}, err
 	}
-	if !moved && cur.Status != shard.StatusExpiring {
+	if !moved && cur.Status != inventory.StatusExpiring {
 		return cur, nil
 	}
-	return s.finish(ctx, cur, shard.ActionRelease, "expire", shard.StatusExpired)
+	return s.finish(ctx, cur, shard.ActionRelease, inventory.KindExpire, inventory.StatusExpired)
 }

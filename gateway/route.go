@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -15,7 +16,7 @@ func (s *Server) timed(op string, st *shard.Store, fn func() error) error {
 	err := fn()
 	s.metrics.shardDuration.WithLabelValues(st.Name(), op).Observe(time.Since(start).Seconds())
 	if err != nil {
-		if c := shard.ErrorCode(err); c == shard.CodeShardUnavailable || c == shard.CodeInternal {
+		if c := inventory.ErrorCode(err); c == inventory.CodeShardUnavailable || c == inventory.CodeInternal {
 			s.metrics.shardErrors.WithLabelValues(st.Name(), op).Inc()
 		}
 	}
@@ -35,7 +36,7 @@ func (s *Server) onPartition(ctx context.Context, op string, p int, fn func(st *
 			return err
 		}
 		err = s.timed(op, st, func() error { return fn(st) })
-		if !shard.IsCode(err, shard.CodePartitionMoved) || time.Now().After(deadline) {
+		if !inventory.IsCode(err, inventory.CodePartitionMoved) || time.Now().After(deadline) {
 			return err
 		}
 		s.metrics.movedRetries.Inc()
@@ -90,7 +91,7 @@ func (s *Server) onLines(ctx context.Context, op string, lines []shard.LineReque
 				err := s.timed(op, st, func() error { return fn(st, ls) })
 				mu.Lock()
 				defer mu.Unlock()
-				if shard.IsCode(err, shard.CodePartitionMoved) && time.Now().Before(deadline) {
+				if inventory.IsCode(err, inventory.CodePartitionMoved) && time.Now().Before(deadline) {
 					moved = append(moved, ls...)
 				} else if err != nil {
 					errs = append(errs, err)
@@ -114,35 +115,35 @@ func mergeErrors(errs []error) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	var short []shard.ShortLine
+	var short []inventory.ShortLine
 	var unavailable []string
 	var other error
 	for _, err := range errs {
-		switch shard.ErrorCode(err) {
-		case shard.CodeInsufficientStock:
-			short = append(short, shard.ShortLines(err)...)
-		case shard.CodeShardUnavailable:
-			var de *shard.Error
+		switch inventory.ErrorCode(err) {
+		case inventory.CodeInsufficientStock:
+			short = append(short, inventory.ShortLines(err)...)
+		case inventory.CodeShardUnavailable:
+			var de *inventory.Error
 			if errors.As(err, &de) {
 				if names, ok := de.Details["shards"].([]string); ok {
 					unavailable = append(unavailable, names...)
 				}
 			}
 		default:
-			if other == nil || shard.ErrorCode(other) != shard.CodeInternal {
+			if other == nil || inventory.ErrorCode(other) != inventory.CodeInternal {
 				other = err
 			}
 		}
 	}
 	switch {
-	case other != nil && shard.ErrorCode(other) == shard.CodeInternal:
+	case other != nil && inventory.ErrorCode(other) == inventory.CodeInternal:
 		return other
 	case len(unavailable) > 0:
-		return &shard.Error{Code: shard.CodeShardUnavailable, Message: "a shard needed for the request is unavailable",
+		return &inventory.Error{Code: inventory.CodeShardUnavailable, Message: "a shard needed for the request is unavailable",
 			Details: map[string]any{"shards": unavailable}}
 	case other != nil:
 		return other
 	default:
-		return shard.Insufficient(short...)
+		return inventory.Insufficient(short...)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -111,7 +112,7 @@ gather:
 	for name, err := range failed {
 		res.MissingShards = append(res.MissingShards, name)
 		s.metrics.reportShardFailures.WithLabelValues(report, name).Inc()
-		if !errors.Is(err, context.DeadlineExceeded) && shard.ErrorCode(err) != shard.CodeShardUnavailable {
+		if !errors.Is(err, context.DeadlineExceeded) && inventory.ErrorCode(err) != inventory.CodeShardUnavailable {
 			s.log.Warn("report query failed", "report", report, "shard", name, "err", err)
 		}
 	}
@@ -120,7 +121,7 @@ gather:
 		return res, nil
 	}
 	if !allowPartial {
-		return res, &shard.Error{Code: shard.CodeShardUnavailable,
+		return res, &inventory.Error{Code: inventory.CodeShardUnavailable,
 			Message: "a shard needed for the report did not answer in time; retry, or ask for ?partial=true",
 			Details: map[string]any{"shards": res.MissingShards}}
 	}

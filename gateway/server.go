@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -287,7 +288,7 @@ func (s *Server) apiRoutes() []apiRoute {
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
 	r.NotFoundHandler = s.endpoint("not_found", false, func(*http.Request, []byte) (int, any, error) {
-		return 0, nil, shard.Errorf(shard.CodeNotFound, "no such endpoint")
+		return 0, nil, inventory.Errorf(inventory.CodeNotFound, "no such endpoint")
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -121,7 +122,7 @@ func (s *Server) createWebhook(r *http.Request, body []byte) (int, any, error) {
 	types := []string{}
 	for _, t := range req.EventTypes {
 		if !slices.Contains(shard.EventTypes, t) {
-			return 0, nil, shard.Errorf(shard.CodeValidation, "unknown event type %q", t).
+			return 0, nil, inventory.Errorf(inventory.CodeValidation, "unknown event type %q", t).
 				WithDetails(map[string]any{"field": "event_types", "allowed": shard.EventTypes})
 		}
 		if !slices.Contains(types, t) {

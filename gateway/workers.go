@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -49,25 +50,25 @@ func (s *Server) RecoverOnce(ctx context.Context) int {
 
 func (s *Server) recoverHeader(ctx context.Context, h shard.Header) (string, error) {
 	switch h.Status {
-	case shard.StatusHeld:
+	case inventory.StatusHeld:
 		_, err := s.expire(ctx, h)
-		return shard.StatusExpired, err
-	case shard.StatusPending:
-		cur, moved, err := s.transition(ctx, h, []string{shard.StatusPending}, shard.StatusReleasing, false)
+		return string(inventory.StatusExpired), err
+	case inventory.StatusPending:
+		cur, moved, err := s.transition(ctx, h, []inventory.Status{inventory.StatusPending}, inventory.StatusReleasing, false)
 		if err != nil || !moved {
 			return "", err
 		}
-		_, err = s.finish(ctx, cur, shard.ActionRelease, "release", shard.StatusReleased)
+		_, err = s.finish(ctx, cur, shard.ActionRelease, inventory.KindRelease, inventory.StatusReleased)
 		return "rolled_back", err
-	case shard.StatusCommitting:
-		_, err := s.finish(ctx, h, shard.ActionCommit, "commit", shard.StatusCommitted)
-		return shard.StatusCommitted, err
-	case shard.StatusReleasing:
-		_, err := s.finish(ctx, h, shard.ActionRelease, "release", shard.StatusReleased)
-		return shard.StatusReleased, err
-	case shard.StatusExpiring:
-		_, err := s.finish(ctx, h, shard.ActionRelease, "expire", shard.StatusExpired)
-		return shard.StatusExpired, err
+	case inventory.StatusCommitting:
+		_, err := s.finish(ctx, h, shard.ActionCommit, inventory.KindCommit, inventory.StatusCommitted)
+		return string(inventory.StatusCommitted), err
+	case inventory.StatusReleasing:
+		_, err := s.finish(ctx, h, shard.ActionRelease, inventory.KindRelease, inventory.StatusReleased)
+		return string(inventory.StatusReleased), err
+	case inventory.StatusExpiring:
+		_, err := s.finish(ctx, h, shard.ActionRelease, inventory.KindExpire, inventory.StatusExpired)
+		return string(inventory.StatusExpired), err
 	}
 	return "", nil
 }

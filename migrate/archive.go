@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -159,7 +160,7 @@ func Archive(ctx context.Context, metaDSN string, olderThan time.Duration, outDi
 	}
 	var names []string
 	for name, info := range top.Shards {
-		if info.State != shard.ShardRemoved {
+		if info.State != inventory.ShardRemoved {
 			names = append(names, name)
 		}
 	}
@@ -310,7 +311,7 @@ func (a *archiver) export(ctx context.Context, st *shard.Store, watermark uint64
 	}
 	sa.Cutoff = now.Add(-a.olderThan).UTC()
 	sa.SeqBelow = min(watermark, maxSeq) // the newest row stays (see above)
-	rows, err := db.QueryContext(ctx, "SELECT partition_id FROM partition_fence WHERE state = ? ORDER BY partition_id", shard.FenceOwned)
+	rows, err := db.QueryContext(ctx, "SELECT partition_id FROM partition_fence WHERE state = ? ORDER BY partition_id", inventory.FenceOwned)
 	if err != nil {
 		return sa, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -102,14 +103,14 @@ func InitCluster(ctx context.Context, metaDSN string, partitions int, shards []S
 				owned = append(owned, p)
 			}
 		}
-		return st.SetFences(ctx, shard.FenceOwned, owned)
+		return st.SetFences(ctx, inventory.FenceOwned, owned)
 	})
 	if err := JoinResults(results); err != nil {
 		return shard.Topology{}, err
 	}
 	infos := make([]shard.ShardInfo, len(shards))
 	for i, s := range shards {
-		infos[i] = shard.ShardInfo{Name: s.Name, DSN: s.DSN, State: shard.ShardActive}
+		infos[i] = shard.ShardInfo{Name: s.Name, DSN: s.DSN, State: inventory.ShardActive}
 	}
 	if err := meta.CreateTopology(ctx, infos, mp); err != nil {
 		return shard.Topology{}, err
@@ -163,7 +164,7 @@ func Shards(ctx context.Context, metaDSN string) ([]ShardSpec, error) {
 	}
 	var out []ShardSpec
 	for _, s := range t.Shards {
-		if s.State != shard.ShardRemoved {
+		if s.State != inventory.ShardRemoved {
 			out = append(out, ShardSpec{Name: s.Name, DSN: s.DSN})
 		}
 	}

@@ -8,26 +8,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
-)
-
-// Job states.
-const (
-	JobPlanned = "planned"
-	JobRunning = "running"
-	JobDone    = "done"
-	JobAborted = "aborted"
-)
-
-// Move states: pending → importing (target fenced, cleared) → copied (rows copied, catching up)
-// → done (cut over: source moved_out, target owned, topology published); or aborted.
-const (
-	MovePending   = "pending"
-	MoveImporting = "importing"
-	MoveCopied    = "copied"
-	MoveDone      = "done"
-	MoveAborted   = "aborted"
 )
 
 // JobSpec is what a job changes, persisted so that every step can be resumed.
@@ -44,7 +27,7 @@ type JobSpec struct {
 // Job is a resharding job as persisted in the metadata store.
 type Job struct {
 	ID          int64
-	State       string
+	State       inventory.JobState
 	FromVersion int64
 	Spec        JobSpec
 	Error       string
@@ -55,15 +38,15 @@ type Job struct {
 
 // MoveState is one partition's move and its progress.
 type MoveState struct {
-	Partition    int    `json:"partition"`
-	From         string `json:"from"`
-	To           string `json:"to"`
-	State        string `json:"state"`
-	Watermark    uint64 `json:"watermark"`
-	CaughtUp     uint64 `json:"caught_up"`
-	RowsCopied   int64  `json:"rows_copied"`
-	RowsEstimate int64  `json:"rows_estimate"`
-	PauseMillis  int    `json:"pause_ms"`
+	Partition    int                 `json:"partition"`
+	From         string              `json:"from"`
+	To           string              `json:"to"`
+	State        inventory.MoveState `json:"state"`
+	Watermark    uint64              `json:"watermark"`
+	CaughtUp     uint64              `json:"caught_up"`
+	RowsCopied   int64               `json:"rows_copied"`
+	RowsEstimate int64               `json:"rows_estimate"`
+	PauseMillis  int                 `json:"pause_ms"`
 }
 
 // jobStore persists jobs and moves in the metadata store.
@@ -89,7 +72,7 @@ func (js jobStore) create(ctx context.Context, fromVersion int64, spec JobSpec, 
 	if err != nil {
 		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO reshard_jobs (state, from_version, spec_json) VALUES (?, ?, ?)", JobPlanned, fromVersion, string(data))
+	res, err := tx.ExecContext(ctx, "INSERT INTO reshard_jobs (state, from_version, spec_json) VALUES (?, ?, ?)", inventory.JobPlanned, fromVersion, string(data))
 	if err != nil {
 		return 0, err
 	}
@@ -99,7 +82,7 @@ func (js jobStore) create(ctx context.Context, fromVersion int64, spec JobSpec, 
 	}
 	for _, m := range moves {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO reshard_moves (job_id, partition_id, from_shard, to_shard, state, rows_estimate)
-			VALUES (?, ?, ?, ?, ?, ?)`, id, m.Partition, m.From, m.To, MovePending, estimates[m.Partition]); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?)`, id, m.Partition, m.From, m.To, inventory.MovePending, estimates[m.Partition]); err != nil {
 			return 0, err
 		}
 	}
@@ -142,7 +125,7 @@ func (js jobStore) load(ctx context.Context, id int64) (Job, error) {
 	return j, rows.Err()
 }
 
-func (js jobStore) setJobState(ctx context.Context, id int64, state, errText string) error {
+func (js jobStore) setJobState(ctx context.Context, id int64, state inventory.JobState, errText string) error {
 	var e any
 	if errText != "" {
 		e = errText
@@ -159,13 +142,13 @@ func (js jobStore) updateMove(ctx context.Context, id int64, m MoveState) error 
 }
 
 // upsertShard registers a shard (new ones start active; they own nothing until cutover).
-func (js jobStore) upsertShard(ctx context.Context, s ShardSpec, state string) error {
+func (js jobStore) upsertShard(ctx context.Context, s ShardSpec, state inventory.ShardState) error {
 	_, err := js.db.ExecContext(ctx, `INSERT INTO shards (name, dsn, state) VALUES (?, ?, ?)
 		ON DUPLICATE KEY UPDATE dsn = VALUES(dsn), state = VALUES(state)`, s.Name, s.DSN, state)
 	return err
 }
 
-func (js jobStore) setShardState(ctx context.Context, name, state string) error {
+func (js jobStore) setShardState(ctx context.Context, name string, state inventory.ShardState) error {
 	_, err := js.db.ExecContext(ctx, "UPDATE shards SET state = ? WHERE name = ?", state, name)
 	return err
 }
@@ -191,17 +174,17 @@ func LoadJob(ctx context.Context, meta *shard.Meta, id int64) (Job, error) {
 
 // Progress summarises a job for status output.
 type Progress struct {
-	Job              int64    `json:"job"`
-	State            string   `json:"state"`
-	Partitions       int      `json:"partitions"`
-	PartitionsDone   int      `json:"partitions_done"`
-	PartitionsCopied int      `json:"partitions_copied"`
-	RowsCopied       int64    `json:"rows_copied"`
-	RowsEstimate     int64    `json:"rows_estimate"`
-	MaxPauseMillis   int      `json:"max_pause_ms"`
-	Error            string   `json:"error,omitempty"`
-	Add              []string `json:"add"`
-	Remove           []string `json:"remove"`
+	Job              int64              `json:"job"`
+	State            inventory.JobState `json:"state"`
+	Partitions       int                `json:"partitions"`
+	PartitionsDone   int                `json:"partitions_done"`
+	PartitionsCopied int                `json:"partitions_copied"`
+	RowsCopied       int64              `json:"rows_copied"`
+	RowsEstimate     int64              `json:"rows_estimate"`
+	MaxPauseMillis   int                `json:"max_pause_ms"`
+	Error            string             `json:"error,omitempty"`
+	Add              []string           `json:"add"`
+	Remove           []string           `json:"remove"`
 }
 
 // Summary returns the job's progress figures.
@@ -215,10 +198,10 @@ func (j Job) Summary() Progress {
 	}
 	for _, m := range j.Moves {
 		switch m.State {
-		case MoveDone:
+		case inventory.MoveDone:
 			p.PartitionsDone++
 			p.PartitionsCopied++
-		case MoveCopied:
+		case inventory.MoveCopied:
 			p.PartitionsCopied++
 		}
 		p.RowsCopied += m.RowsCopied

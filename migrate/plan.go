@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -56,7 +57,7 @@ func (r *Resharder) Plan(ctx context.Context, add []ShardSpec, remove []string) 
 		if err := router.ValidateShardName(a.Name); err != nil {
 			return Plan{}, err
 		}
-		if info, ok := top.Shards[a.Name]; ok && info.State != shard.ShardRemoved || current[a.Name] {
+		if info, ok := top.Shards[a.Name]; ok && info.State != inventory.ShardRemoved || current[a.Name] {
 			return Plan{}, fmt.Errorf("shard %q already exists", a.Name)
 		}
 		if next[a.Name] {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -175,9 +176,9 @@ func (r *Resharder) Run(ctx context.Context, id int64) (Job, error) {
 		return Job{}, err
 	}
 	switch job.State {
-	case JobDone:
+	case inventory.JobDone:
 		return job, nil
-	case JobAborted:
+	case inventory.JobAborted:
 		return job, fmt.Errorf("job %d was aborted", id)
 	}
 	for _, a := range job.Spec.Add {
@@ -185,13 +186,13 @@ func (r *Resharder) Run(ctx context.Context, id int64) (Job, error) {
 		r.dsns[a.Name] = a.DSN
 		r.mu.Unlock()
 	}
-	if err := r.js.setJobState(ctx, id, JobRunning, ""); err != nil {
+	if err := r.js.setJobState(ctx, id, inventory.JobRunning, ""); err != nil {
 		return job, err
 	}
 	err = r.run(ctx, &job)
 	if err != nil {
 		if ctx.Err() == nil {
-			_ = r.js.setJobState(context.WithoutCancel(ctx), id, JobRunning, err.Error())
+			_ = r.js.setJobState(context.WithoutCancel(ctx), id, inventory.JobRunning, err.Error())
 		}
 		return job, err
 	}
@@ -214,7 +215,7 @@ func (r *Resharder) run(ctx context.Context, job *Job) error {
 		if err := Up(ctx, a.DSN, ShardSchema); err != nil {
 			return fmt.Errorf("migrate new shard %s: %w", a.Name, err)
 		}
-		if err := r.js.upsertShard(ctx, a, shard.ShardActive); err != nil {
+		if err := r.js.upsertShard(ctx, a, inventory.ShardActive); err != nil {
 			return err
 		}
 	}
@@ -255,7 +256,7 @@ func (r *Resharder) run(ctx context.Context, job *Job) error {
 	// 5. Cut over in small batches.
 	var pending []*MoveState
 	for i := range job.Moves {
-		if job.Moves[i].State != MoveDone {
+		if job.Moves[i].State != inventory.MoveDone {
 			pending = append(pending, &job.Moves[i])
 		}
 	}
@@ -277,15 +278,15 @@ func (r *Resharder) run(ctx context.Context, job *Job) error {
 	}
 	for _, name := range job.Spec.Remove {
 		if !owners[name] {
-			if err := r.js.setShardState(ctx, name, shard.ShardRemoved); err != nil {
+			if err := r.js.setShardState(ctx, name, inventory.ShardRemoved); err != nil {
 				return err
 			}
 		}
 	}
-	if err := r.js.setJobState(ctx, job.ID, JobDone, ""); err != nil {
+	if err := r.js.setJobState(ctx, job.ID, inventory.JobDone, ""); err != nil {
 		return err
 	}
-	job.State = JobDone
+	job.State = inventory.JobDone
 	r.progress("done", job)
 	log.Info("resharding done", "partitions", len(job.Moves))
 	return nil
@@ -298,8 +299,8 @@ func (r *Resharder) markPublished(ctx context.Context, job *Job) error {
 	}
 	for i := range job.Moves {
 		m := &job.Moves[i]
-		if owner, _ := top.Map.Owner(m.Partition); m.State != MoveDone && owner == m.To {
-			m.State = MoveDone
+		if owner, _ := top.Map.Owner(m.Partition); m.State != inventory.MoveDone && owner == m.To {
+			m.State = inventory.MoveDone
 			if err := r.js.updateMove(ctx, job.ID, *m); err != nil {
 				return err
 			}
@@ -311,7 +312,7 @@ func (r *Resharder) markPublished(ctx context.Context, job *Job) error {
 func (r *Resharder) prepareTargets(ctx context.Context, job *Job) error {
 	byTarget := map[string][]*MoveState{}
 	for i := range job.Moves {
-		if job.Moves[i].State == MovePending {
+		if job.Moves[i].State == inventory.MovePending {
 			byTarget[job.Moves[i].To] = append(byTarget[job.Moves[i].To], &job.Moves[i])
 		}
 	}
@@ -324,7 +325,7 @@ func (r *Resharder) prepareTargets(ctx context.Context, job *Job) error {
 		for i, m := range ms {
 			ps[i] = m.Partition
 		}
-		if err := st.SetFences(ctx, shard.FenceImporting, ps); err != nil {
+		if err := st.SetFences(ctx, inventory.FenceImporting, ps); err != nil {
 			return fmt.Errorf("fence %s importing: %w", to, err)
 		}
 		dirty, err := partitionsWithRows(ctx, st.DB(), ps)
@@ -337,7 +338,7 @@ func (r *Resharder) prepareTargets(ctx context.Context, job *Job) error {
 					return fmt.Errorf("clear partition %d on %s: %w", m.Partition, to, err)
 				}
 			}
-			m.State = MoveImporting
+			m.State = inventory.MoveImporting
 			if err := r.js.updateMove(ctx, job.ID, *m); err != nil {
 				return err
 			}
@@ -388,7 +389,7 @@ func (r *Resharder) copyMoves(ctx context.Context, job *Job) error {
 	g.SetLimit(r.opts.Parallel)
 	for i := range job.Moves {
 		m := &job.Moves[i]
-		if m.State != MoveImporting {
+		if m.State != inventory.MoveImporting {
 			continue
 		}
 		g.Go(func() error {
@@ -405,7 +406,7 @@ func (r *Resharder) copyMoves(ctx context.Context, job *Job) error {
 				return fmt.Errorf("partition %d: copy %s → %s: %w", m.Partition, m.From, m.To, err)
 			}
 			mu.Lock()
-			m.State, m.Watermark, m.CaughtUp, m.RowsCopied = MoveCopied, wm, wm, n
+			m.State, m.Watermark, m.CaughtUp, m.RowsCopied = inventory.MoveCopied, wm, wm, n
 			snapshot := *m
 			mu.Unlock()
 			if err := r.js.updateMove(gctx, job.ID, snapshot); err != nil {
@@ -428,7 +429,7 @@ func (r *Resharder) catchUpAll(ctx context.Context, job *Job) (int64, error) {
 	g.SetLimit(r.opts.Parallel)
 	for i := range job.Moves {
 		m := &job.Moves[i]
-		if m.State != MoveCopied {
+		if m.State != inventory.MoveCopied {
 			continue
 		}
 		g.Go(func() error {
@@ -489,7 +490,7 @@ func (r *Resharder) cutover(ctx context.Context, job *Job, batch []*MoveState) e
 		if err != nil {
 			return err
 		}
-		if err := st.SetFences(ctx, shard.FenceMovedOut, ps); err != nil {
+		if err := st.SetFences(ctx, inventory.FenceMovedOut, ps); err != nil {
 			return fmt.Errorf("fence %s moved_out: %w", from, err)
 		}
 	}
@@ -507,7 +508,7 @@ func (r *Resharder) cutover(ctx context.Context, job *Job, batch []*MoveState) e
 				}
 			}
 			if st, err := r.store(from); err == nil && len(back) > 0 {
-				_ = st.SetFences(rctx, shard.FenceOwned, back)
+				_ = st.SetFences(rctx, inventory.FenceOwned, back)
 			}
 		}
 		return cause
@@ -527,7 +528,7 @@ func (r *Resharder) cutover(ctx context.Context, job *Job, batch []*MoveState) e
 		if err != nil {
 			return revert(err)
 		}
-		if err := st.SetFences(ctx, shard.FenceOwned, ps); err != nil {
+		if err := st.SetFences(ctx, inventory.FenceOwned, ps); err != nil {
 			return revert(err)
 		}
 	}
@@ -539,7 +540,7 @@ func (r *Resharder) cutover(ctx context.Context, job *Job, batch []*MoveState) e
 	}
 	pause := int(time.Since(start).Milliseconds())
 	for _, m := range batch {
-		m.State, m.PauseMillis = MoveDone, pause
+		m.State, m.PauseMillis = inventory.MoveDone, pause
 		if err := r.js.updateMove(ctx, job.ID, *m); err != nil {
 			return err
 		}
@@ -612,7 +613,7 @@ func (r *Resharder) Abort(ctx context.Context, id int64) (Job, error) {
 	if err != nil {
 		return Job{}, err
 	}
-	if job.State == JobDone || job.State == JobAborted {
+	if job.State == inventory.JobDone || job.State == inventory.JobAborted {
 		return job, fmt.Errorf("job %d is already %s", id, job.State)
 	}
 	for _, a := range job.Spec.Add {
@@ -626,7 +627,7 @@ func (r *Resharder) Abort(ctx context.Context, id int64) (Job, error) {
 	}
 	done := 0
 	for _, m := range job.Moves {
-		if owner, _ := top.Map.Owner(m.Partition); m.State == MoveDone || owner == m.To {
+		if owner, _ := top.Map.Owner(m.Partition); m.State == inventory.MoveDone || owner == m.To {
 			done++
 		}
 	}
@@ -637,7 +638,7 @@ func (r *Resharder) Abort(ctx context.Context, id int64) (Job, error) {
 	for i := range job.Moves {
 		m := &job.Moves[i]
 		bySource[m.From] = append(bySource[m.From], m.Partition)
-		if m.State != MovePending {
+		if m.State != inventory.MovePending {
 			st, err := r.store(m.To)
 			if err != nil {
 				return job, err
@@ -649,7 +650,7 @@ func (r *Resharder) Abort(ctx context.Context, id int64) (Job, error) {
 				return job, err
 			}
 		}
-		m.State = MoveAborted
+		m.State = inventory.MoveAborted
 		if err := r.js.updateMove(ctx, job.ID, *m); err != nil {
 			return job, err
 		}
@@ -659,16 +660,16 @@ func (r *Resharder) Abort(ctx context.Context, id int64) (Job, error) {
 		if err != nil {
 			return job, err
 		}
-		if err := st.SetFences(ctx, shard.FenceOwned, ps); err != nil {
+		if err := st.SetFences(ctx, inventory.FenceOwned, ps); err != nil {
 			return job, err
 		}
 	}
 	for _, a := range job.Spec.Add {
-		if err := r.js.setShardState(ctx, a.Name, shard.ShardRemoved); err != nil {
+		if err := r.js.setShardState(ctx, a.Name, inventory.ShardRemoved); err != nil {
 			return job, err
 		}
 	}
-	if err := r.js.setJobState(ctx, job.ID, JobAborted, ""); err != nil {
+	if err := r.js.setJobState(ctx, job.ID, inventory.JobAborted, ""); err != nil {
 		return job, err
 	}
 	return r.js.load(ctx, id)
@@ -706,14 +707,14 @@ func (r *Resharder) Cleanup(ctx context.Context) ([]CleanupResult, error) {
 		}
 		fences, err := st.Fences(ctx)
 		if err != nil {
-			if top.Shards[name].State == shard.ShardRemoved {
+			if top.Shards[name].State == inventory.ShardRemoved {
 				continue // a removed shard may be gone already
 			}
 			return out, err
 		}
 		res := CleanupResult{Shard: name}
 		for p, state := range fences {
-			if owner, _ := top.Map.Owner(p); state != shard.FenceMovedOut || owner == name {
+			if owner, _ := top.Map.Owner(p); state != inventory.FenceMovedOut || owner == name {
 				continue
 			}
 			n, err := purgePartition(ctx, st.DB(), p, r.opts.ChunkRows)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/tools/clustertest"
 	"github.com/shardstock/shardstock/tools/testdb"
@@ -55,7 +56,7 @@ func TestReshardUnderLoad(t *testing.T) {
 			time.Sleep(500 * time.Millisecond) // traffic continues on the new topology
 			stop()
 			wait()
-			if job.State != migrate.JobDone {
+			if job.State != inventory.JobDone {
 				t.Fatalf("job state %s", job.State)
 			}
 			sum := job.Summary()
@@ -126,7 +127,7 @@ func TestReshardCrashResumeAndAbort(t *testing.T) {
 				switch then {
 				case "resume":
 					job, err = fresh.Run(context.Background(), job.ID)
-					if err != nil || job.State != migrate.JobDone {
+					if err != nil || job.State != inventory.JobDone {
 						t.Fatalf("resume: %v (%s)", err, job.State)
 					}
 					if c.Topology(t).Map.Counts()["shard-3"] == 0 {
@@ -134,7 +135,7 @@ func TestReshardCrashResumeAndAbort(t *testing.T) {
 					}
 				case "abort":
 					job, err = fresh.Abort(context.Background(), job.ID)
-					if err != nil || job.State != migrate.JobAborted {
+					if err != nil || job.State != inventory.JobAborted {
 						t.Fatalf("abort: %v (%s)", err, job.State)
 					}
 					after := c.Topology(t)

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -63,19 +64,21 @@ type productRow struct {
 }
 
 type headerRow struct {
-	id, status string
-	lines      []shard.LineRequest
-	shard      string
+	id     string
+	status inventory.Status
+	lines  []shard.LineRequest
+	shard  string
 }
 
 type lineRow struct {
-	id, sku, status string
-	qty             int64
-	shard           string
+	id, sku string
+	status  inventory.LineStatus
+	qty     int64
+	shard   string
 }
 
 type shardScan struct {
-	fences   map[int]string
+	fences   map[int]inventory.FenceState
 	leftover int64 // rows in partitions this shard no longer owns (awaiting cleanup)
 	products []productRow
 	headers  []headerRow
@@ -180,24 +183,24 @@ func Verify(ctx context.Context, t shard.Topology, stores map[string]*shard.Stor
 		for _, l := range lines[id] {
 			byS[l.sku] = l
 		}
-		inFlight := h.status == shard.StatusPending || h.status == shard.StatusCommitting || h.status == shard.StatusReleasing || h.status == shard.StatusExpiring
+		inFlight := h.status == inventory.StatusPending || h.status == inventory.StatusCommitting || h.status == inventory.StatusReleasing || h.status == inventory.StatusExpiring
 		if opts.Quiescent && inFlight {
-			add(Violation{"saga_in_flight", h.shard, "", id, "header is " + h.status})
+			add(Violation{"saga_in_flight", h.shard, "", id, "header is " + string(h.status)})
 		}
 		for _, want := range h.lines {
 			l, ok := byS[want.SKU]
 			switch h.status {
-			case shard.StatusHeld:
-				if !ok || l.status != shard.LineHeld {
+			case inventory.StatusHeld:
+				if !ok || l.status != inventory.LineHeld {
 					add(Violation{"partial_reservation", h.shard, want.SKU, id, "held header with a line that is not held"})
 				}
-			case shard.StatusCommitted:
-				if !ok || l.status != shard.LineCommitted {
+			case inventory.StatusCommitted:
+				if !ok || l.status != inventory.LineCommitted {
 					add(Violation{"partial_commit", h.shard, want.SKU, id, "committed header with a line that is not committed"})
 				}
-			case shard.StatusReleased, shard.StatusExpired:
-				if ok && l.status != shard.LineReleased {
-					add(Violation{"leaked_line", h.shard, want.SKU, id, "final " + h.status + " header with a " + l.status + " line"})
+			case inventory.StatusReleased, inventory.StatusExpired:
+				if ok && l.status != inventory.LineReleased {
+					add(Violation{"leaked_line", h.shard, want.SKU, id, "final " + string(h.status) + " header with a " + string(l.status) + " line"})
 				}
 			}
 		}
@@ -207,8 +210,8 @@ func Verify(ctx context.Context, t shard.Topology, stores map[string]*shard.Stor
 			continue
 		}
 		for _, l := range ls {
-			if l.status != shard.LineReleased {
-				add(Violation{"orphan_line", l.shard, l.sku, id, "line without a header is " + l.status})
+			if l.status != inventory.LineReleased {
+				add(Violation{"orphan_line", l.shard, l.sku, id, "line without a header is " + string(l.status)})
 			}
 		}
 	}
@@ -216,7 +219,7 @@ func Verify(ctx context.Context, t shard.Topology, stores map[string]*shard.Stor
 	fenceOwners := map[int][]string{}
 	for _, name := range names {
 		for p, st := range scans[name].fences {
-			if st == shard.FenceOwned {
+			if st == inventory.FenceOwned {
 				fenceOwners[p] = append(fenceOwners[p], name)
 			}
 		}
@@ -249,7 +252,7 @@ func scanShard(ctx context.Context, st *shard.Store) (*shardScan, error) {
 	// expected and skipped; rows of a partition this shard never had are checked, and fail.
 	owned := func(p int) bool {
 		switch fences[p] {
-		case shard.FenceMovedOut, shard.FenceImporting:
+		case inventory.FenceMovedOut, inventory.FenceImporting:
 			sc.leftover++
 			return false
 		}
@@ -333,7 +336,7 @@ func VerifyCluster(ctx context.Context, metaDSN string, opts VerifyOptions) (Ver
 		}
 	}()
 	for name, info := range top.Shards {
-		if info.State == shard.ShardRemoved {
+		if info.State == inventory.ShardRemoved {
 			continue
 		}
 		st, err := shard.Open(name, info.DSN, shard.PoolOptions{MaxOpen: 4})

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shardstock/shardstock/inventory"
 )
 
 // Low-stock alerts.
@@ -31,35 +33,13 @@ import (
 // alert:low, alert:out and alert:resolved into stock.low, stock.out and stock.restored;
 // alert:ack and alert:sync exist so that the resharding catch-up re-copies the rows they touch.
 
-// Alert kinds.
-const (
-	AlertLowStock   = "low_stock"
-	AlertOutOfStock = "out_of_stock"
-)
-
-// Alert statuses. Open and acknowledged alerts are both active; only resolution ends one.
-const (
-	AlertOpen         = "open"
-	AlertAcknowledged = "acknowledged"
-	AlertResolved     = "resolved"
-)
-
-// Change-log kinds of alert writes.
-const (
-	ChangeAlertLow      = "alert:low"      // a low_stock alert opened
-	ChangeAlertOut      = "alert:out"      // an out_of_stock alert opened
-	ChangeAlertResolved = "alert:resolved" // an alert resolved (the stock recovered)
-	ChangeAlertAck      = "alert:ack"      // an alert was acknowledged
-	ChangeAlertSync     = "alert:sync"     // bookkeeping repaired by the reconcile pass, no alert changed
-)
-
 // Alert is a stock_alerts row with its product's current figures.
 type Alert struct {
 	ID        string
 	Partition int
 	SKU       string
-	Kind      string
-	Status    string
+	Kind      inventory.AlertKind
+	Status    inventory.AlertStatus
 	// The product's scale, availability and threshold (base units) when the alert opened.
 	ScaleAtOpen     int
 	AvailableAtOpen int64
@@ -76,8 +56,8 @@ type Alert struct {
 }
 
 // AlertRank orders alert kinds by urgency: out_of_stock (0) before low_stock (1).
-func AlertRank(kind string) int {
-	if kind == AlertOutOfStock {
+func AlertRank(kind inventory.AlertKind) int {
+	if kind == inventory.AlertOutOfStock {
 		return 0
 	}
 	return 1
@@ -160,7 +140,7 @@ func alertSKUs(cs []change) []string {
 		if c.sku == "" || seen[c.sku] {
 			continue
 		}
-		if c.deltaOnHand != 0 || c.deltaReserved != 0 || c.kind == "create" || c.kind == "product" {
+		if c.deltaOnHand != 0 || c.deltaReserved != 0 || c.kind == inventory.KindCreate || c.kind == inventory.KindProduct {
 			seen[c.sku] = true
 			out = append(out, c.sku)
 		}
@@ -242,9 +222,9 @@ func applyAlerts(ctx context.Context, tx *sql.Tx, p alertProduct, now time.Time)
 	}
 	for _, x := range []struct {
 		want bool
-		kind string
+		kind inventory.AlertKind
 		id   *string
-	}{{low, AlertLowStock, &next.lowAlertID}, {out, AlertOutOfStock, &next.outAlertID}} {
+	}{{low, inventory.AlertLowStock, &next.lowAlertID}, {out, inventory.AlertOutOfStock, &next.outAlertID}} {
 		if !x.want || *x.id != "" {
 			continue
 		}
@@ -265,7 +245,7 @@ func applyAlerts(ctx context.Context, tx *sql.Tx, p alertProduct, now time.Time)
 // openAlert inserts an open alert of the kind for p and logs it. When an open alert of that
 // kind exists already (written around the product's record of it), that one is adopted and
 // opened is false.
-func openAlert(ctx context.Context, tx *sql.Tx, p alertProduct, kind string, now time.Time) (id string, opened bool, err error) {
+func openAlert(ctx context.Context, tx *sql.Tx, p alertProduct, kind inventory.AlertKind, now time.Time) (id string, opened bool, err error) {
 	id = newAlertID(p.partition)
 	_, err = tx.ExecContext(ctx, `INSERT INTO stock_alerts (id, partition_id, sku, kind, status, scale, available_at_open,
 		threshold, opened_at, updated_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)`,
@@ -277,9 +257,9 @@ func openAlert(ctx context.Context, tx *sql.Tx, p alertProduct, kind string, now
 	if err != nil {
 		return "", false, err
 	}
-	ck := ChangeAlertLow
-	if kind == AlertOutOfStock {
-		ck = ChangeAlertOut
+	ck := inventory.KindAlertLow
+	if kind == inventory.AlertOutOfStock {
+		ck = inventory.KindAlertOut
 	}
 	return id, true, logAlertChange(ctx, tx, p.partition, p.sku, ck, id)
 }
@@ -294,7 +274,7 @@ func resolveAlert(ctx context.Context, tx *sql.Tx, p alertProduct, id string, no
 	if n, _ := res.RowsAffected(); n != 1 {
 		return false, nil
 	}
-	return true, logAlertChange(ctx, tx, p.partition, p.sku, ChangeAlertResolved, id)
+	return true, logAlertChange(ctx, tx, p.partition, p.sku, inventory.KindAlertResolved, id)
 }
 
 // saveAlertIDs stores next's open alert ids on the product row when they differ from cur's.
@@ -310,7 +290,7 @@ func saveAlertIDs(ctx context.Context, tx *sql.Tx, cur, next alertProduct) error
 
 // logAlertChange writes an alert's change row (zero deltas) without the afterChanges hook,
 // which is what is running.
-func logAlertChange(ctx context.Context, tx *sql.Tx, partition int, sku, kind, ref string) error {
+func logAlertChange(ctx context.Context, tx *sql.Tx, partition int, sku string, kind inventory.ChangeKind, ref string) error {
 	return insertChangeRows(ctx, tx, change{partition, sku, kind, 0, 0, ref})
 }
 
@@ -342,25 +322,26 @@ func (s *Store) AcknowledgeAlert(ctx context.Context, id string, partition int) 
 		if err := checkFence(ctx, tx, partition); err != nil {
 			return err
 		}
-		var sku, status string
+		var sku string
+		var status inventory.AlertStatus
 		err := tx.QueryRowContext(ctx, "SELECT sku, status FROM stock_alerts WHERE id = ? AND partition_id = ? FOR UPDATE", id, partition).
 			Scan(&sku, &status)
 		if errors.Is(err, sql.ErrNoRows) {
-			return Errorf(CodeNotFound, "alert %q not found", id)
+			return inventory.Errorf(inventory.CodeNotFound, "alert %q not found", id)
 		}
 		if err != nil {
 			return err
 		}
 		switch status {
-		case AlertResolved:
-			return Errorf(CodeInvalidState, "alert %s is resolved", id).WithDetails(map[string]any{"status": status})
-		case AlertOpen:
+		case inventory.AlertResolved:
+			return inventory.Errorf(inventory.CodeInvalidState, "alert %s is resolved", id).WithDetails(map[string]any{"status": status})
+		case inventory.AlertOpen:
 			now := nowMicro()
 			if _, err := tx.ExecContext(ctx, "UPDATE stock_alerts SET status = 'acknowledged', acknowledged_at = ?, updated_at = ? WHERE id = ?",
 				now, now, id); err != nil {
 				return err
 			}
-			if err := logAlertChange(ctx, tx, partition, sku, ChangeAlertAck, id); err != nil {
+			if err := logAlertChange(ctx, tx, partition, sku, inventory.KindAlertAck, id); err != nil {
 				return err
 			}
 		}
@@ -373,7 +354,7 @@ func (s *Store) AcknowledgeAlert(ctx context.Context, id string, partition int) 
 // AlertFilter selects alerts by status (any of Statuses) and, when Category is set, by their
 // product's category.
 type AlertFilter struct {
-	Statuses []string
+	Statuses []inventory.AlertStatus
 	Category *string
 }
 

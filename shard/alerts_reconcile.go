@@ -3,6 +3,8 @@ package shard
 import (
 	"context"
 	"database/sql"
+
+	"github.com/shardstock/shardstock/inventory"
 )
 
 // ReconcileAlerts repairs the alerts of this shard's owned products that are missing or stale:
@@ -23,7 +25,7 @@ func (s *Store) ReconcileAlerts(ctx context.Context, batch int) (AlertRepairs, e
 			}
 			for _, c := range cands {
 				r, err := s.repairAlerts(ctx, c.sku, c.partition)
-				if IsCode(err, CodePartitionMoved) {
+				if inventory.IsCode(err, inventory.CodePartitionMoved) {
 					continue // moved away since the scan: its new owner repairs it
 				}
 				if err != nil {
@@ -121,7 +123,7 @@ func (s *Store) repairAlerts(ctx context.Context, sku string, partition int) (Al
 		}
 		p := ps[0]
 		cur := p
-		cur.lowAlertID, cur.outAlertID = active[AlertLowStock], active[AlertOutOfStock]
+		cur.lowAlertID, cur.outAlertID = active[inventory.AlertLowStock], active[inventory.AlertOutOfStock]
 		next, n, err := applyAlerts(ctx, tx, cur, now)
 		if err != nil {
 			return err
@@ -139,7 +141,7 @@ func (s *Store) repairAlerts(ctx context.Context, sku string, partition int) (Al
 		}
 		if n.Opened+n.Resolved == 0 && (p.lowAlertID != next.lowAlertID || p.outAlertID != next.outAlertID) {
 			// Only the product row changed: log it so that a resharding catch-up re-copies it.
-			return logAlertChange(ctx, tx, p.partition, sku, ChangeAlertSync, "")
+			return logAlertChange(ctx, tx, p.partition, sku, inventory.KindAlertSync, "")
 		}
 		return nil
 	})
@@ -147,15 +149,16 @@ func (s *Store) repairAlerts(ctx context.Context, sku string, partition int) (Al
 }
 
 // activeAlerts returns the ids of the SKU's open or acknowledged alerts by kind.
-func activeAlerts(ctx context.Context, tx *sql.Tx, sku string) (map[string]string, error) {
+func activeAlerts(ctx context.Context, tx *sql.Tx, sku string) (map[inventory.AlertKind]string, error) {
 	rows, err := tx.QueryContext(ctx, "SELECT kind, id FROM stock_alerts WHERE sku = ? AND open_flag = 1", sku)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]string{}
+	out := map[inventory.AlertKind]string{}
 	for rows.Next() {
-		var kind, id string
+		var kind inventory.AlertKind
+		var id string
 		if err := rows.Scan(&kind, &id); err != nil {
 			return nil, err
 		}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/shardstock/shardstock/tools/clustertest"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shardstock/shardstock/inventory"
+	"github.com/shardstock/shardstock/tools/clustertest"
 
 	"github.com/shardstock/shardstock/shard"
 )
@@ -21,7 +23,7 @@ func alertStore(t *testing.T) *shard.Store {
 func putThreshold(t *testing.T, st *shard.Store, sku, threshold string) {
 	t.Helper()
 	name := "product " + sku
-	d, err := shard.ParseDecimal(threshold)
+	d, err := inventory.ParseQuantity(threshold)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +34,7 @@ func putThreshold(t *testing.T, st *shard.Store, sku, threshold string) {
 
 func adjust(t *testing.T, st *shard.Store, sku, delta string) {
 	t.Helper()
-	d, err := shard.ParseDecimal(delta)
+	d, err := inventory.ParseQuantity(delta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +135,7 @@ func TestAlertsFollowStock(t *testing.T) {
 	name := "decimal"
 	scale := 3
 	if _, _, err := st.PutProduct(context.Background(), shard.ProductSpec{SKU: "D", Partition: 1, Name: &name, Scale: &scale,
-		LowStockThreshold: &shard.Decimal{Unscaled: 25, Decimals: 1}}); err != nil {
+		LowStockThreshold: &inventory.Quantity{Units: 25, Scale: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	adjust(t, st, "D", "2.501")
@@ -161,25 +163,25 @@ func TestAcknowledgeAlert(t *testing.T) {
 		t.Fatalf("alert id %q encodes partition %d %v, want 1", id, p, ok)
 	}
 	a, err := st.AcknowledgeAlert(ctx, id, 1)
-	if err != nil || a.Status != shard.AlertAcknowledged || a.AcknowledgedAt == nil || a.Kind != shard.AlertLowStock ||
+	if err != nil || a.Status != inventory.AlertAcknowledged || a.AcknowledgedAt == nil || a.Kind != inventory.AlertLowStock ||
 		a.Available != 2 || a.LowStockThreshold != 3 || a.AvailableAtOpen != 0 { // opened when the product was created empty
 		t.Fatalf("acknowledge: %+v %v", a, err)
 	}
 	again, err := st.AcknowledgeAlert(ctx, id, 1)
-	if err != nil || again.Status != shard.AlertAcknowledged || !again.AcknowledgedAt.Equal(*a.AcknowledgedAt) {
+	if err != nil || again.Status != inventory.AlertAcknowledged || !again.AcknowledgedAt.Equal(*a.AcknowledgedAt) {
 		t.Fatalf("acknowledge again: %+v %v", again, err)
 	}
-	if _, err := st.AcknowledgeAlert(ctx, "a00001"+strings.Repeat("0", 24), 1); !shard.IsCode(err, shard.CodeNotFound) {
+	if _, err := st.AcknowledgeAlert(ctx, "a00001"+strings.Repeat("0", 24), 1); !inventory.IsCode(err, inventory.CodeNotFound) {
 		t.Errorf("unknown alert: %v", err)
 	}
 	adjust(t, st, "K", "5")
 	if got := activeAlerts(t, st.DB(), "K"); got != "" {
 		t.Errorf("acknowledged alert not resolved: %q", got)
 	}
-	if _, err := st.AcknowledgeAlert(ctx, id, 1); !shard.IsCode(err, shard.CodeInvalidState) {
+	if _, err := st.AcknowledgeAlert(ctx, id, 1); !inventory.IsCode(err, inventory.CodeInvalidState) {
 		t.Errorf("resolved alert: %v", err)
 	}
-	if _, err := st.AcknowledgeAlert(ctx, id, 2); !shard.IsCode(err, shard.CodePartitionMoved) {
+	if _, err := st.AcknowledgeAlert(ctx, id, 2); !inventory.IsCode(err, inventory.CodePartitionMoved) {
 		t.Errorf("partition not owned: %v", err)
 	}
 	want := []string{"alert:low low_stock", "alert:out out_of_stock", "alert:resolved out_of_stock", "alert:ack low_stock", "alert:resolved low_stock"}

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/shardstock/shardstock/inventory"
 )
 
 // BatchRequest is one single-line reservation in a coalesced batch for one SKU.
@@ -47,7 +49,7 @@ func (s *Store) CreateLocalBatch(ctx context.Context, sku string, partition int,
 		err := tx.QueryRowContext(ctx, "SELECT scale, on_hand, reserved, UTC_TIMESTAMP(6) FROM products WHERE sku = ? FOR UPDATE", sku).
 			Scan(&scale, &onHand, &reserved, &now)
 		if errors.Is(err, sql.ErrNoRows) {
-			nf := Errorf(CodeNotFound, "product %q not found", sku).WithDetails(map[string]any{"sku": sku})
+			nf := inventory.Errorf(inventory.CodeNotFound, "product %q not found", sku).WithDetails(map[string]any{"sku": sku})
 			for i := range out {
 				out[i].Err = nf
 			}
@@ -69,28 +71,28 @@ func (s *Store) CreateLocalBatch(ctx context.Context, sku string, partition int,
 		for i, r := range reqs {
 			h := r.Header
 			if existing[h.ID] || seen[h.ID] {
-				out[i].Err = Errorf(CodeAlreadyApplied, "reservation %s already exists", h.ID)
+				out[i].Err = inventory.Errorf(inventory.CodeAlreadyApplied, "reservation %s already exists", h.ID)
 				continue
 			}
-			units, err := h.Lines[0].Quantity.Units(scale)
+			units, err := h.Lines[0].Quantity.BaseUnits(scale)
 			if err == nil && units <= 0 {
-				err = Errorf(CodeValidation, "quantity must be positive")
+				err = inventory.Errorf(inventory.CodeValidation, "quantity must be positive")
 			}
 			if err != nil {
 				out[i].Err = err
 				continue
 			}
 			if available < units {
-				out[i].Err = Insufficient(shortLine(sku, units, available, scale))
+				out[i].Err = inventory.Insufficient(inventory.NewShortLine(sku, units, available, scale))
 				continue
 			}
 			available -= units
 			seen[h.ID] = true
-			status, lineStatus, kind := StatusHeld, LineHeld, "reserve"
+			status, lineStatus, kind := inventory.StatusHeld, inventory.LineHeld, inventory.KindReserve
 			c := change{partition, sku, kind, 0, units, h.ID}
 			if h.CommitRequested {
-				status, lineStatus = StatusCommitted, LineCommitted
-				c = change{partition, sku, "sale", -units, 0, h.ID}
+				status, lineStatus = inventory.StatusCommitted, inventory.LineCommitted
+				c = change{partition, sku, inventory.KindSale, -units, 0, h.ID}
 				addSold += units
 			} else {
 				addReserved += units
@@ -228,7 +230,7 @@ func (s *Store) SettleLocalBatch(ctx context.Context, partition int, reqs []Sett
 		for i, r := range reqs {
 			h, ok := headers[r.ID]
 			if !ok {
-				out[i].Err = Errorf(CodeNotFound, "reservation %q not found", r.ID)
+				out[i].Err = inventory.Errorf(inventory.CodeNotFound, "reservation %q not found", r.ID)
 				continue
 			}
 			local := h.Partition == partition
@@ -239,7 +241,7 @@ func (s *Store) SettleLocalBatch(ctx context.Context, partition int, reqs []Sett
 			case !local:
 				out[i].NotLocal = true
 				continue
-			case h.Status != StatusHeld || (r.UnexpiredOnly && expired[r.ID]):
+			case h.Status != inventory.StatusHeld || (r.UnexpiredOnly && expired[r.ID]):
 				out[i].Header = h // not held (or settled earlier in this batch): the caller judges
 				continue
 			}
@@ -258,9 +260,9 @@ func (s *Store) SettleLocalBatch(ctx context.Context, partition int, reqs []Sett
 				d.changes++ // every settled reservation is one change of the product's version
 				if r.Action == ActionCommit {
 					d.onHand -= l.Quantity
-					changes = append(changes, change{partition, l.SKU, "commit", -l.Quantity, -l.Quantity, r.ID})
+					changes = append(changes, change{partition, l.SKU, inventory.KindCommit, -l.Quantity, -l.Quantity, r.ID})
 				} else {
-					changes = append(changes, change{partition, l.SKU, "release", 0, -l.Quantity, r.ID})
+					changes = append(changes, change{partition, l.SKU, inventory.KindRelease, 0, -l.Quantity, r.ID})
 				}
 			}
 			if r.Action == ActionCommit {
@@ -292,9 +294,10 @@ func (s *Store) SettleLocalBatch(ctx context.Context, partition int, reqs []Sett
 			}
 		}
 		for _, g := range []struct {
-			ids        []any
-			header, ln string
-		}{{committed, StatusCommitted, LineCommitted}, {released, StatusReleased, LineReleased}} {
+			ids    []any
+			header inventory.Status
+			ln     inventory.LineStatus
+		}{{committed, inventory.StatusCommitted, inventory.LineCommitted}, {released, inventory.StatusReleased, inventory.LineReleased}} {
 			if len(g.ids) == 0 {
 				continue
 			}
@@ -315,11 +318,11 @@ func (s *Store) SettleLocalBatch(ctx context.Context, partition int, reqs []Sett
 	return out, nil
 }
 
-func finalStatus(a LineAction) string {
+func finalStatus(a LineAction) inventory.Status {
 	if a == ActionCommit {
-		return StatusCommitted
+		return inventory.StatusCommitted
 	}
-	return StatusReleased
+	return inventory.StatusReleased
 }
 
 // heldLines locks and returns the held lines of the reservations, by reservation id.
@@ -333,7 +336,7 @@ func heldLines(ctx context.Context, tx *sql.Tx, ids []any) (map[string][]Reserva
 	out := map[string][]ReservationLine{}
 	for rows.Next() {
 		var id string
-		l := ReservationLine{Status: LineHeld}
+		l := ReservationLine{Status: inventory.LineHeld}
 		if err := rows.Scan(&id, &l.SKU, &l.Quantity); err != nil {
 			return nil, err
 		}

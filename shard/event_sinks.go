@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/shardstock/shardstock/inventory"
 )
 
 // The metadata store keeps the state of change-event delivery: webhook subscriptions, each
@@ -91,7 +93,7 @@ func (m *Meta) Webhooks(ctx context.Context) ([]Webhook, error) {
 func (m *Meta) Webhook(ctx context.Context, id string) (Webhook, error) {
 	w, err := scanWebhook(m.db.QueryRowContext(ctx, "SELECT id, url, event_types, secret, created_at FROM webhooks WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Webhook{}, Errorf(CodeNotFound, "webhook %s not found", id)
+		return Webhook{}, inventory.Errorf(inventory.CodeNotFound, "webhook %s not found", id)
 	}
 	return w, err
 }
@@ -124,7 +126,7 @@ func (m *Meta) DeleteWebhook(ctx context.Context, id string) error {
 		return fmt.Errorf("meta store: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return Errorf(CodeNotFound, "webhook %s not found", id)
+		return inventory.Errorf(inventory.CodeNotFound, "webhook %s not found", id)
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM event_cursors WHERE sink = ?", WebhookSink(id)); err != nil {
 		return fmt.Errorf("meta store: %w", err)

@@ -12,8 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/shardstock/shardstock/inventory"
 )
 
 // Event types published for change-log rows.
@@ -37,23 +38,23 @@ var EventTypes = []string{EventStockChanged, EventStockLow, EventStockOut, Event
 // EventType returns the event a change-log row publishes, or "" for rows that publish none
 // (tombstones, transient reservation statuses, rows that change nothing). Each row publishes at
 // most one event, so "one event per change" holds by construction.
-func EventType(kind string, deltaOnHand, deltaReserved int64) string {
+func EventType(kind inventory.ChangeKind, deltaOnHand, deltaReserved int64) string {
 	switch kind {
-	case "alert:low":
+	case inventory.KindAlertLow:
 		return EventStockLow
-	case "alert:out":
+	case inventory.KindAlertOut:
 		return EventStockOut
-	case "alert:resolved":
+	case inventory.KindAlertResolved:
 		return EventStockRestored
-	case "h:held":
+	case inventory.HeaderKind(inventory.StatusHeld):
 		return EventReservationHeld
-	case "h:committed":
+	case inventory.HeaderKind(inventory.StatusCommitted):
 		return EventReservationCommitted
-	case "h:released":
+	case inventory.HeaderKind(inventory.StatusReleased):
 		return EventReservationReleased
-	case "h:expired":
+	case inventory.HeaderKind(inventory.StatusExpired):
 		return EventReservationExpired
-	case "create", "product":
+	case inventory.KindCreate, inventory.KindProduct:
 		return EventProductUpdated
 	}
 	if deltaOnHand != 0 || deltaReserved != 0 {
@@ -85,12 +86,12 @@ func (e Event) IsCopy() bool {
 }
 
 // eventData is the type-specific payload; quantities are exact decimals in the product's scale.
-func eventData(typ, kind string, deltaOnHand, deltaReserved int64, ref string, scale int) map[string]any {
+func eventData(typ string, kind inventory.ChangeKind, deltaOnHand, deltaReserved int64, ref string, scale int) map[string]any {
 	switch typ {
 	case EventStockChanged:
-		d := map[string]any{"reason": kind, "delta_on_hand": json.Number(FormatUnits(deltaOnHand, scale)),
-			"delta_reserved":  json.Number(FormatUnits(deltaReserved, scale)),
-			"delta_available": json.Number(FormatUnits(deltaOnHand-deltaReserved, scale))}
+		d := map[string]any{"reason": kind, "delta_on_hand": json.Number(inventory.FormatUnits(deltaOnHand, scale)),
+			"delta_reserved":  json.Number(inventory.FormatUnits(deltaReserved, scale)),
+			"delta_available": json.Number(inventory.FormatUnits(deltaOnHand-deltaReserved, scale))}
 		if ref != "" {
 			d["ref"] = ref // the reservation, lot or request the change belongs to
 		}
@@ -98,9 +99,9 @@ func eventData(typ, kind string, deltaOnHand, deltaReserved int64, ref string, s
 	case EventStockLow, EventStockOut, EventStockRestored:
 		return map[string]any{"alert_id": ref}
 	case EventReservationHeld, EventReservationCommitted, EventReservationReleased, EventReservationExpired:
-		return map[string]any{"reservation_id": ref, "status": strings.TrimPrefix(kind, "h:")}
+		return map[string]any{"reservation_id": ref, "status": headerStatus(kind)}
 	case EventProductUpdated:
-		return map[string]any{"created": kind == "create"}
+		return map[string]any{"created": kind == inventory.KindCreate}
 	}
 	return map[string]any{}
 }
@@ -128,13 +129,14 @@ func (s *Store) ReadEvents(ctx context.Context, after, upTo uint64, limit int,
 	var out []Event
 	for rows.Next() {
 		var (
-			seq            uint64
-			sku, kind, ref string
-			dOn, dRes      int64
-			at             time.Time
-			originShard    sql.NullString
-			originSeq      sql.NullInt64
-			scale          int
+			seq         uint64
+			sku, ref    string
+			kind        inventory.ChangeKind
+			dOn, dRes   int64
+			at          time.Time
+			originShard sql.NullString
+			originSeq   sql.NullInt64
+			scale       int
 		)
 		if err := rows.Scan(&seq, &sku, &kind, &dOn, &dRes, &ref, &at, &originShard, &originSeq, &scale); err != nil {
 			return nil, after, s.classify(err)
@@ -336,4 +338,10 @@ func (l *RelayLease) lost(ctx context.Context, err error) error {
 func EventID(originShard string, originSeq uint64) string {
 	sum := sha256.Sum256([]byte(originShard + ":" + strconv.FormatUint(originSeq, 10)))
 	return "e" + base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16])[:25]
+}
+
+// headerStatus is the status a header change kind records.
+func headerStatus(kind inventory.ChangeKind) inventory.Status {
+	st, _ := kind.HeaderStatus()
+	return st
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/shardstock/shardstock/tools/clustertest"
 	"testing"
 	"time"
+
+	"github.com/shardstock/shardstock/inventory"
+	"github.com/shardstock/shardstock/tools/clustertest"
 
 	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/shard"
@@ -43,7 +45,7 @@ func TestEventType(t *testing.T) {
 		{"h:expiring", 0, 0, ""},
 		{"h:expired", 0, 0, shard.EventReservationExpired},
 	} {
-		if got := shard.EventType(tc.kind, tc.dOn, tc.dRe); got != tc.want {
+		if got := shard.EventType(inventory.ChangeKind(tc.kind), tc.dOn, tc.dRe); got != tc.want {
 			t.Errorf("EventType(%q, %d, %d) = %q, want %q", tc.kind, tc.dOn, tc.dRe, got, tc.want)
 		}
 	}

@@ -4,19 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"strings"
-)
 
-// Fence states of a partition on a shard.
-const (
-	FenceOwned     = "owned"
-	FenceImporting = "importing"
-	FenceMovedOut  = "moved_out"
+	"github.com/shardstock/shardstock/inventory"
 )
 
 // SetFences sets the fence state of the given partitions on this shard (inserting missing
 // rows). Flipping an owned partition waits for the write transactions that hold its fence row
 // under a shared lock, so once it returns no write can land on the partition here.
-func (s *Store) SetFences(ctx context.Context, state string, partitions []int) error {
+func (s *Store) SetFences(ctx context.Context, state inventory.FenceState, partitions []int) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for start := 0; start < len(partitions); start += 500 {
 			chunk := partitions[start:min(start+500, len(partitions))]
@@ -40,16 +35,16 @@ func (s *Store) SetFences(ctx context.Context, state string, partitions []int) e
 }
 
 // Fences returns the fence state of every partition that has a fence row on this shard.
-func (s *Store) Fences(ctx context.Context) (map[int]string, error) {
+func (s *Store) Fences(ctx context.Context) (map[int]inventory.FenceState, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT partition_id, state FROM partition_fence")
 	if err != nil {
 		return nil, s.classify(err)
 	}
 	defer rows.Close()
-	out := map[int]string{}
+	out := map[int]inventory.FenceState{}
 	for rows.Next() {
 		var p int
-		var st string
+		var st inventory.FenceState
 		if err := rows.Scan(&p, &st); err != nil {
 			return nil, s.classify(err)
 		}

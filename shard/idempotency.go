@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"errors"
 	"time"
+
+	"github.com/shardstock/shardstock/inventory"
 )
 
 // Claim states of an idempotency key.
@@ -44,7 +46,7 @@ func (s *Store) ClaimKey(ctx context.Context, keyHash, requestHash []byte, parti
 	case err != nil:
 		return ClaimResult{}, s.classify(err)
 	case !bytes.Equal(reqHash, requestHash):
-		return ClaimResult{}, Errorf(CodeIdempotencyConflict, "Idempotency-Key was already used with a different request")
+		return ClaimResult{}, inventory.Errorf(inventory.CodeIdempotencyConflict, "Idempotency-Key was already used with a different request")
 	case state == ClaimDone:
 		return ClaimResult{Done: true, Status: status, Body: body}, nil
 	case !leaseOver:

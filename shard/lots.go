@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/shardstock/shardstock/inventory"
 )
 
 // Lot tracking. A product is lot-tracked once it has any row in lots (its first receive through
@@ -21,20 +23,6 @@ import (
 // Change-log refs of lot rows: lot_receive and expire carry the lot code (the quantity is the
 // row's delta_on_hand); lot_take and lot_conflict carry "<lot code>:<quantity>" with the
 // quantity printed exactly in the product's scale. Lot codes cannot contain ':'.
-const (
-	// KindLotReceive receives a lot: delta_on_hand = +quantity, ref = lot code.
-	KindLotReceive = "lot_receive"
-	// KindLotTake records that an on_hand decrease took quantity from a lot: deltas 0, ref =
-	// "<lot code>:<quantity>". Written right after the change rows of the decrease, in their order.
-	KindLotTake = "lot_take"
-	// KindLotExpire removes expired quantity of a lot: delta_on_hand = -quantity, ref = lot code.
-	// (Reservation expiry also logs kind expire, but never with an on_hand delta.)
-	KindLotExpire = "expire"
-	// KindLotConflict records, once per lot, that expired quantity could not be removed because
-	// reserved stock needs it (or that a commit had to take from an expired lot): deltas 0,
-	// ref = "<lot code>:<quantity held back or taken>".
-	KindLotConflict = "lot_conflict"
-)
 
 // MaxLotCodeLength is the longest lot code accepted.
 const MaxLotCodeLength = 64
@@ -42,13 +30,13 @@ const MaxLotCodeLength = 64
 // ValidateLotCode checks that code is 1–64 characters of A-Z a-z 0-9 . _ - /.
 func ValidateLotCode(code string) error {
 	if len(code) == 0 || len(code) > MaxLotCodeLength {
-		return Errorf(CodeValidation, "lot must be 1-%d characters", MaxLotCodeLength).
+		return inventory.Errorf(inventory.CodeValidation, "lot must be 1-%d characters", MaxLotCodeLength).
 			WithDetails(map[string]any{"field": "lot"})
 	}
 	for i := 0; i < len(code); i++ {
 		c := code[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '/') {
-			return Errorf(CodeValidation, "lot %q may only contain A-Z a-z 0-9 . _ - /", code).
+			return inventory.Errorf(inventory.CodeValidation, "lot %q may only contain A-Z a-z 0-9 . _ - /", code).
 				WithDetails(map[string]any{"field": "lot"})
 		}
 	}
@@ -73,7 +61,7 @@ type LotReceipt struct {
 	SKU       string
 	Partition int
 	Code      string
-	Quantity  Decimal
+	Quantity  inventory.Quantity
 	ExpiresAt time.Time
 	Marker    []byte // idempotency marker, optional
 }
@@ -103,24 +91,24 @@ func (s *Store) ReceiveLot(ctx context.Context, r LotReceipt) (p Product, lot Lo
 		var now time.Time
 		cur, err := scanProduct(scanWithExtra{tx.QueryRowContext(ctx, "SELECT "+productColumns+", UTC_TIMESTAMP(6) FROM products WHERE sku = ? FOR UPDATE", r.SKU), &now})
 		if errors.Is(err, sql.ErrNoRows) {
-			return Errorf(CodeNotFound, "product %q not found", r.SKU)
+			return inventory.Errorf(inventory.CodeNotFound, "product %q not found", r.SKU)
 		}
 		if err != nil {
 			return err
 		}
-		qty, err := r.Quantity.Units(cur.Scale)
+		qty, err := r.Quantity.BaseUnits(cur.Scale)
 		if err != nil {
 			return err
 		}
 		if qty <= 0 {
-			return Errorf(CodeValidation, "quantity must be greater than zero").WithDetails(map[string]any{"field": "quantity"})
+			return inventory.Errorf(inventory.CodeValidation, "quantity must be greater than zero").WithDetails(map[string]any{"field": "quantity"})
 		}
-		if cur.OnHand+qty >= MaxUnits {
-			return Errorf(CodeValidation, "on_hand would exceed the maximum quantity").WithDetails(map[string]any{"field": "quantity"})
+		if cur.OnHand+qty >= inventory.MaxUnits {
+			return inventory.Errorf(inventory.CodeValidation, "on_hand would exceed the maximum quantity").WithDetails(map[string]any{"field": "quantity"})
 		}
 		expires := r.ExpiresAt.UTC().Truncate(time.Microsecond)
 		if !expires.After(now) {
-			return Errorf(CodeValidation, "expires_at must be in the future").WithDetails(map[string]any{"field": "expires_at"})
+			return inventory.Errorf(inventory.CodeValidation, "expires_at must be in the future").WithDetails(map[string]any{"field": "expires_at"})
 		}
 		lot, err = scanLot(tx.QueryRowContext(ctx, "SELECT "+lotColumns+" FROM lots WHERE sku = ? AND lot_code = ? FOR UPDATE", r.SKU, r.Code))
 		switch {
@@ -129,8 +117,8 @@ func (s *Store) ReceiveLot(ctx context.Context, r LotReceipt) (p Product, lot Lo
 				var one int
 				err := tx.QueryRowContext(ctx, "SELECT 1 FROM lots WHERE sku = ? LIMIT 1 LOCK IN SHARE MODE", r.SKU).Scan(&one)
 				if errors.Is(err, sql.ErrNoRows) {
-					return Errorf(CodeInvalidState, "product %q holds stock that is not in lots; set its on_hand to 0 before receiving lots", r.SKU).
-						WithDetails(map[string]any{"on_hand": FormatUnits(cur.OnHand, cur.Scale)})
+					return inventory.Errorf(inventory.CodeInvalidState, "product %q holds stock that is not in lots; set its on_hand to 0 before receiving lots", r.SKU).
+						WithDetails(map[string]any{"on_hand": inventory.FormatUnits(cur.OnHand, cur.Scale)})
 				}
 				if err != nil {
 					return err
@@ -145,7 +133,7 @@ func (s *Store) ReceiveLot(ctx context.Context, r LotReceipt) (p Product, lot Lo
 		case err != nil:
 			return err
 		case !lot.ExpiresAt.Equal(expires):
-			return Errorf(CodeInvalidState, "lot %q of %q exists with another expiry", r.Code, r.SKU).
+			return inventory.Errorf(inventory.CodeInvalidState, "lot %q of %q exists with another expiry", r.Code, r.SKU).
 				WithDetails(map[string]any{"lot": r.Code, "expires_at": lot.ExpiresAt.UTC().Format(time.RFC3339Nano)})
 		default:
 			if _, err := tx.ExecContext(ctx, "UPDATE lots SET received = received + ?, remaining = remaining + ?, updated_at = ? WHERE sku = ? AND lot_code = ?",
@@ -164,7 +152,7 @@ func (s *Store) ReceiveLot(ctx context.Context, r LotReceipt) (p Product, lot Lo
 		}
 		p = cur
 		p.OnHand, p.Version, p.UpdatedAt = cur.OnHand+qty, cur.Version+1, now
-		return insertChanges(ctx, tx, change{r.Partition, r.SKU, KindLotReceive, qty, 0, r.Code})
+		return insertChanges(ctx, tx, change{r.Partition, r.SKU, inventory.KindLotReceive, qty, 0, r.Code})
 	})
 	return p, lot, created, err
 }
@@ -184,12 +172,12 @@ func (s *Store) ListLots(ctx context.Context, sku string, partition int, include
 		" FROM partition_fence f LEFT JOIN products p ON p.sku = ? WHERE f.partition_id = ?", sku, partition).
 		Scan(append([]any{&state}, np.dest()...)...)
 	switch {
-	case errors.Is(err, sql.ErrNoRows) || err == nil && state.String != FenceOwned:
+	case errors.Is(err, sql.ErrNoRows) || err == nil && inventory.FenceState(state.String) != inventory.FenceOwned:
 		return Product{}, nil, movedError(partition)
 	case err != nil:
 		return Product{}, nil, s.classify(err)
 	case !np.sku.Valid:
-		return Product{}, nil, Errorf(CodeNotFound, "product %q not found", sku)
+		return Product{}, nil, inventory.Errorf(inventory.CodeNotFound, "product %q not found", sku)
 	}
 	q := "SELECT " + lotColumns + " FROM lots WHERE sku = ?"
 	if !includeEmpty {
@@ -231,7 +219,7 @@ type skuLots struct {
 
 // lotWriters are the change kinds written by the lot code itself, which has already moved the
 // lot quantities: consumeLots leaves them alone.
-var lotWriters = map[string]bool{KindLotReceive: true, KindLotExpire: true}
+var lotWriters = map[inventory.ChangeKind]bool{inventory.KindLotReceive: true, inventory.KindLotExpire: true}
 
 // consumeLots takes on_hand decreases of lot-tracked products from their lots, first expired
 // first out, and refuses on_hand increases of lot-tracked products that do not come through a
@@ -269,7 +257,7 @@ func consumeLots(ctx context.Context, tx *sql.Tx, cs []change) error {
 				}
 			}
 			if tracked {
-				return Errorf(CodeValidation, "product %q is lot-tracked: receive stock through POST /v1/products/%s/lots", c.sku, c.sku).
+				return inventory.Errorf(inventory.CodeValidation, "product %q is lot-tracked: receive stock through POST /v1/products/%s/lots", c.sku, c.sku).
 					WithDetails(map[string]any{"sku": c.sku, "reason": "lot_tracked"})
 			}
 			continue
@@ -291,10 +279,10 @@ func consumeLots(ctx context.Context, tx *sql.Tx, cs []change) error {
 			l.remaining -= q
 			l.taken += q
 			need -= q
-			rows = append(rows, change{c.partition, c.sku, KindLotTake, 0, 0, l.code + ":" + FormatUnits(q, sl.scale)})
+			rows = append(rows, change{c.partition, c.sku, inventory.KindLotTake, 0, 0, l.code + ":" + inventory.FormatUnits(q, sl.scale)})
 			if l.expired && !l.conflict {
 				l.conflict, l.newConflict = true, true
-				rows = append(rows, change{c.partition, c.sku, KindLotConflict, 0, 0, l.code + ":" + FormatUnits(q, sl.scale)})
+				rows = append(rows, change{c.partition, c.sku, inventory.KindLotConflict, 0, 0, l.code + ":" + inventory.FormatUnits(q, sl.scale)})
 			}
 		}
 		if need > 0 {
@@ -399,7 +387,7 @@ func (s *Store) SweepExpiredLots(ctx context.Context, batch int) (LotSweep, erro
 				return out, err
 			}
 			r, err := s.expireProductLots(ctx, sku, parts[i])
-			if IsCode(err, CodePartitionMoved) || IsCode(err, CodeNotFound) {
+			if inventory.IsCode(err, inventory.CodePartitionMoved) || inventory.IsCode(err, inventory.CodeNotFound) {
 				continue
 			}
 			if err != nil {
@@ -454,7 +442,7 @@ func (s *Store) expireProductLots(ctx context.Context, sku string, partition int
 		var onHand, reserved int64
 		err := tx.QueryRowContext(ctx, "SELECT scale, on_hand, reserved FROM products WHERE sku = ? FOR UPDATE", sku).Scan(&scale, &onHand, &reserved)
 		if errors.Is(err, sql.ErrNoRows) {
-			return Errorf(CodeNotFound, "product %q not found", sku)
+			return inventory.Errorf(inventory.CodeNotFound, "product %q not found", sku)
 		}
 		if err != nil {
 			return err
@@ -494,11 +482,11 @@ func (s *Store) expireProductLots(ctx context.Context, sku string, partition int
 			if take > 0 {
 				free -= take
 				removed += take
-				expires = append(expires, change{partition, sku, KindLotExpire, -take, 0, l.code})
+				expires = append(expires, change{partition, sku, inventory.KindLotExpire, -take, 0, l.code})
 				out.Expired++
 			}
 			if newConflict {
-				conflicts = append(conflicts, change{partition, sku, KindLotConflict, 0, 0, l.code + ":" + FormatUnits(left, scale)})
+				conflicts = append(conflicts, change{partition, sku, inventory.KindLotConflict, 0, 0, l.code + ":" + inventory.FormatUnits(left, scale)})
 				out.Conflicts++
 			}
 		}

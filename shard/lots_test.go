@@ -3,10 +3,12 @@ package shard_test
 import (
 	"context"
 	"database/sql"
-	"github.com/shardstock/shardstock/tools/clustertest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shardstock/shardstock/inventory"
+	"github.com/shardstock/shardstock/tools/clustertest"
 
 	"github.com/shardstock/shardstock/shard"
 )
@@ -30,8 +32,8 @@ func TestValidateLotCode(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("ValidateLotCode(%q) = %v, want ok=%v", tc.code, err, tc.ok)
 		}
-		if err != nil && !shard.IsCode(err, shard.CodeValidation) {
-			t.Errorf("ValidateLotCode(%q) code %s, want validation_failed", tc.code, shard.ErrorCode(err))
+		if err != nil && !inventory.IsCode(err, inventory.CodeValidation) {
+			t.Errorf("ValidateLotCode(%q) code %s, want validation_failed", tc.code, inventory.ErrorCode(err))
 		}
 	}
 }
@@ -50,9 +52,9 @@ func newProduct(t *testing.T, st *shard.Store, sku string, scale int) {
 	}
 }
 
-func dec(t *testing.T, s string) *shard.Decimal {
+func dec(t *testing.T, s string) *inventory.Quantity {
 	t.Helper()
-	d, err := shard.ParseDecimal(s)
+	d, err := inventory.ParseQuantity(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,7 @@ func remaining(t *testing.T, st *shard.Store, sku string) map[string]string {
 	out := map[string]string{}
 	var sum int64
 	for _, l := range lots {
-		out[l.Code] = shard.FormatUnits(l.Remaining, p.Scale)
+		out[l.Code] = inventory.FormatUnits(l.Remaining, p.Scale)
 		sum += l.Remaining
 	}
 	if sum != p.OnHand {
@@ -85,7 +87,7 @@ func remaining(t *testing.T, st *shard.Store, sku string) map[string]string {
 }
 
 // lotRows returns the kind and ref of the change rows of sku with the given kinds, in order.
-func lotRows(t *testing.T, db *sql.DB, sku string, kinds ...string) []string {
+func lotRows(t *testing.T, db *sql.DB, sku string, kinds ...inventory.ChangeKind) []string {
 	t.Helper()
 	args := []any{sku}
 	for _, k := range kinds {
@@ -139,7 +141,7 @@ func TestLotsConsumedFirstExpiredFirstOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := shard.FormatUnits(p.OnHand, 3); got != "5.875" {
+	if got := inventory.FormatUnits(p.OnHand, 3); got != "5.875" {
 		t.Fatalf("on_hand %s, want 5.875", got)
 	}
 	if got, want := remaining(t, st, "MILK"), map[string]string{"EARLY": "0", "MID": "0.625", "LATE": "5.25"}; !equalMaps(got, want) {
@@ -153,7 +155,7 @@ func TestLotsConsumedFirstExpiredFirstOut(t *testing.T) {
 		t.Fatalf("lots %v, want %v", got, want)
 	}
 	want := []string{"lot_take EARLY:1.125", "lot_take MID:1.875", "lot_take MID:0.625", "lot_take LATE:4.25"}
-	if got := lotRows(t, st.DB(), "MILK", shard.KindLotTake); strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := lotRows(t, st.DB(), "MILK", inventory.KindLotTake); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("lot_take rows %v, want %v", got, want)
 	}
 	// Lot-tracked stock only arrives through a lot.
@@ -161,7 +163,7 @@ func TestLotsConsumedFirstExpiredFirstOut(t *testing.T) {
 		{SKU: "MILK", Partition: 1, Delta: dec(t, "1"), Reason: "return"},
 		{SKU: "MILK", Partition: 1, OnHand: dec(t, "2"), Reason: "count"},
 	} {
-		if _, err := st.ChangeStock(ctx, c); !shard.IsCode(err, shard.CodeValidation) {
+		if _, err := st.ChangeStock(ctx, c); !inventory.IsCode(err, inventory.CodeValidation) {
 			t.Fatalf("positive change of a lot-tracked product: %v, want validation_failed", err)
 		}
 	}
@@ -169,14 +171,14 @@ func TestLotsConsumedFirstExpiredFirstOut(t *testing.T) {
 	if _, l, err := receive(t, st, "MILK", "LATE", "0.5", now.Add(30*24*time.Hour)); err != nil || l.Remaining != 1500 || l.Received != 5750 {
 		t.Fatalf("second receipt of LATE: %+v %v", l, err)
 	}
-	if _, _, err := receive(t, st, "MILK", "LATE", "1", now.Add(31*24*time.Hour)); !shard.IsCode(err, shard.CodeInvalidState) {
+	if _, _, err := receive(t, st, "MILK", "LATE", "1", now.Add(31*24*time.Hour)); !inventory.IsCode(err, inventory.CodeInvalidState) {
 		t.Fatalf("LATE with another expiry: %v, want invalid_state", err)
 	}
 	// Validation in the product's scale; expiry in the future.
-	if _, _, err := receive(t, st, "MILK", "X", "0.0001", now.Add(time.Hour)); !shard.IsCode(err, shard.CodeValidation) {
+	if _, _, err := receive(t, st, "MILK", "X", "0.0001", now.Add(time.Hour)); !inventory.IsCode(err, inventory.CodeValidation) {
 		t.Fatalf("too many decimals: %v", err)
 	}
-	if _, _, err := receive(t, st, "MILK", "X", "1", now.Add(-time.Second)); !shard.IsCode(err, shard.CodeValidation) {
+	if _, _, err := receive(t, st, "MILK", "X", "1", now.Add(-time.Second)); !inventory.IsCode(err, inventory.CodeValidation) {
 		t.Fatalf("expiry in the past: %v", err)
 	}
 	// A product with stock outside lots cannot start lot tracking.
@@ -184,7 +186,7 @@ func TestLotsConsumedFirstExpiredFirstOut(t *testing.T) {
 	if _, err := st.ChangeStock(ctx, shard.StockChange{SKU: "BULK", Partition: 1, Delta: dec(t, "4"), Reason: "receive"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := receive(t, st, "BULK", "L1", "1", now.Add(time.Hour)); !shard.IsCode(err, shard.CodeInvalidState) {
+	if _, _, err := receive(t, st, "BULK", "L1", "1", now.Add(time.Hour)); !inventory.IsCode(err, inventory.CodeInvalidState) {
 		t.Fatalf("first lot of a product with untracked stock: %v, want invalid_state", err)
 	}
 	// ... and untracked products are untouched by lot logic.
@@ -236,18 +238,18 @@ func TestLotExpirySweep(t *testing.T) {
 		t.Fatalf("second sweep %+v %v", res, err)
 	}
 	want := []string{"expire GONE", "expire OLD", "lot_conflict OLD:4.5"}
-	if got := lotRows(t, st.DB(), "YOG", shard.KindLotExpire, shard.KindLotConflict); strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := lotRows(t, st.DB(), "YOG", inventory.KindLotExpire, inventory.KindLotConflict); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("rows %v, want %v", got, want)
 	}
 	// Committing the 7.5 takes NEW (unexpired) first, then 4.5 of the expired OLD.
-	if _, moved, err := st.FinishLocal(ctx, "r1", 1, []string{shard.StatusHeld}, shard.StatusCommitted, shard.ActionCommit, "commit", true); err != nil || !moved {
+	if _, moved, err := st.FinishLocal(ctx, "r1", 1, []inventory.Status{inventory.StatusHeld}, inventory.StatusCommitted, shard.ActionCommit, inventory.KindCommit, true); err != nil || !moved {
 		t.Fatalf("commit: %v %v", moved, err)
 	}
 	if got, want := remaining(t, st, "YOG"), map[string]string{"OLD": "0", "NEW": "0", "GONE": "0"}; !equalMaps(got, want) {
 		t.Fatalf("lots %v, want %v", got, want)
 	}
 	want = []string{"lot_take NEW:3", "lot_take OLD:4.5"}
-	if got := lotRows(t, st.DB(), "YOG", shard.KindLotTake); strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := lotRows(t, st.DB(), "YOG", inventory.KindLotTake); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("rows %v, want %v", got, want)
 	}
 }

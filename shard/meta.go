@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
 )
 
@@ -17,16 +18,10 @@ type Meta struct {
 
 // ShardInfo is a shard as the metadata store knows it.
 type ShardInfo struct {
-	Name  string `json:"name"`
-	DSN   string `json:"-"`
-	State string `json:"state"`
+	Name  string               `json:"name"`
+	DSN   string               `json:"-"`
+	State inventory.ShardState `json:"state"`
 }
-
-// Shard states in the metadata store.
-const (
-	ShardActive  = "active"
-	ShardRemoved = "removed"
-)
 
 // Topology is one published version of the partition map with the shards it names.
 type Topology struct {
@@ -133,7 +128,7 @@ func (m *Meta) CreateTopology(ctx context.Context, shards []ShardInfo, mp router
 		return errors.New("meta store already holds a topology; init refuses to overwrite it")
 	}
 	for _, s := range shards {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO shards (name, dsn, state) VALUES (?, ?, ?)", s.Name, s.DSN, ShardActive); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO shards (name, dsn, state) VALUES (?, ?, ?)", s.Name, s.DSN, inventory.ShardActive); err != nil {
 			return fmt.Errorf("meta store: add shard %s: %w", s.Name, err)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"time"
+
+	"github.com/shardstock/shardstock/inventory"
 )
 
 // Product is a product row with exact quantities in base units of its scale.
@@ -23,9 +25,6 @@ type Product struct {
 
 // Available is on_hand - reserved (never below zero by the invariant).
 func (p Product) Available() int64 { return p.OnHand - p.Reserved }
-
-// Reasons accepted for adjustments and absolute stock sets.
-var Reasons = map[string]bool{"receive": true, "return": true, "correction": true, "damage": true, "count": true}
 
 const productColumns = "sku, partition_id, name, category, scale, on_hand, reserved, low_stock_threshold, version, updated_at"
 
@@ -46,12 +45,12 @@ func (s *Store) GetProduct(ctx context.Context, sku string, partition int) (Prod
 	var p nullableProduct
 	err := row.Scan(append([]any{&state}, p.dest()...)...)
 	switch {
-	case errors.Is(err, sql.ErrNoRows) || err == nil && state.String != FenceOwned:
+	case errors.Is(err, sql.ErrNoRows) || err == nil && inventory.FenceState(state.String) != inventory.FenceOwned:
 		return Product{}, movedError(partition)
 	case err != nil:
 		return Product{}, s.classify(err)
 	case !p.sku.Valid:
-		return Product{}, Errorf(CodeNotFound, "product %q not found", sku)
+		return Product{}, inventory.Errorf(inventory.CodeNotFound, "product %q not found", sku)
 	}
 	return p.product(), nil
 }
@@ -120,7 +119,7 @@ func (s *Store) requireOwned(ctx context.Context, partitions []int) error {
 }
 
 func movedError(partitions ...int) error {
-	return Errorf(CodePartitionMoved, "partition not owned by this shard").WithDetails(map[string]any{"partitions": partitions})
+	return inventory.Errorf(inventory.CodePartitionMoved, "partition not owned by this shard").WithDetails(map[string]any{"partitions": partitions})
 }
 
 // nullableProduct scans a product from an outer join.
@@ -149,7 +148,7 @@ type ProductSpec struct {
 	Name              *string
 	Category          *string
 	Scale             *int
-	LowStockThreshold *Decimal
+	LowStockThreshold *inventory.Quantity
 	Marker            []byte // idempotency marker, optional
 }
 
@@ -173,7 +172,7 @@ func (s *Store) PutProduct(ctx context.Context, spec ProductSpec) (p Product, cr
 				return err
 			}
 			if spec.Name == nil {
-				return Errorf(CodeValidation, "name is required to create a product").WithDetails(map[string]any{"field": "name"})
+				return inventory.Errorf(inventory.CodeValidation, "name is required to create a product").WithDetails(map[string]any{"field": "name"})
 			}
 			_, err = tx.ExecContext(ctx, `INSERT INTO products (sku, partition_id, name, category, scale, on_hand, reserved,
 				low_stock_threshold, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?, 1, ?, ?)`,
@@ -182,7 +181,7 @@ func (s *Store) PutProduct(ctx context.Context, spec ProductSpec) (p Product, cr
 				return err
 			}
 			created, p = true, next
-			return insertChanges(ctx, tx, change{spec.Partition, spec.SKU, "create", 0, 0, ""})
+			return insertChanges(ctx, tx, change{spec.Partition, spec.SKU, inventory.KindCreate, 0, 0, ""})
 		}
 		if err != nil {
 			return err
@@ -192,7 +191,7 @@ func (s *Store) PutProduct(ctx context.Context, spec ProductSpec) (p Product, cr
 			return err
 		}
 		if next.Scale != cur.Scale && (cur.OnHand != 0 || cur.Reserved != 0) {
-			return Errorf(CodeInvalidState, "scale cannot change while the product has stock").
+			return inventory.Errorf(inventory.CodeInvalidState, "scale cannot change while the product has stock").
 				WithDetails(map[string]any{"scale": cur.Scale})
 		}
 		if next == cur {
@@ -206,7 +205,7 @@ func (s *Store) PutProduct(ctx context.Context, spec ProductSpec) (p Product, cr
 		}
 		p = next
 		p.Version, p.UpdatedAt = cur.Version+1, now
-		return insertChanges(ctx, tx, change{spec.Partition, spec.SKU, "product", 0, 0, ""})
+		return insertChanges(ctx, tx, change{spec.Partition, spec.SKU, inventory.KindProduct, 0, 0, ""})
 	})
 	return p, created, err
 }
@@ -225,20 +224,20 @@ func (spec ProductSpec) apply(cur Product) (Product, error) {
 	}
 	switch {
 	case spec.LowStockThreshold != nil:
-		t, err := spec.LowStockThreshold.Units(next.Scale)
+		t, err := spec.LowStockThreshold.BaseUnits(next.Scale)
 		if err != nil {
 			return cur, err
 		}
 		if t < 0 {
-			return cur, Errorf(CodeValidation, "low_stock_threshold must not be negative")
+			return cur, inventory.Errorf(inventory.CodeValidation, "low_stock_threshold must not be negative")
 		}
 		next.LowStockThreshold = t
 	case next.Scale != cur.Scale:
 		// Keep the threshold's value, re-expressed in the new scale.
-		d := Decimal{Unscaled: cur.LowStockThreshold, Decimals: cur.Scale}
-		t, err := d.Units(next.Scale)
+		d := inventory.Quantity{Units: cur.LowStockThreshold, Scale: cur.Scale}
+		t, err := d.BaseUnits(next.Scale)
 		if err != nil {
-			return cur, Errorf(CodeValidation, "low_stock_threshold %s does not fit scale %d; send a new low_stock_threshold", d, next.Scale)
+			return cur, inventory.Errorf(inventory.CodeValidation, "low_stock_threshold %s does not fit scale %d; send a new low_stock_threshold", d, next.Scale)
 		}
 		next.LowStockThreshold = t
 	}
@@ -249,9 +248,9 @@ func (spec ProductSpec) apply(cur Product) (Product, error) {
 type StockChange struct {
 	SKU             string
 	Partition       int
-	Delta           *Decimal // relative change; exactly one of Delta and OnHand is set
-	OnHand          *Decimal // absolute on_hand
-	Reason          string
+	Delta           *inventory.Quantity // relative change; exactly one of Delta and OnHand is set
+	OnHand          *inventory.Quantity // absolute on_hand
+	Reason          inventory.ChangeKind
 	ExpectedVersion *int64
 	Ref             string
 	Marker          []byte
@@ -271,39 +270,39 @@ func (s *Store) ChangeStock(ctx context.Context, c StockChange) (Product, error)
 		}
 		cur, err := scanProduct(tx.QueryRowContext(ctx, "SELECT "+productColumns+" FROM products WHERE sku = ? FOR UPDATE", c.SKU))
 		if errors.Is(err, sql.ErrNoRows) {
-			return Errorf(CodeNotFound, "product %q not found", c.SKU)
+			return inventory.Errorf(inventory.CodeNotFound, "product %q not found", c.SKU)
 		}
 		if err != nil {
 			return err
 		}
 		if c.ExpectedVersion != nil && *c.ExpectedVersion != cur.Version {
-			return Errorf(CodeVersionConflict, "expected version %d, current version is %d", *c.ExpectedVersion, cur.Version).
+			return inventory.Errorf(inventory.CodeVersionConflict, "expected version %d, current version is %d", *c.ExpectedVersion, cur.Version).
 				WithDetails(map[string]any{"current_version": cur.Version})
 		}
 		var delta int64
 		if c.Delta != nil {
-			if delta, err = c.Delta.Units(cur.Scale); err != nil {
+			if delta, err = c.Delta.BaseUnits(cur.Scale); err != nil {
 				return err
 			}
 			if delta == 0 {
-				return Errorf(CodeValidation, "delta must not be zero")
+				return inventory.Errorf(inventory.CodeValidation, "delta must not be zero")
 			}
 		} else {
-			target, err := c.OnHand.Units(cur.Scale)
+			target, err := c.OnHand.BaseUnits(cur.Scale)
 			if err != nil {
 				return err
 			}
 			if target < 0 {
-				return Errorf(CodeValidation, "on_hand must not be negative")
+				return inventory.Errorf(inventory.CodeValidation, "on_hand must not be negative")
 			}
 			delta = target - cur.OnHand
 		}
 		newOnHand := cur.OnHand + delta
-		if newOnHand >= MaxUnits {
-			return Errorf(CodeValidation, "on_hand would exceed the maximum quantity")
+		if newOnHand >= inventory.MaxUnits {
+			return inventory.Errorf(inventory.CodeValidation, "on_hand would exceed the maximum quantity")
 		}
 		if newOnHand < cur.Reserved {
-			return Insufficient(shortLine(c.SKU, -delta, cur.Available(), cur.Scale))
+			return inventory.Insufficient(inventory.NewShortLine(c.SKU, -delta, cur.Available(), cur.Scale))
 		}
 		now := nowMicro()
 		res, err := tx.ExecContext(ctx, `UPDATE products SET on_hand = on_hand + ?, version = version + 1, updated_at = ?
@@ -312,7 +311,7 @@ func (s *Store) ChangeStock(ctx context.Context, c StockChange) (Product, error)
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return Insufficient(shortLine(c.SKU, -delta, cur.Available(), cur.Scale))
+			return inventory.Insufficient(inventory.NewShortLine(c.SKU, -delta, cur.Available(), cur.Scale))
 		}
 		out = cur
 		out.OnHand, out.Version, out.UpdatedAt = newOnHand, cur.Version+1, now

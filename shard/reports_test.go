@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/testdb"
@@ -27,7 +28,7 @@ func TestReportingSchema(t *testing.T) {
 	}
 	defer st.Close()
 	db := st.DB()
-	if err := st.SetFences(ctx, shard.FenceOwned, []int{1}); err != nil {
+	if err := st.SetFences(ctx, inventory.FenceOwned, []int{1}); err != nil {
 		t.Fatal(err)
 	}
 	// scale 0: available 7, gap 7-10 = -3 → -3000000 millionths;

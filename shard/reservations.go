@@ -6,36 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
-)
 
-// Reservation header statuses. pending, committing, releasing and expiring are the saga's
-// in-flight states; held, committed, released and expired are the ones the contract names.
-const (
-	StatusPending    = "pending"
-	StatusHeld       = "held"
-	StatusCommitting = "committing"
-	StatusReleasing  = "releasing"
-	StatusExpiring   = "expiring"
-	StatusCommitted  = "committed"
-	StatusReleased   = "released"
-	StatusExpired    = "expired"
-)
-
-// Line statuses. A released line with quantity 0 is a tombstone: it stops a late reserve of a
-// line whose reservation was already rolled back.
-const (
-	LineHeld      = "held"
-	LineCommitted = "committed"
-	LineReleased  = "released"
+	"github.com/shardstock/shardstock/inventory"
 )
 
 // LineRequest is one requested line: SKU, its partition and the exact requested quantity.
 type LineRequest struct {
-	SKU       string  `json:"sku"`
-	Partition int     `json:"partition"`
-	Quantity  Decimal `json:"-"`
+	SKU       string             `json:"sku"`
+	Partition int                `json:"partition"`
+	Quantity  inventory.Quantity `json:"-"`
 	// Requested is Quantity printed exactly; it is what the header stores and echoes.
 	Requested string `json:"quantity"`
 }
@@ -45,17 +27,12 @@ type Header struct {
 	ID              string
 	Partition       int
 	OrderID         string
-	Status          string
+	Status          inventory.Status
 	Lines           []LineRequest
 	CommitRequested bool
 	ExpiresAt       time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
-}
-
-// Final reports whether the status is terminal.
-func Final(status string) bool {
-	return status == StatusCommitted || status == StatusReleased || status == StatusExpired
 }
 
 const headerColumns = "id, partition_id, order_id, status, lines_json, commit_requested, expires_at, created_at, updated_at"
@@ -74,7 +51,7 @@ func scanHeader(row interface{ Scan(...any) error }) (Header, error) {
 		return h, fmt.Errorf("reservation %s: bad lines_json: %w", h.ID, err)
 	}
 	for i := range h.Lines {
-		d, err := ParseDecimal(h.Lines[i].Requested)
+		d, err := inventory.ParseQuantity(h.Lines[i].Requested)
 		if err != nil {
 			return h, fmt.Errorf("reservation %s: %w", h.ID, err)
 		}
@@ -92,7 +69,7 @@ func (s *Store) GetHeader(ctx context.Context, id string, partition int) (Header
 		if err := s.requireOwned(ctx, []int{partition}); err != nil {
 			return Header{}, err
 		}
-		return Header{}, Errorf(CodeNotFound, "reservation %q not found", id)
+		return Header{}, inventory.Errorf(inventory.CodeNotFound, "reservation %q not found", id)
 	}
 	if err != nil {
 		return Header{}, s.classify(err)
@@ -109,7 +86,7 @@ func insertHeader(ctx context.Context, tx *sql.Tx, h Header, ttl time.Duration) 
 		expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))`,
 		h.ID, h.Partition, h.OrderID, h.Status, string(lines), h.CommitRequested, ttl.Microseconds())
 	if isDuplicate(err) {
-		return Errorf(CodeAlreadyApplied, "reservation %s already exists", h.ID)
+		return inventory.Errorf(inventory.CodeAlreadyApplied, "reservation %s already exists", h.ID)
 	}
 	if err != nil {
 		return err
@@ -120,8 +97,8 @@ func insertHeader(ctx context.Context, tx *sql.Tx, h Header, ttl time.Duration) 
 // headerChange logs a header write. Header rows carry no stock, but the change log must see
 // every mutation of a partitioned row: resharding catch-up re-copies what it names, and the
 // event relay turns it into reservation events.
-func headerChange(partition int, id, status string) change {
-	return change{partition, "", "h:" + status, 0, 0, id}
+func headerChange(partition int, id string, status inventory.Status) change {
+	return change{partition, "", inventory.HeaderKind(status), 0, 0, id}
 }
 
 func linePartitions(lines []LineRequest) []int {
@@ -148,16 +125,16 @@ func (s *Store) CreateLocal(ctx context.Context, h Header, ttl time.Duration) (H
 			return err
 		}
 		hh := h
-		hh.Status = StatusHeld
+		hh.Status = inventory.StatusHeld
 		if h.CommitRequested {
-			hh.Status = StatusCommitted
+			hh.Status = inventory.StatusCommitted
 		}
 		if err := insertHeader(ctx, tx, hh, ttl); err != nil {
 			return err
 		}
-		lineStatus := LineHeld
+		lineStatus := inventory.LineHeld
 		if h.CommitRequested {
-			lineStatus = LineCommitted
+			lineStatus = inventory.LineCommitted
 		}
 		return reserveLines(ctx, tx, h.ID, h.Lines, lineStatus)
 	})
@@ -173,7 +150,7 @@ func (s *Store) InsertHeader(ctx context.Context, h Header, ttl time.Duration) e
 		if err := checkFence(ctx, tx, h.Partition); err != nil {
 			return err
 		}
-		h.Status = StatusPending
+		h.Status = inventory.StatusPending
 		return insertHeader(ctx, tx, h, ttl)
 	})
 }
@@ -187,14 +164,14 @@ func (s *Store) ReserveLines(ctx context.Context, id string, lines []LineRequest
 		if err := checkFence(ctx, tx, linePartitions(lines)...); err != nil {
 			return err
 		}
-		return reserveLines(ctx, tx, id, lines, LineHeld)
+		return reserveLines(ctx, tx, id, lines, inventory.LineHeld)
 	})
 }
 
 // reserveLines locks each line's product in SKU order, collects every short line, and only
 // when all fit updates the products and writes lines and changes.
-func reserveLines(ctx context.Context, tx *sql.Tx, id string, lines []LineRequest, status string) error {
-	var short []ShortLine
+func reserveLines(ctx context.Context, tx *sql.Tx, id string, lines []LineRequest, status inventory.LineStatus) error {
+	var short []inventory.ShortLine
 	type apply struct {
 		l     LineRequest
 		units int64
@@ -206,49 +183,49 @@ func reserveLines(ctx context.Context, tx *sql.Tx, id string, lines []LineReques
 		err := tx.QueryRowContext(ctx, "SELECT scale, on_hand, reserved FROM products WHERE sku = ? FOR UPDATE", l.SKU).
 			Scan(&scale, &onHand, &reserved)
 		if errors.Is(err, sql.ErrNoRows) {
-			return Errorf(CodeNotFound, "product %q not found", l.SKU).WithDetails(map[string]any{"sku": l.SKU})
+			return inventory.Errorf(inventory.CodeNotFound, "product %q not found", l.SKU).WithDetails(map[string]any{"sku": l.SKU})
 		}
 		if err != nil {
 			return err
 		}
-		units, err := l.Quantity.Units(scale)
+		units, err := l.Quantity.BaseUnits(scale)
 		if err != nil {
 			return err
 		}
 		if units <= 0 {
-			return Errorf(CodeValidation, "quantity must be positive")
+			return inventory.Errorf(inventory.CodeValidation, "quantity must be positive")
 		}
-		var existing string
+		var existing inventory.LineStatus
 		err = tx.QueryRowContext(ctx, "SELECT status FROM reservation_lines WHERE reservation_id = ? AND sku = ? FOR UPDATE", id, l.SKU).Scan(&existing)
 		switch {
 		case err == nil && existing == status:
 			continue // replay of a line already applied
 		case err == nil:
-			return Errorf(CodeInvalidState, "reservation %s line %s is already %s", id, l.SKU, existing)
+			return inventory.Errorf(inventory.CodeInvalidState, "reservation %s line %s is already %s", id, l.SKU, existing)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
 		if onHand-reserved < units {
-			short = append(short, shortLine(l.SKU, units, onHand-reserved, scale))
+			short = append(short, inventory.NewShortLine(l.SKU, units, onHand-reserved, scale))
 			continue
 		}
 		todo = append(todo, apply{l, units})
 	}
 	if len(short) > 0 {
-		return Insufficient(short...)
+		return inventory.Insufficient(short...)
 	}
 	changes := make([]change, 0, len(todo))
 	for _, a := range todo {
 		var q string
 		var c change
-		if status == LineCommitted {
+		if status == inventory.LineCommitted {
 			q = `UPDATE products SET on_hand = on_hand - ?, version = version + 1, updated_at = UTC_TIMESTAMP(6)
 				WHERE sku = ? AND on_hand - reserved >= ?`
-			c = change{a.l.Partition, a.l.SKU, "sale", -a.units, 0, id}
+			c = change{a.l.Partition, a.l.SKU, inventory.KindSale, -a.units, 0, id}
 		} else {
 			q = `UPDATE products SET reserved = reserved + ?, version = version + 1, updated_at = UTC_TIMESTAMP(6)
 				WHERE sku = ? AND on_hand - reserved >= ?`
-			c = change{a.l.Partition, a.l.SKU, "reserve", 0, a.units, id}
+			c = change{a.l.Partition, a.l.SKU, inventory.KindReserve, 0, a.units, id}
 		}
 		res, err := tx.ExecContext(ctx, q, a.units, a.l.SKU, a.units)
 		if err != nil {
@@ -279,7 +256,7 @@ const (
 // ApplyLines commits or releases the held lines of reservation id on this shard, idempotently:
 // lines already final are skipped. When releasing, a line that does not exist yet gets a
 // tombstone so a late reserve of it fails. kind is the change-log kind (commit, release, expire).
-func (s *Store) ApplyLines(ctx context.Context, id string, lines []LineRequest, action LineAction, kind string) error {
+func (s *Store) ApplyLines(ctx context.Context, id string, lines []LineRequest, action LineAction, kind inventory.ChangeKind) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := checkFence(ctx, tx, linePartitions(lines)...); err != nil {
 			return err
@@ -288,11 +265,11 @@ func (s *Store) ApplyLines(ctx context.Context, id string, lines []LineRequest, 
 	})
 }
 
-func applyLines(ctx context.Context, tx *sql.Tx, id string, lines []LineRequest, action LineAction, kind string) error {
+func applyLines(ctx context.Context, tx *sql.Tx, id string, lines []LineRequest, action LineAction, kind inventory.ChangeKind) error {
 	var changes []change
 	for _, l := range sortedLines(lines) {
 		var qty int64
-		var status string
+		var status inventory.LineStatus
 		err := tx.QueryRowContext(ctx, "SELECT quantity, status FROM reservation_lines WHERE reservation_id = ? AND sku = ? FOR UPDATE", id, l.SKU).
 			Scan(&qty, &status)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -303,25 +280,26 @@ func applyLines(ctx context.Context, tx *sql.Tx, id string, lines []LineRequest,
 				created_at, updated_at) VALUES (?, ?, ?, 0, 'released', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))`, id, l.SKU, l.Partition); err != nil {
 				return err
 			}
-			changes = append(changes, change{l.Partition, l.SKU, "tombstone", 0, 0, id})
+			changes = append(changes, change{l.Partition, l.SKU, inventory.KindTombstone, 0, 0, id})
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		if status != LineHeld {
+		if status != inventory.LineHeld {
 			continue
 		}
-		var q, lineStatus string
+		var q string
+		var lineStatus inventory.LineStatus
 		var c change
 		if action == ActionCommit {
 			q = `UPDATE products SET on_hand = on_hand - ?, reserved = reserved - ?, version = version + 1, updated_at = UTC_TIMESTAMP(6)
 				WHERE sku = ? AND reserved >= ? AND on_hand >= ?`
-			lineStatus, c = LineCommitted, change{l.Partition, l.SKU, kind, -qty, -qty, id}
+			lineStatus, c = inventory.LineCommitted, change{l.Partition, l.SKU, kind, -qty, -qty, id}
 		} else {
 			q = `UPDATE products SET reserved = reserved - ?, version = version + 1, updated_at = UTC_TIMESTAMP(6)
 				WHERE sku = ? AND reserved >= ? AND ? >= 0 AND on_hand >= 0`
-			lineStatus, c = LineReleased, change{l.Partition, l.SKU, kind, 0, -qty, id}
+			lineStatus, c = inventory.LineReleased, change{l.Partition, l.SKU, kind, 0, -qty, id}
 		}
 		args := []any{qty, qty, l.SKU, qty, qty}
 		if action == ActionRelease {
@@ -346,7 +324,7 @@ func applyLines(ctx context.Context, tx *sql.Tx, id string, lines []LineRequest,
 // TransitionHeader moves the header from one of the statuses in from to status to. With
 // unexpiredOnly the header must also not be past its expiry. It returns the header as it is
 // after the attempt and whether this call made the transition.
-func (s *Store) TransitionHeader(ctx context.Context, id string, partition int, from []string, to string, unexpiredOnly bool) (Header, bool, error) {
+func (s *Store) TransitionHeader(ctx context.Context, id string, partition int, from []inventory.Status, to inventory.Status, unexpiredOnly bool) (Header, bool, error) {
 	var h Header
 	var moved bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -360,17 +338,17 @@ func (s *Store) TransitionHeader(ctx context.Context, id string, partition int, 
 	return h, moved, err
 }
 
-func transitionHeader(ctx context.Context, tx *sql.Tx, id string, from []string, to string, unexpiredOnly bool) (Header, bool, error) {
+func transitionHeader(ctx context.Context, tx *sql.Tx, id string, from []inventory.Status, to inventory.Status, unexpiredOnly bool) (Header, bool, error) {
 	var expired bool
 	row := tx.QueryRowContext(ctx, "SELECT "+headerColumns+", UTC_TIMESTAMP(6) >= expires_at FROM reservations WHERE id = ? FOR UPDATE", id)
 	h, err := scanHeader(scanWithExtra{row, &expired})
 	if errors.Is(err, sql.ErrNoRows) {
-		return Header{}, false, Errorf(CodeNotFound, "reservation %q not found", id)
+		return Header{}, false, inventory.Errorf(inventory.CodeNotFound, "reservation %q not found", id)
 	}
 	if err != nil {
 		return Header{}, false, err
 	}
-	if !containsString(from, h.Status) || (unexpiredOnly && expired) {
+	if !slices.Contains(from, h.Status) || (unexpiredOnly && expired) {
 		return h, false, nil
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, updated_at = UTC_TIMESTAMP(6) WHERE id = ?", to, id); err != nil {
@@ -388,20 +366,11 @@ type scanWithExtra struct {
 
 func (s scanWithExtra) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra)...) }
 
-func containsString(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // FinishLocal commits or releases a reservation whose header and lines all live on this shard
 // in one transaction: header flip (guarded by status and, for a commit, expiry), lines, final
 // status. It returns the header afterwards and whether this call changed it; a header that
 // was not in an allowed from-status is returned unchanged for the caller to judge.
-func (s *Store) FinishLocal(ctx context.Context, id string, partition int, from []string, final string, action LineAction, kind string, unexpiredOnly bool) (Header, bool, error) {
+func (s *Store) FinishLocal(ctx context.Context, id string, partition int, from []inventory.Status, final inventory.Status, action LineAction, kind inventory.ChangeKind, unexpiredOnly bool) (Header, bool, error) {
 	var h Header
 	var moved bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -463,7 +432,7 @@ func (s *Store) classifyNil(err error) error {
 type ReservationLine struct {
 	SKU      string
 	Quantity int64
-	Status   string
+	Status   inventory.LineStatus
 }
 
 // AllHeaders reads every reservation header on this shard (for the verifier).

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/shardstock/shardstock/inventory"
 )
 
 // Store runs every SQL statement against one shard.
@@ -127,7 +128,7 @@ func isRetryable(err error) bool {
 
 // classify keeps domain errors and turns connectivity failures into shard_unavailable.
 func (s *Store) classify(err error) error {
-	var de *Error
+	var de *inventory.Error
 	if errors.As(err, &de) {
 		return err
 	}
@@ -148,7 +149,7 @@ func (s *Store) unavailable(err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	return &Error{Code: CodeShardUnavailable, Message: "shard " + s.name + " is unavailable: " + err.Error(),
+	return &inventory.Error{Code: inventory.CodeShardUnavailable, Message: "shard " + s.name + " is unavailable: " + err.Error(),
 		Details: map[string]any{"shards": []string{s.name}}}
 }
 
@@ -182,7 +183,7 @@ func checkFence(ctx context.Context, tx *sql.Tx, partitions ...int) error {
 		return err
 	}
 	if owned != len(uniq) {
-		return Errorf(CodePartitionMoved, "partition not owned by this shard").
+		return inventory.Errorf(inventory.CodePartitionMoved, "partition not owned by this shard").
 			WithDetails(map[string]any{"partitions": uniq})
 	}
 	return nil
@@ -208,7 +209,7 @@ func placeholders(n int) string {
 type change struct {
 	partition     int
 	sku           string
-	kind          string
+	kind          inventory.ChangeKind
 	deltaOnHand   int64
 	deltaReserved int64
 	ref           string
@@ -256,7 +257,7 @@ func insertMarker(ctx context.Context, tx *sql.Tx, marker []byte, partition int)
 	_, err := tx.ExecContext(ctx, `INSERT INTO applied_requests (key_hash, partition_id, expires_at)
 		VALUES (?, ?, UTC_TIMESTAMP(6) + INTERVAL 2 DAY)`, marker, partition)
 	if isDuplicate(err) {
-		return Errorf(CodeAlreadyApplied, "request already applied")
+		return inventory.Errorf(inventory.CodeAlreadyApplied, "request already applied")
 	}
 	return err
 }

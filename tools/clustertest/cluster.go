@@ -14,6 +14,7 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
@@ -234,7 +235,7 @@ func ShardStore(t testing.TB, name string, owned ...int) *shard.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	if len(owned) > 0 {
-		if err := st.SetFences(ctx, shard.FenceOwned, owned); err != nil {
+		if err := st.SetFences(ctx, inventory.FenceOwned, owned); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -43,7 +43,7 @@ func newTopologyReport(t shard.Topology) topologyReport {
 		if t.Partitions > 0 {
 			share = float64(counts[name]) * 100 / float64(t.Partitions)
 		}
-		r.Shards = append(r.Shards, topologyShardReport{Name: name, State: info.State, Partitions: counts[name], SharePercent: share})
+		r.Shards = append(r.Shards, topologyShardReport{Name: name, State: string(info.State), Partitions: counts[name], SharePercent: share})
 	}
 	sort.Slice(r.Shards, func(i, j int) bool { return r.Shards[i].Name < r.Shards[j].Name })
 	return r

@@ -1,4 +1,4 @@
-package shard
+package inventory
 
 import (
 	"math/big"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestParseDecimal(t *testing.T) {
+func TestParseQuantity(t *testing.T) {
 	cases := []struct {
 		in       string
 		unscaled int64
@@ -21,16 +21,16 @@ func TestParseDecimal(t *testing.T) {
 		{"12345678901234567890", 0, 0, true},
 	}
 	for _, c := range cases {
-		d, err := ParseDecimal(c.in)
+		d, err := ParseQuantity(c.in)
 		if (err != nil) != c.err {
-			t.Errorf("ParseDecimal(%q) error = %v, want error %v", c.in, err, c.err)
+			t.Errorf("ParseQuantity(%q) error = %v, want error %v", c.in, err, c.err)
 			continue
 		}
-		if err == nil && (d.Unscaled != c.unscaled || d.Decimals != c.decimals) {
-			t.Errorf("ParseDecimal(%q) = %+v, want %d×10^-%d", c.in, d, c.unscaled, c.decimals)
+		if err == nil && (d.Units != c.unscaled || d.Scale != c.decimals) {
+			t.Errorf("ParseQuantity(%q) = %+v, want %d×10^-%d", c.in, d, c.unscaled, c.decimals)
 		}
 		if err != nil && !IsCode(err, CodeValidation) {
-			t.Errorf("ParseDecimal(%q) error code %s, want validation_failed", c.in, ErrorCode(err))
+			t.Errorf("ParseQuantity(%q) error code %s, want validation_failed", c.in, ErrorCode(err))
 		}
 	}
 }
@@ -48,11 +48,11 @@ func TestUnitsAndFormat(t *testing.T) {
 		{"1000000000", 6, 0, "", true}, {"1", 7, 0, "", true},
 	}
 	for _, c := range cases {
-		d, err := ParseDecimal(c.in)
+		d, err := ParseQuantity(c.in)
 		if err != nil {
 			t.Fatal(err)
 		}
-		u, err := d.Units(c.scale)
+		u, err := d.BaseUnits(c.scale)
 		if (err != nil) != c.err {
 			t.Errorf("Units(%s, %d) error = %v", c.in, c.scale, err)
 			continue
@@ -71,27 +71,27 @@ func FuzzQuantityRoundTrip(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string, scale int) {
 		scale = ((scale % 7) + 7) % 7
-		d, err := ParseDecimal(s)
+		d, err := ParseQuantity(s)
 		if err != nil {
 			return
 		}
 		r, ok := new(big.Rat).SetString(s)
 		if !ok || strings.ContainsAny(s, " \t") || strings.HasPrefix(s, "+") {
-			t.Fatalf("ParseDecimal accepted %q that big.Rat rejects", s)
+			t.Fatalf("ParseQuantity accepted %q that big.Rat rejects", s)
 		}
-		want := new(big.Rat).SetFrac(big.NewInt(d.Unscaled), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d.Decimals)), nil))
+		want := new(big.Rat).SetFrac(big.NewInt(d.Units), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d.Scale)), nil))
 		if r.Cmp(want) != 0 {
-			t.Fatalf("ParseDecimal(%q) = %s, not exact", s, d)
+			t.Fatalf("ParseQuantity(%q) = %s, not exact", s, d)
 		}
-		u, err := d.Units(scale)
+		u, err := d.BaseUnits(scale)
 		if err != nil {
 			return
 		}
-		back, err := ParseDecimal(FormatUnits(u, scale))
+		back, err := ParseQuantity(FormatUnits(u, scale))
 		if err != nil {
 			t.Fatalf("cannot re-parse %q: %v", FormatUnits(u, scale), err)
 		}
-		u2, err := back.Units(scale)
+		u2, err := back.BaseUnits(scale)
 		if err != nil || u2 != u {
 			t.Fatalf("round trip %q → %d → %q → %d", s, u, FormatUnits(u, scale), u2)
 		}

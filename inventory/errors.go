@@ -1,4 +1,4 @@
-package shard
+package inventory
 
 import (
 	"encoding/json"
@@ -6,8 +6,8 @@ import (
 	"fmt"
 )
 
-// Code is a domain error code. Its string value is the contract's error code; the gateway maps
-// each code to an HTTP status in one table.
+// Code is a domain error code. Its string value is the contract's error code; the HTTP layer
+// maps each code to a status in one table.
 type Code string
 
 // Domain error codes, as listed in CONTRACT.md's error table.
@@ -21,6 +21,8 @@ const (
 	CodeIdempotencyConflict Code = "idempotency_conflict"
 	CodeShardUnavailable    Code = "shard_unavailable"
 	CodePayloadTooLarge     Code = "payload_too_large"
+	// CodeConflict is a uniqueness violation (MySQL 1062) that the caller did not expect.
+	CodeConflict Code = "conflict"
 	// CodePartitionMoved means this shard does not own the partition (fence not `owned`).
 	// It never reaches a client: the gateway refreshes its topology and retries.
 	CodePartitionMoved Code = "partition_moved"
@@ -29,15 +31,25 @@ const (
 	CodeInternal       Code = "internal"
 )
 
-// Error is a domain error: a code, a human message and optional structured details.
+// Error is a domain error: a code, a human message and optional structured details. Err, when
+// set, is the underlying cause; it is kept for logs and errors.Is/As but never shown to clients.
 type Error struct {
 	Code    Code
 	Message string
 	Details map[string]any
+	Err     error
 }
 
 // Error implements error.
-func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return string(e.Code) + ": " + e.Message + ": " + e.Err.Error()
+	}
+	return string(e.Code) + ": " + e.Message
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf returns an *Error with the code and a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {
@@ -48,6 +60,22 @@ func Errorf(code Code, format string, args ...any) *Error {
 func (e *Error) WithDetails(d map[string]any) *Error {
 	e.Details = d
 	return e
+}
+
+// Wrap returns e with its cause set.
+func (e *Error) Wrap(cause error) *Error {
+	e.Err = cause
+	return e
+}
+
+// Validation is a validation_failed error naming the offending field in details.field.
+func Validation(field, format string, args ...any) *Error {
+	return Errorf(CodeValidation, format, args...).WithDetails(map[string]any{"field": field})
+}
+
+// InvalidRequest is an invalid_request error (malformed request).
+func InvalidRequest(format string, args ...any) *Error {
+	return Errorf(CodeInvalidRequest, format, args...)
 }
 
 // ErrorCode returns the domain code of err, or CodeInternal when err is not a domain error.
@@ -69,6 +97,14 @@ type ShortLine struct {
 	Available json.Number `json:"available"`
 }
 
+// NewShortLine builds a ShortLine from base units of a product with the given scale; a negative
+// availability is shown as zero.
+func NewShortLine(sku string, requested, available int64, scale int) ShortLine {
+	available = max(available, 0)
+	return ShortLine{SKU: sku, Requested: json.Number(FormatUnits(requested, scale)),
+		Available: json.Number(FormatUnits(available, scale))}
+}
+
 // Insufficient returns the insufficient_stock error for the given short lines.
 func Insufficient(lines ...ShortLine) *Error {
 	return Errorf(CodeInsufficientStock, "not enough stock available").
@@ -84,13 +120,4 @@ func ShortLines(err error) []ShortLine {
 		}
 	}
 	return nil
-}
-
-// shortLine builds a ShortLine from base units.
-func shortLine(sku string, requested, available int64, scale int) ShortLine {
-	if available < 0 {
-		available = 0
-	}
-	return ShortLine{SKU: sku, Requested: json.Number(FormatUnits(requested, scale)),
-		Available: json.Number(FormatUnits(available, scale))}
 }
