@@ -19,7 +19,7 @@ type routeTable struct {
 	partitions int
 	owners     []string
 	stores     map[string]*shard.Store
-	shards     map[string]shard.ShardInfo
+	shards     map[string]shard.Info
 
 	byShardOnce sync.Once
 	byShard     map[string][]int

@@ -108,9 +108,9 @@ func InitCluster(ctx context.Context, metaDSN string, partitions int, shards []S
 	if err := JoinResults(results); err != nil {
 		return shard.Topology{}, err
 	}
-	infos := make([]shard.ShardInfo, len(shards))
+	infos := make([]shard.Info, len(shards))
 	for i, s := range shards {
-		infos[i] = shard.ShardInfo{Name: s.Name, DSN: s.DSN, State: inventory.ShardActive}
+		infos[i] = shard.Info{Name: s.Name, DSN: s.DSN, State: inventory.ShardActive}
 	}
 	if err := meta.CreateTopology(ctx, infos, mp); err != nil {
 		return shard.Topology{}, err

@@ -16,8 +16,8 @@ type Meta struct {
 	db *sql.DB
 }
 
-// ShardInfo is a shard as the metadata store knows it.
-type ShardInfo struct {
+// Info is a shard as the metadata store knows it.
+type Info struct {
 	Name  string               `json:"name"`
 	DSN   string               `json:"-"`
 	State inventory.ShardState `json:"state"`
@@ -28,7 +28,7 @@ type Topology struct {
 	Version    int64
 	Partitions int
 	Map        router.Map
-	Shards     map[string]ShardInfo
+	Shards     map[string]Info
 }
 
 // ErrNoTopology means the metadata store holds no topology yet (run `shardstock init`).
@@ -97,14 +97,14 @@ func (m *Meta) Load(ctx context.Context) (Topology, error) {
 	if err := t.Map.Validate(); err != nil {
 		return Topology{}, fmt.Errorf("meta store: topology version %d is incomplete: %w", t.Version, err)
 	}
-	t.Shards = map[string]ShardInfo{}
+	t.Shards = map[string]Info{}
 	rows, err = tx.QueryContext(ctx, "SELECT name, dsn, state FROM shards")
 	if err != nil {
 		return Topology{}, fmt.Errorf("meta store: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var si ShardInfo
+		var si Info
 		if err := rows.Scan(&si.Name, &si.DSN, &si.State); err != nil {
 			return Topology{}, fmt.Errorf("meta store: %w", err)
 		}
@@ -114,7 +114,7 @@ func (m *Meta) Load(ctx context.Context) (Topology, error) {
 }
 
 // CreateTopology writes the shards and version 1 of the map. It refuses when any topology exists.
-func (m *Meta) CreateTopology(ctx context.Context, shards []ShardInfo, mp router.Map) error {
+func (m *Meta) CreateTopology(ctx context.Context, shards []Info, mp router.Map) error {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("meta store: %w", err)
