@@ -11,7 +11,7 @@ type Move struct {
 // partition counts.
 func Diff(from, to Map) ([]Move, error) {
 	if len(from.Owners) != len(to.Owners) {
-		return nil, invalidf("cannot diff maps with %d and %d partitions", len(from.Owners), len(to.Owners))
+		return nil, invalidf(ErrPartitionCount, "cannot diff maps with %d and %d partitions", len(from.Owners), len(to.Owners))
 	}
 	var moves []Move
 	for p, f := range from.Owners {

@@ -10,18 +10,18 @@ func TestDiff(t *testing.T) {
 		name     string
 		from, to Map
 		want     []Move
-		wantErr  string
+		wantErr  error
 	}{
-		{"both empty", Map{}, Map{}, nil, ""},
-		{"identical", Map{Owners: []string{"a", "b"}}, Map{Owners: []string{"a", "b"}}, nil, ""},
+		{"both empty", Map{}, Map{}, nil, nil},
+		{"identical", Map{Owners: []string{"a", "b"}}, Map{Owners: []string{"a", "b"}}, nil, nil},
 		{
 			"some moves ascending",
 			Map{Owners: []string{"a", "b", "a", "c"}},
 			Map{Owners: []string{"b", "b", "c", "a"}},
 			[]Move{{0, "a", "b"}, {2, "a", "c"}, {3, "c", "a"}},
-			"",
+			nil,
 		},
-		{"length mismatch", Map{Owners: []string{"a"}}, Map{Owners: []string{"a", "b"}}, nil, "cannot diff maps with 1 and 2 partitions"},
+		{"length mismatch", Map{Owners: []string{"a"}}, Map{Owners: []string{"a", "b"}}, nil, ErrPartitionCount},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

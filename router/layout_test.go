@@ -9,19 +9,19 @@ import (
 func TestValidateShardName(t *testing.T) {
 	tests := []struct {
 		name    string
-		wantErr string
+		wantErr error
 	}{
-		{"a", ""},
-		{"shard-01", ""},
-		{"Shard_A-9", ""},
-		{strings.Repeat("x", 64), ""},
-		{"", "is empty"},
-		{strings.Repeat("x", 65), "65 bytes long"},
-		{"x y", `shard name "x y" is invalid: byte 1`},
-		{"a:b", "is not a letter"},
-		{"a/b", "is not a letter"},
-		{"é", "is not a letter"},
-		{"a\x00", "is not a letter"},
+		{"a", nil},
+		{"shard-01", nil},
+		{"Shard_A-9", nil},
+		{strings.Repeat("x", 64), nil},
+		{"", ErrShardName},
+		{strings.Repeat("x", 65), ErrShardName},
+		{"x y", ErrShardName},
+		{"a:b", ErrShardName},
+		{"a/b", ErrShardName},
+		{"é", ErrShardName},
+		{"a\x00", ErrShardName},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -36,19 +36,19 @@ func TestValidateLayout(t *testing.T) {
 		name       string
 		shards     []string
 		partitions int
-		wantErr    string
+		wantErr    error
 	}{
-		{"default", shardNames(4), DefaultPartitions, ""},
-		{"one and one", []string{"a"}, 1, ""},
-		{"as many shards as partitions", shardNames(8), 8, ""},
-		{"max partitions", []string{"a"}, MaxPartitions, ""},
-		{"zero partitions", []string{"a"}, 0, "out of range"},
-		{"negative partitions", []string{"a"}, -1, "out of range"},
-		{"too many partitions", []string{"a"}, MaxPartitions + 1, "out of range"},
-		{"no shards", nil, 16, "no shards"},
-		{"more shards than partitions", shardNames(9), 8, "only 8 partitions"},
-		{"invalid name", []string{"a", "b c"}, 16, `shard name "b c" is invalid`},
-		{"duplicate", []string{"a", "b", "a"}, 16, `shard "a" is listed twice`},
+		{"default", shardNames(4), DefaultPartitions, nil},
+		{"one and one", []string{"a"}, 1, nil},
+		{"as many shards as partitions", shardNames(8), 8, nil},
+		{"max partitions", []string{"a"}, MaxPartitions, nil},
+		{"zero partitions", []string{"a"}, 0, ErrPartitionCount},
+		{"negative partitions", []string{"a"}, -1, ErrPartitionCount},
+		{"too many partitions", []string{"a"}, MaxPartitions + 1, ErrPartitionCount},
+		{"no shards", nil, 16, ErrShardCount},
+		{"more shards than partitions", shardNames(9), 8, ErrShardCount},
+		{"invalid name", []string{"a", "b c"}, 16, ErrShardName},
+		{"duplicate", []string{"a", "b", "a"}, 16, ErrDuplicateShard},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,20 +57,23 @@ func TestValidateLayout(t *testing.T) {
 	}
 }
 
-// checkErr fails t unless err is nil when wantErr is empty, or otherwise an
-// ErrInvalid whose message contains wantErr.
-func checkErr(t *testing.T, err error, wantErr string) {
+// checkErr fails t unless err is nil when want is nil, or otherwise an error of kind want
+// (which always wraps ErrInvalid) with one "router: " prefix in its message.
+func checkErr(t *testing.T, err, want error) {
 	t.Helper()
-	if wantErr == "" {
+	if want == nil {
 		if err != nil {
 			t.Fatalf("unexpected error: %v", err)
 		}
 		return
 	}
-	if err == nil || !strings.Contains(err.Error(), wantErr) {
-		t.Fatalf("error = %v, want one containing %q", err, wantErr)
+	if !errors.Is(err, want) {
+		t.Fatalf("error = %v, want one of kind %v", err, want)
 	}
 	if !errors.Is(err, ErrInvalid) {
 		t.Errorf("error %v does not wrap ErrInvalid", err)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "router: ") || strings.Count(msg, "router: ") != 1 {
+		t.Errorf("error %q should carry one router: prefix", msg)
 	}
 }

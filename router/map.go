@@ -44,24 +44,15 @@ func (m Map) Counts() map[string]int {
 // partitions and every owner is a valid shard name.
 func (m Map) Validate() error {
 	if len(m.Owners) == 0 {
-		return invalidf("map has no partitions")
+		return invalidf(ErrPartitionCount, "map has no partitions")
 	}
 	if len(m.Owners) > MaxPartitions {
-		return invalidf("map has %d partitions, more than the maximum %d", len(m.Owners), MaxPartitions)
+		return invalidf(ErrPartitionCount, "map has %d partitions, more than the maximum %d", len(m.Owners), MaxPartitions)
 	}
 	for p, s := range m.Owners {
 		if err := ValidateShardName(s); err != nil {
-			return invalidf("partition %d: %s", p, trimPrefix(err.Error()))
+			return within(err, "partition %d", p)
 		}
 	}
 	return nil
-}
-
-// trimPrefix drops the "router: " prefix of a nested message.
-func trimPrefix(msg string) string {
-	const prefix = "router: "
-	if len(msg) >= len(prefix) && msg[:len(prefix)] == prefix {
-		return msg[len(prefix):]
-	}
-	return msg
 }

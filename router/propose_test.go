@@ -14,18 +14,18 @@ func TestPropose(t *testing.T) {
 		shards     []string
 		partitions int
 		opts       RingOptions
-		wantErr    string
+		wantErr    error
 	}{
-		{"default 4 shards", shardNames(4), DefaultPartitions, RingOptions{}, ""},
-		{"one shard", []string{"only"}, DefaultPartitions, RingOptions{}, ""},
-		{"one partition", []string{"only"}, 1, RingOptions{}, ""},
-		{"shards equal partitions", shardNames(32), 32, RingOptions{}, ""},
-		{"uneven", shardNames(7), 1000, RingOptions{ReplicationFactor: 3, Load: 3}, ""},
-		{"max partitions", shardNames(10), MaxPartitions, RingOptions{}, ""},
-		{"invalid layout", shardNames(3), 2, RingOptions{}, "only 2 partitions"},
-		{"invalid name", []string{"a b"}, 16, RingOptions{}, "is invalid"},
-		{"invalid options", shardNames(3), 16, RingOptions{Load: 0.5}, "out of range"},
-		{"load too small", shardNames(3), 16, RingOptions{Load: 1}, "too small"},
+		{"default 4 shards", shardNames(4), DefaultPartitions, RingOptions{}, nil},
+		{"one shard", []string{"only"}, DefaultPartitions, RingOptions{}, nil},
+		{"one partition", []string{"only"}, 1, RingOptions{}, nil},
+		{"shards equal partitions", shardNames(32), 32, RingOptions{}, nil},
+		{"uneven", shardNames(7), 1000, RingOptions{ReplicationFactor: 3, Load: 3}, nil},
+		{"max partitions", shardNames(10), MaxPartitions, RingOptions{}, nil},
+		{"invalid layout", shardNames(3), 2, RingOptions{}, ErrShardCount},
+		{"invalid name", []string{"a b"}, 16, RingOptions{}, ErrShardName},
+		{"invalid options", shardNames(3), 16, RingOptions{Load: 0.5}, ErrRingOptions},
+		{"load too small", shardNames(3), 16, RingOptions{Load: 1}, ErrRingOptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,19 +61,19 @@ func TestProposeChange(t *testing.T) {
 		shards   []string
 		opts     RingOptions
 		maxMoves int // -1: do not check
-		wantErr  string
+		wantErr  error
 	}{
-		{"same set moves nothing", base, shardNames(4), RingOptions{}, 0, ""},
-		{"add one shard", base, shardNames(5), RingOptions{}, (DefaultPartitions + 4) / 5, ""},
-		{"remove one shard", base, shardNames(3), RingOptions{}, DefaultPartitions / 4, ""},
-		{"add four shards", base, shardNames(8), RingOptions{}, DefaultPartitions / 2, ""},
-		{"replace every shard", base, []string{"x", "y"}, RingOptions{}, DefaultPartitions, ""},
-		{"rebalance skewed map", skewed, []string{"a", "b"}, RingOptions{}, 40, ""},
-		{"invalid current", Map{Owners: []string{"a", ""}}, []string{"a"}, RingOptions{}, -1, "partition 1"},
-		{"empty current", Map{}, []string{"a"}, RingOptions{}, -1, "no partitions"},
-		{"too many shards", Map{Owners: []string{"a", "a"}}, []string{"a", "b", "c"}, RingOptions{}, -1, "only 2 partitions"},
-		{"duplicate shards", base, []string{"a", "a"}, RingOptions{}, -1, "listed twice"},
-		{"invalid options", base, shardNames(5), RingOptions{ReplicationFactor: -1}, -1, "out of range"},
+		{"same set moves nothing", base, shardNames(4), RingOptions{}, 0, nil},
+		{"add one shard", base, shardNames(5), RingOptions{}, (DefaultPartitions + 4) / 5, nil},
+		{"remove one shard", base, shardNames(3), RingOptions{}, DefaultPartitions / 4, nil},
+		{"add four shards", base, shardNames(8), RingOptions{}, DefaultPartitions / 2, nil},
+		{"replace every shard", base, []string{"x", "y"}, RingOptions{}, DefaultPartitions, nil},
+		{"rebalance skewed map", skewed, []string{"a", "b"}, RingOptions{}, 40, nil},
+		{"invalid current", Map{Owners: []string{"a", ""}}, []string{"a"}, RingOptions{}, -1, ErrShardName},
+		{"empty current", Map{}, []string{"a"}, RingOptions{}, -1, ErrPartitionCount},
+		{"too many shards", Map{Owners: []string{"a", "a"}}, []string{"a", "b", "c"}, RingOptions{}, -1, ErrShardCount},
+		{"duplicate shards", base, []string{"a", "a"}, RingOptions{}, -1, ErrDuplicateShard},
+		{"invalid options", base, shardNames(5), RingOptions{ReplicationFactor: -1}, -1, ErrRingOptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

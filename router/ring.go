@@ -48,10 +48,10 @@ func (o RingOptions) withDefaults() (RingOptions, error) {
 		o.Load = DefaultLoad
 	}
 	if o.ReplicationFactor < minReplicationFactor || o.ReplicationFactor > maxReplicationFactor {
-		return o, invalidf("ring replication factor %d is out of range %d..%d", o.ReplicationFactor, minReplicationFactor, maxReplicationFactor)
+		return o, invalidf(ErrRingOptions, "ring replication factor %d is out of range %d..%d", o.ReplicationFactor, minReplicationFactor, maxReplicationFactor)
 	}
 	if math.IsNaN(o.Load) || o.Load < 1 || o.Load > maxLoad {
-		return o, invalidf("ring load %v is out of range [1, %d]", o.Load, maxLoad)
+		return o, invalidf(ErrRingOptions, "ring load %v is out of range [1, %d]", o.Load, maxLoad)
 	}
 	return o, nil
 }
@@ -83,7 +83,7 @@ func ringOwners(shards []string, partitions int, opts RingOptions) ([]string, er
 	// The library caps each member at ceil(floor(P/N)*Load) partitions.
 	perMember := math.Ceil(float64(partitions/n) * opts.Load)
 	if perMember*float64(n) < float64(partitions) {
-		return nil, invalidf("ring load %v is too small to place %d partitions on %d shards", opts.Load, partitions, n)
+		return nil, invalidf(ErrRingOptions, "ring load %v is too small to place %d partitions on %d shards", opts.Load, partitions, n)
 	}
 	if err := checkRingPoints(shards, opts.ReplicationFactor); err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func checkRingPoints(shards []string, replication int) error {
 		for i := 0; i < replication; i++ {
 			h := xxhash.Sum64String(fmt.Sprintf("%s%d", name, i))
 			if other, dup := seen[h]; dup {
-				return invalidf("ring points of shards %q and %q collide; choose another replication factor", other, s)
+				return invalidf(ErrRingOptions, "ring points of shards %q and %q collide; choose another replication factor", other, s)
 			}
 			seen[h] = s
 		}

@@ -11,18 +11,18 @@ func TestRingOptions(t *testing.T) {
 		name    string
 		opts    RingOptions
 		want    RingOptions
-		wantErr string
+		wantErr error
 	}{
-		{"zero takes defaults", RingOptions{}, RingOptions{DefaultReplicationFactor, DefaultLoad}, ""},
-		{"explicit", RingOptions{ReplicationFactor: 7, Load: 1.5}, RingOptions{7, 1.5}, ""},
-		{"load one", RingOptions{Load: 1}, RingOptions{DefaultReplicationFactor, 1}, ""},
-		{"replication one", RingOptions{ReplicationFactor: 1}, RingOptions{}, "replication factor 1 is out of range"},
-		{"replication negative", RingOptions{ReplicationFactor: -3}, RingOptions{}, "out of range"},
-		{"replication huge", RingOptions{ReplicationFactor: 1001}, RingOptions{}, "out of range"},
-		{"load below one", RingOptions{Load: 0.9}, RingOptions{}, "ring load 0.9 is out of range"},
-		{"load negative", RingOptions{Load: -1}, RingOptions{}, "out of range"},
-		{"load NaN", RingOptions{Load: math.NaN()}, RingOptions{}, "out of range"},
-		{"load Inf", RingOptions{Load: math.Inf(1)}, RingOptions{}, "out of range"},
+		{"zero takes defaults", RingOptions{}, RingOptions{DefaultReplicationFactor, DefaultLoad}, nil},
+		{"explicit", RingOptions{ReplicationFactor: 7, Load: 1.5}, RingOptions{7, 1.5}, nil},
+		{"load one", RingOptions{Load: 1}, RingOptions{DefaultReplicationFactor, 1}, nil},
+		{"replication one", RingOptions{ReplicationFactor: 1}, RingOptions{}, ErrRingOptions},
+		{"replication negative", RingOptions{ReplicationFactor: -3}, RingOptions{}, ErrRingOptions},
+		{"replication huge", RingOptions{ReplicationFactor: 1001}, RingOptions{}, ErrRingOptions},
+		{"load below one", RingOptions{Load: 0.9}, RingOptions{}, ErrRingOptions},
+		{"load negative", RingOptions{Load: -1}, RingOptions{}, ErrRingOptions},
+		{"load NaN", RingOptions{Load: math.NaN()}, RingOptions{}, ErrRingOptions},
+		{"load Inf", RingOptions{Load: math.Inf(1)}, RingOptions{}, ErrRingOptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,18 +41,18 @@ func TestRingOwners(t *testing.T) {
 		shards     []string
 		partitions int
 		opts       RingOptions
-		wantErr    string
+		wantErr    error
 	}{
-		{"default", shardNames(4), DefaultPartitions, RingOptions{}, ""},
-		{"single shard single partition", []string{"a"}, 1, RingOptions{}, ""},
-		{"single shard minimal replication", []string{"a"}, 5, RingOptions{ReplicationFactor: 2}, ""},
-		{"shards equal partitions", shardNames(16), 16, RingOptions{}, ""},
+		{"default", shardNames(4), DefaultPartitions, RingOptions{}, nil},
+		{"single shard single partition", []string{"a"}, 1, RingOptions{}, nil},
+		{"single shard minimal replication", []string{"a"}, 5, RingOptions{ReplicationFactor: 2}, nil},
+		{"shards equal partitions", shardNames(16), 16, RingOptions{}, nil},
 		// "s1"+"10" and "s11"+"0" would be the same ring point without the separator.
-		{"prefix names", []string{"s1", "s11", "s110", "s"}, 64, RingOptions{ReplicationFactor: 200}, ""},
-		{"load one divisible", shardNames(4), 64, RingOptions{Load: 1}, ""},
-		{"load one not divisible", shardNames(3), 64, RingOptions{Load: 1}, "too small to place 64 partitions on 3 shards"},
-		{"load barely above one", shardNames(3), 64, RingOptions{Load: 1 + 1e-17}, "too small"},
-		{"bad options", shardNames(3), 64, RingOptions{ReplicationFactor: 1}, "out of range"},
+		{"prefix names", []string{"s1", "s11", "s110", "s"}, 64, RingOptions{ReplicationFactor: 200}, nil},
+		{"load one divisible", shardNames(4), 64, RingOptions{Load: 1}, nil},
+		{"load one not divisible", shardNames(3), 64, RingOptions{Load: 1}, ErrRingOptions},
+		{"load barely above one", shardNames(3), 64, RingOptions{Load: 1 + 1e-17}, ErrRingOptions},
+		{"bad options", shardNames(3), 64, RingOptions{ReplicationFactor: 1}, ErrRingOptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
