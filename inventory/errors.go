@@ -29,6 +29,15 @@ const (
 	// CodeAlreadyApplied means an idempotent request was applied before (found its marker).
 	CodeAlreadyApplied Code = "already_applied"
 	CodeInternal       Code = "internal"
+	// CodeUnauthorized (401): no API key, or an unknown, malformed, expired or revoked one.
+	CodeUnauthorized Code = "unauthorized"
+	// CodeForbidden (403): the API key lacks the scope the endpoint needs.
+	CodeForbidden Code = "forbidden"
+	// CodeRateLimited (429): the API key's rate limit; details.retry_after_seconds.
+	CodeRateLimited Code = "rate_limited"
+	// CodeMetaUnavailable (503): the metadata store cannot be reached (topology, webhook and key
+	// operations).
+	CodeMetaUnavailable Code = "meta_unavailable"
 )
 
 // Error is a domain error: a code, a human message and optional structured details. Err, when
