@@ -120,7 +120,7 @@ func (m *Meta) CreateKey(ctx context.Context, k Key) (Key, error) {
 	}
 	var expires sql.NullTime
 	if !k.ExpiresAt.IsZero() {
-		expires = sql.NullTime{Time: k.ExpiresAt.UTC(), Valid: true}
+		expires = sql.NullTime{Time: k.ExpiresAt.UTC().Truncate(time.Microsecond), Valid: true}
 	}
 	var out Key
 	err := m.keysTx(ctx, func(tx *sql.Tx) error {
