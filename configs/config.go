@@ -33,6 +33,31 @@ type Config struct {
 	Lots        Lots        `yaml:"lots"`
 	Events      Events      `yaml:"events"`
 	Alerts      Alerts      `yaml:"alerts"`
+	Auth        Auth        `yaml:"auth"`
+}
+
+// AuthMode says whether the gateway requires API keys.
+type AuthMode string
+
+// The auth modes.
+const (
+	// AuthKeys requires an API key (Authorization: Bearer) on every business endpoint.
+	AuthKeys AuthMode = "keys"
+	// AuthNone accepts every request without a key; it must be set explicitly and is logged as
+	// a warning at startup.
+	AuthNone AuthMode = "none"
+)
+
+// Auth configures API-key authentication and per-key rate limits.
+type Auth struct {
+	Mode AuthMode `yaml:"mode"`
+	// RefreshInterval is how often each gateway polls the metadata store for key changes; a
+	// revocation takes effect within it plus one round trip.
+	RefreshInterval time.Duration `yaml:"refresh_interval"`
+	// DefaultRate (requests per second, per key and per gateway) and DefaultBurst apply to keys
+	// created without their own; a rate of 0 is unlimited.
+	DefaultRate  float64 `yaml:"default_rate"`
+	DefaultBurst int     `yaml:"default_burst"`
 }
 
 // Alerts configures low-stock alerts' reconcile pass.
@@ -154,6 +179,7 @@ func Default() Config {
 		ReadCache:   ReadCache{Enabled: false, MaxStaleness: 200 * time.Millisecond, MaxEntries: 100000},
 		Lots:        Lots{SweepInterval: 10 * time.Second},
 		Alerts:      Alerts{ReconcileInterval: time.Minute},
+		Auth:        Auth{Mode: AuthKeys, RefreshInterval: time.Second},
 		Events: Events{RelayPollInterval: 100 * time.Millisecond, GapGrace: time.Second, WebhookMaxAttempts: 10,
 			WebhookBackoff: time.Second, WebhookMaxBackoff: 5 * time.Minute, WebhookTimeout: 10 * time.Second,
 			NATSStream: "INVENTORY", NATSSubjectPrefix: "inventory"},
@@ -218,6 +244,11 @@ func (c Config) Validate() error {
 	check(c.Events.WebhookTimeout > 0, "events.webhook_timeout must be positive")
 	check(c.Events.NATSURL == "" || c.Events.NATSStream != "", "events.nats_stream is required with events.nats_url")
 	check(c.Events.NATSURL == "" || c.Events.NATSSubjectPrefix != "", "events.nats_subject_prefix is required with events.nats_url")
+	check(c.Auth.Mode == AuthKeys || c.Auth.Mode == AuthNone, "auth.mode must be keys or none, got %q", c.Auth.Mode)
+	check(c.Auth.RefreshInterval >= 10*time.Millisecond && c.Auth.RefreshInterval <= time.Second,
+		"auth.refresh_interval must be 10ms-1s (a revocation must take effect within 2s)")
+	check(c.Auth.DefaultRate >= 0 && c.Auth.DefaultRate <= 1e6, "auth.default_rate must be 0 (unlimited) to 1000000 requests per second")
+	check(c.Auth.DefaultBurst >= 0 && c.Auth.DefaultBurst <= 1e6, "auth.default_burst must be 0-1000000")
 	return errors.Join(errs...)
 }
 
