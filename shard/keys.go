@@ -145,9 +145,10 @@ func (m *Meta) CreateKey(ctx context.Context, k Key) (Key, error) {
 	return out, nil
 }
 
-// RevokeKey revokes the key with the given id and returns it. Revoking a revoked key changes
-// nothing and returns it with its first revocation time; an unknown id is not_found.
-func (m *Meta) RevokeKey(ctx context.Context, id string) (Key, error) {
+// RevokeKey revokes the key with the given id and returns it, and whether this call revoked it.
+// Revoking a revoked key changes nothing and returns it with its first revocation time (and
+// false); an unknown id is not_found.
+func (m *Meta) RevokeKey(ctx context.Context, id string) (Key, bool, error) {
 	var out Key
 	err := m.keysTx(ctx, func(tx *sql.Tx) error {
 		// The counter first, as in CreateKey (one lock order); rolled back when nothing changes.
@@ -172,12 +173,12 @@ func (m *Meta) RevokeKey(ctx context.Context, id string) (Key, error) {
 		return err
 	})
 	if errors.Is(err, errUnchanged) {
-		return out, nil
+		return out, false, nil
 	}
 	if err != nil {
-		return Key{}, metaError("revoke key", err)
+		return Key{}, false, metaError("revoke key", err)
 	}
-	return out, nil
+	return out, true, nil
 }
 
 // errUnchanged rolls back a transaction that found nothing to change.

@@ -74,22 +74,22 @@ func TestKeysCreateListRevokeRoundTrip(t *testing.T) {
 		t.Errorf("key b = %+v", keys[1])
 	}
 
-	revoked, err := meta.RevokeKey(ctx, "aaaa")
-	if err != nil || !revoked.Revoked() || revoked.UpdatedAt.Before(created.UpdatedAt) {
-		t.Fatalf("revoke = %+v, %v", revoked, err)
+	revoked, changed, err := meta.RevokeKey(ctx, "aaaa")
+	if err != nil || !changed || !revoked.Revoked() || revoked.UpdatedAt.Before(created.UpdatedAt) {
+		t.Fatalf("revoke = %+v, %v, %v", revoked, changed, err)
 	}
 	v2, _ := meta.KeysVersion(ctx)
 	if v2 != v1+1 {
 		t.Errorf("version after revoke = %d, want %d", v2, v1+1)
 	}
-	again, err := meta.RevokeKey(ctx, "aaaa")
-	if err != nil || !again.RevokedAt.Equal(revoked.RevokedAt) {
-		t.Errorf("second revoke = %+v, %v; want the first revocation unchanged", again, err)
+	again, changed, err := meta.RevokeKey(ctx, "aaaa")
+	if err != nil || changed || !again.RevokedAt.Equal(revoked.RevokedAt) {
+		t.Errorf("second revoke = %+v, %v, %v; want the first revocation unchanged", again, changed, err)
 	}
 	if v, _ := meta.KeysVersion(ctx); v != v2 {
 		t.Errorf("a no-op revoke moved the version to %d", v)
 	}
-	if _, err := meta.RevokeKey(ctx, "nope"); !inventory.IsCode(err, inventory.CodeNotFound) {
+	if _, _, err := meta.RevokeKey(ctx, "nope"); !inventory.IsCode(err, inventory.CodeNotFound) {
 		t.Errorf("revoke unknown: %v, want not_found", err)
 	}
 
@@ -145,7 +145,7 @@ func TestKeysVersionCountsEveryChange(t *testing.T) {
 				errs <- err
 				return
 			}
-			if _, err := meta.RevokeKey(ctx, id); err != nil {
+			if _, _, err := meta.RevokeKey(ctx, id); err != nil {
 				errs <- err
 			}
 		})
@@ -208,7 +208,7 @@ func TestKeysMetaUnavailable(t *testing.T) {
 	_, errVersion := meta.KeysVersion(ctx)
 	_, errLoad := meta.LoadKeys(ctx)
 	_, errCreate := meta.CreateKey(ctx, testKey("abc", []byte("s")))
-	_, errRevoke := meta.RevokeKey(ctx, "abc")
+	_, _, errRevoke := meta.RevokeKey(ctx, "abc")
 	_, errSecret := meta.Secret(ctx, "x")
 	for name, err := range map[string]error{"list": errList, "version": errVersion, "load": errLoad,
 		"create": errCreate, "revoke": errRevoke, "secret": errSecret} {

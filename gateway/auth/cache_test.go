@@ -62,7 +62,7 @@ func TestCacheAuthenticates(t *testing.T) {
 	expired := issue(t, meta, auth.Spec{Scopes: auth.NewScopeSet(auth.ScopeRead), ExpiresAt: time.Now().Add(-time.Second)})
 	later := issue(t, meta, auth.Spec{Scopes: auth.NewScopeSet(auth.ScopeRead), ExpiresAt: time.Now().Add(time.Hour)})
 	revoked := issue(t, meta, auth.Spec{Scopes: auth.NewScopeSet(auth.ScopeAdmin)})
-	if _, err := meta.RevokeKey(ctx, revoked.Key.ID); err != nil {
+	if _, _, err := meta.RevokeKey(ctx, revoked.Key.ID); err != nil {
 		t.Fatal(err)
 	}
 
@@ -218,7 +218,7 @@ func TestCacheSeesRevocationWithin2s(t *testing.T) {
 	}
 	defer admin.Close()
 	time.Sleep(300 * time.Millisecond) // land between two polls, not just before one
-	if _, err := admin.RevokeKey(ctx, k.Key.ID); err != nil {
+	if _, _, err := admin.RevokeKey(ctx, k.Key.ID); err != nil {
 		t.Fatal(err)
 	}
 	revokedAt := time.Now()
@@ -294,7 +294,7 @@ func TestCacheServesWhileMetaIsDown(t *testing.T) {
 	if err := srv.Restart(rctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := meta.RevokeKey(ctx, a.Key.ID); err != nil {
+	if _, _, err := meta.RevokeKey(ctx, a.Key.ID); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, 10*time.Second, "the cache sees the revocation made after the outage", func() bool {
