@@ -12,7 +12,7 @@ import (
 // The key format: "ssk_" + a 12-character public id (lower-case base32) + "_" + the secret, 32
 // random bytes in unpadded base64url (43 characters), 60 characters in all, e.g.
 //
-//	ssk_k3jd8a2mq7xz_Vf0d6uXh0bRZ1m2dKx3yq7Qn9cW8sAePj4tLrM5oYiU
+//	ssk_kwkikmg3qhdb_trhqb8xFHW1EQJg8cXruptBzyNauP_7PA_QyoIzyWoU
 //
 // The id finds the key in the cache; the secret is checked by comparing its SHA-256 with the
 // stored hash in constant time. Every character belongs to RFC 6750's b64token, so the whole key

@@ -109,3 +109,11 @@ func mustDecode(t *testing.T, s string) []byte {
 	}
 	return b
 }
+
+// The example in the package comment and docs/SECURITY.md is a real key.
+func TestDocumentedExampleIsAKey(t *testing.T) {
+	const example = "ssk_kwkikmg3qhdb_trhqb8xFHW1EQJg8cXruptBzyNauP_7PA_QyoIzyWoU"
+	if id, _, err := ParseToken(example); err != nil || id != "kwkikmg3qhdb" {
+		t.Errorf("ParseToken(example) = %q, %v", id, err)
+	}
+}
