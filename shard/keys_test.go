@@ -231,3 +231,32 @@ func TestKeysWithoutMigrationSaysMigrate(t *testing.T) {
 		t.Errorf("list without the table: %v, want a hint to run migrate up", err)
 	}
 }
+
+// Migration 000004 rolls back and forward cleanly.
+func TestKeysMigrationDownAndUp(t *testing.T) {
+	ctx := context.Background()
+	dsn := testdb.Server(t).NewDatabase(t, "meta_keys_down")
+	if err := migrate.Up(ctx, dsn, migrate.MetaSchema); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate.Down(ctx, dsn, migrate.MetaSchema, 1); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	meta, err := shard.OpenMeta(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer meta.Close()
+	for _, table := range []string{"api_keys", "api_keys_version", "secrets"} {
+		var n int
+		if err := meta.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", table).Scan(&n); err != nil || n != 0 {
+			t.Errorf("table %s after down: %d, %v", table, n, err)
+		}
+	}
+	if err := migrate.Up(ctx, dsn, migrate.MetaSchema); err != nil {
+		t.Fatalf("up again: %v", err)
+	}
+	if v, err := meta.KeysVersion(ctx); err != nil || v != 0 {
+		t.Errorf("version after up = %d, %v", v, err)
+	}
+}

@@ -51,6 +51,7 @@ type Cache struct {
 	stale atomic.Bool // the last refresh failed
 	m     CacheMetrics
 
+	loadMu sync.Mutex // serialises loads, so an older set never replaces a newer one
 	mu     sync.Mutex // guards cancel
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -89,6 +90,8 @@ func NewCache(store KeyStore, opts CacheOptions) *Cache {
 
 // Load loads every key now (the gateway calls it at startup and refuses to start when it fails).
 func (c *Cache) Load(ctx context.Context) error {
+	c.loadMu.Lock()
+	defer c.loadMu.Unlock()
 	set, err := c.store.LoadKeys(ctx)
 	if err != nil {
 		c.failed(ctx, err)
@@ -102,6 +105,8 @@ func (c *Cache) Load(ctx context.Context) error {
 // Refresh polls the keys' version and reloads the keys when it changed. On failure it keeps the
 // keys it has and returns the error.
 func (c *Cache) Refresh(ctx context.Context) error {
+	c.loadMu.Lock()
+	defer c.loadMu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, c.refreshTimeout())
 	defer cancel()
 	v, err := c.store.KeysVersion(ctx)
