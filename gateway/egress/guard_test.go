@@ -120,7 +120,7 @@ func TestCheckURLRefusesNonPublicTargets(t *testing.T) {
 		{"http://198.51.100.7/", "a special-purpose"},
 		{"http://203.0.113.7/", "a special-purpose"},
 		{"http://240.0.0.1/", "a special-purpose"},
-		{"http://[::127.0.0.1]/", "a special-purpose"},   // IPv4-compatible
+		{"http://[::127.0.0.1]/", "a special-purpose"},    // IPv4-compatible
 		{"http://[2002:7f00:1::1]/", "a special-purpose"}, // 6to4 of 127.0.0.1
 		{"http://[2001::1]/", "a special-purpose"},        // Teredo
 		{"http://[2001:db8::1]/", "a special-purpose"},
