@@ -98,3 +98,16 @@ func TestAllowedPrefixesNormalises(t *testing.T) {
 		t.Errorf("AllowedPrefixes = %v, want %v", got, want)
 	}
 }
+
+// The documented example of the security keys loads.
+func TestSecurityExampleLoads(t *testing.T) {
+	t.Setenv("SHARDSTOCK_META_DSN", "")
+	t.Setenv("SHARDSTOCK_EVENTS_NATS_URL", "")
+	cfg, err := Load("security.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.TLS.Enabled() || cfg.MySQLTLS["internal"].CAFile == "" || len(cfg.Webhooks.AllowCIDRs) != 1 {
+		t.Errorf("example not loaded: %+v %+v %+v", cfg.TLS, cfg.MySQLTLS, cfg.Webhooks)
+	}
+}
