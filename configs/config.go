@@ -16,7 +16,9 @@ import (
 // Config is the whole configuration of a shardstock gateway and of the tool's subcommands.
 type Config struct {
 	// MetaDSN is the go-sql-driver DSN of the metadata store, e.g. root@tcp(127.0.0.1:3306)/shardstock_meta.
-	MetaDSN string `yaml:"meta_dsn"`
+	// It may also come from MetaDSNFile or SHARDSTOCK_META_DSN (see Load).
+	MetaDSN     string `yaml:"meta_dsn"`
+	MetaDSNFile string `yaml:"meta_dsn_file"`
 	// Listen is the gateway's HTTP address.
 	Listen string `yaml:"listen"`
 	// AdminListen, when set, serves /debug/pprof on a separate address.
@@ -34,6 +36,10 @@ type Config struct {
 	Events      Events      `yaml:"events"`
 	Alerts      Alerts      `yaml:"alerts"`
 	Auth        Auth        `yaml:"auth"`
+	TLS         TLS         `yaml:"tls"`
+	// MySQLTLS names TLS settings for MySQL connections; a DSN selects one with tls=<name>.
+	MySQLTLS map[string]MySQLTLS `yaml:"mysql_tls,omitempty"`
+	Webhooks Webhooks            `yaml:"webhooks"`
 }
 
 // AuthMode says whether the gateway requires API keys.
@@ -84,7 +90,9 @@ type Events struct {
 	// WebhookTimeout bounds one delivery request.
 	WebhookTimeout time.Duration `yaml:"webhook_timeout"`
 	// NATSURL enables publishing to NATS JetStream when set (e.g. nats://127.0.0.1:4222).
-	NATSURL string `yaml:"nats_url"`
+	// It may also come from NATSURLFile or SHARDSTOCK_EVENTS_NATS_URL (see Load).
+	NATSURL     string `yaml:"nats_url"`
+	NATSURLFile string `yaml:"nats_url_file"`
 	// NATSStream is the JetStream stream, created when missing with subjects <prefix>.>.
 	NATSStream string `yaml:"nats_stream"`
 	// NATSSubjectPrefix prefixes the event type in the subject: <prefix>.stock.changed.
@@ -186,7 +194,9 @@ func Default() Config {
 	}
 }
 
-// Load reads the YAML file at path over the defaults (unknown keys are an error) and validates.
+// Load reads the YAML file at path over the defaults (unknown keys are an error), takes secrets
+// from the environment and from files (see the secrets table in secrets.go: environment > file >
+// YAML) and validates.
 func Load(path string) (Config, error) {
 	cfg := Default()
 	data, err := os.ReadFile(path)
@@ -196,6 +206,9 @@ func Load(path string) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := cfg.resolveSecrets(os.LookupEnv, readSecretFile); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -249,6 +262,7 @@ func (c Config) Validate() error {
 		"auth.refresh_interval must be 10ms-1s (a revocation must take effect within 2s)")
 	check(c.Auth.DefaultRate >= 0 && c.Auth.DefaultRate <= 1e6, "auth.default_rate must be 0 (unlimited) to 1000000 requests per second")
 	check(c.Auth.DefaultBurst >= 0 && c.Auth.DefaultBurst <= 1e6, "auth.default_burst must be 0-1000000")
+	errs = append(errs, c.validateSecurity()...)
 	return errors.Join(errs...)
 }
 

@@ -3,6 +3,7 @@ package configs
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	back, err := Load(p)
-	if err != nil || back != cfg {
+	if err != nil || !reflect.DeepEqual(back, cfg) {
 		t.Errorf("round trip: %v\n%+v\n%+v", err, back, cfg)
 	}
 }
@@ -60,7 +61,7 @@ func TestExampleConfigIsTheDefaults(t *testing.T) {
 	}
 	want := Default()
 	want.MetaDSN = cfg.MetaDSN
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("configs/dev.example.yaml differs from Default():\n%+v\n%+v", cfg, want)
 	}
 }

@@ -41,7 +41,8 @@ func (s *Server) launch(ctx context.Context) error {
 	logStart, _ := logFile.Seek(0, io.SeekEnd)
 
 	pidFile := filepath.Join(s.dataDir, "mysqld.pid")
-	cmd := exec.Command(s.info.path, serverArgs(s.info.flavor, s.dataDir, s.socket, pidFile, s.logPath, s.port)...)
+	args := append(serverArgs(s.info.flavor, s.dataDir, s.socket, pidFile, s.logPath, s.port), s.tls.args()...)
+	cmd := exec.Command(s.info.path, args...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = sysProcAttr()
@@ -67,7 +68,7 @@ func (s *Server) launch(ctx context.Context) error {
 
 // waitReady polls until root can ping the server over TCP.
 func (s *Server) waitReady(ctx context.Context, p *process, logStart int64) error {
-	db, err := sql.Open("mysql", "root@tcp("+s.Addr+")/?timeout=1s")
+	db, err := sql.Open("mysql", "root@tcp("+s.Addr+")/?timeout=1s"+s.tls.readinessParams())
 	if err != nil {
 		return fmt.Errorf("open readiness connection: %w", err)
 	}

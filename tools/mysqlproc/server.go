@@ -28,6 +28,8 @@ type Options struct {
 	// CacheDir holds the initialised template data directories; "" uses
 	// os.UserCacheDir()/shardstock.
 	CacheDir string
+	// TLS, when set, gives the server a certificate (see TLSFiles).
+	TLS *TLSFiles
 }
 
 // Timeouts used by Start and Stop.
@@ -52,6 +54,7 @@ type Server struct {
 	logPath string
 	socket  string
 	sockDir string // temporary socket directory, "" when the socket is in dataDir
+	tls     *TLSFiles
 
 	mu   sync.Mutex
 	proc *process // nil when stopped
@@ -70,6 +73,10 @@ type process struct {
 func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("mysqlproc: Options.DataDir is required")
+	}
+	tlsFiles, err := opts.TLS.absolute()
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
@@ -104,7 +111,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{info: info, dataDir: dataDir, logPath: logPath, socket: socket, sockDir: sockDir}
+	s := &Server{info: info, dataDir: dataDir, logPath: logPath, socket: socket, sockDir: sockDir, tls: tlsFiles}
 
 	for attempt := 1; ; attempt++ {
 		port := opts.Port
