@@ -410,5 +410,5 @@ func (s *Store) AlertPage(ctx context.Context, f AlertFilter, after *AlertPositi
 		}
 		out = append(out, a)
 	}
-	return out, s.classifyNil(rows.Err())
+	return out, s.classify(rows.Err())
 }

@@ -86,7 +86,7 @@ func (s *Store) alertCandidates(ctx context.Context, q, after string, limit int)
 		}
 		out = append(out, c)
 	}
-	return out, s.classifyNil(rows.Err())
+	return out, s.classify(rows.Err())
 }
 
 // repairAlerts re-evaluates the alerts of one SKU in one transaction: it locks the product

@@ -424,7 +424,7 @@ func (s *Store) expiredLotProducts(ctx context.Context, after string, limit int)
 		}
 		skus, parts = append(skus, sku), append(parts, p)
 	}
-	return skus, parts, s.classifyNil(rows.Err())
+	return skus, parts, s.classify(rows.Err())
 }
 
 // expireProductLots removes a product's expired lot quantity in one transaction: fence, product

@@ -71,7 +71,7 @@ func (s *Store) StockSummary(ctx context.Context, partitions []int) ([]Totals, e
 		}
 		out = append(out, t)
 	}
-	return out, s.classifyNil(rows.Err())
+	return out, s.classify(rows.Err())
 }
 
 // CategoryStats returns the totals of the products of the given partitions per category and scale.
@@ -98,7 +98,7 @@ func (s *Store) CategoryStats(ctx context.Context, partitions []int) ([]Category
 		}
 		out = append(out, t)
 	}
-	return out, s.classifyNil(rows.Err())
+	return out, s.classify(rows.Err())
 }
 
 func parseSums(onHand, reserved []byte) (*big.Int, *big.Int, error) {
@@ -178,5 +178,5 @@ func (s *Store) queryProducts(ctx context.Context, q string, args ...any) ([]Pro
 		}
 		out = append(out, p)
 	}
-	return out, s.classifyNil(rows.Err())
+	return out, s.classify(rows.Err())
 }

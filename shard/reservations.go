@@ -418,14 +418,7 @@ func (s *Store) queryHeaders(ctx context.Context, q string, args ...any) ([]Head
 		}
 		out = append(out, h)
 	}
-	return out, s.classifyNil(rows.Err())
-}
-
-func (s *Store) classifyNil(err error) error {
-	if err == nil {
-		return nil
-	}
-	return s.classify(err)
+	return out, s.classify(rows.Err())
 }
 
 // ReservationLine is a stored line with its base-unit quantity and status.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/shardstock/shardstock/shard"
 )
 
 // The direct baseline runs, per operation, the statements the shard store runs for it (see
@@ -201,15 +203,6 @@ func directStatus(err error) string {
 	}
 }
 
-// retryable reports a deadlock or lock wait timeout, which the shard store retries too.
-func retryable(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
-}
-
-// maxTxAttempts matches the shard store's retry budget.
-const maxTxAttempts = 6
-
 // directWorker runs scenario operations as SQL against the shards.
 type directWorker struct {
 	o     Options
@@ -246,34 +239,15 @@ func (w *directWorker) read(ctx context.Context, rec *recorder) bool {
 	return err == nil
 }
 
-// inTx runs fn in a transaction on db, retrying deadlocks like the shard store, and records it
-// as one request.
+// inTx runs fn in a transaction on db with the shard store's own retry of deadlocks and lock
+// wait timeouts (shard.RetryTx: same attempts, same pauses), and records it as one request.
 func (w *directWorker) inTx(ctx context.Context, rec *recorder, kind requestKind, db *sql.DB, fn func(context.Context, *sql.Tx) error) bool {
 	ctx, cancel := context.WithTimeout(ctx, w.o.RequestTimeout)
 	defer cancel()
 	start := time.Now()
-	for attempt := 1; ; attempt++ {
-		err := tryTx(ctx, db, fn)
-		if err != nil && retryable(err) && attempt < maxTxAttempts && ctx.Err() == nil {
-			rec.retry(time.Now())
-			time.Sleep(time.Duration(attempt*attempt)*time.Millisecond + time.Duration(w.rng.IntN(3000))*time.Microsecond)
-			continue
-		}
-		rec.request(kind, start, time.Now(), directStatus(err), err)
-		return err == nil
-	}
-}
-
-func tryTx(ctx context.Context, db *sql.DB, fn func(context.Context, *sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(ctx, tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	err := shard.RetryTx(ctx, db, func() { rec.retry(time.Now()) }, func(tx *sql.Tx) error { return fn(ctx, tx) })
+	rec.request(kind, start, time.Now(), directStatus(err), err)
+	return err == nil
 }
 
 var idEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
