@@ -185,10 +185,10 @@ func noServerBinary(err error) error {
 // runs it migrates the metadata store and every shard it names. It reports whether it created
 // the topology.
 func prepareDevCluster(ctx context.Context, cluster *devcluster.Cluster, metaDSN string) (bool, error) {
-	if err := migrate.EnsureDatabase(ctx, metaDSN); err != nil {
+	if err := shard.EnsureDatabase(ctx, metaDSN); err != nil {
 		return false, fmt.Errorf("meta store: %w", err)
 	}
-	if err := migrate.Up(ctx, metaDSN, migrate.MetaSchema); err != nil {
+	if err := shard.MigrateUp(ctx, metaDSN, shard.MetaSchema); err != nil {
 		return false, fmt.Errorf("meta store migration: %w", err)
 	}
 	meta, err := shard.OpenMeta(metaDSN)
@@ -215,10 +215,10 @@ func prepareDevCluster(ctx context.Context, cluster *devcluster.Cluster, metaDSN
 		return false, err
 	}
 	results := migrate.ForEach(ctx, shards, func(ctx context.Context, s migrate.ShardSpec) error {
-		if err := migrate.EnsureDatabase(ctx, s.DSN); err != nil {
+		if err := shard.EnsureDatabase(ctx, s.DSN); err != nil {
 			return err
 		}
-		return migrate.Up(ctx, s.DSN, migrate.ShardSchema)
+		return shard.MigrateUp(ctx, s.DSN, shard.StoreSchema)
 	})
 	if err := migrate.JoinResults(results); err != nil {
 		return false, fmt.Errorf("shard migration: %w", err)
