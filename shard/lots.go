@@ -230,11 +230,10 @@ func consumeLots(ctx context.Context, tx *sql.Tx, cs []change) error {
 	var skus []any
 	seen := map[string]bool{}
 	for _, c := range cs {
-		if c.sku == "" || c.deltaOnHand == 0 || lotWriters[c.kind] || seen[c.sku] {
-			continue
+		if lotRelevant(c) && !seen[c.sku] {
+			seen[c.sku] = true
+			skus = append(skus, c.sku)
 		}
-		seen[c.sku] = true
-		skus = append(skus, c.sku)
 	}
 	if len(skus) == 0 {
 		return nil
@@ -245,20 +244,13 @@ func consumeLots(ctx context.Context, tx *sql.Tx, cs []change) error {
 	}
 	var rows []change
 	for _, c := range cs {
-		if c.sku == "" || c.deltaOnHand == 0 || lotWriters[c.kind] {
+		if !lotRelevant(c) {
 			continue
 		}
 		sl := live[c.sku]
 		if c.deltaOnHand > 0 {
-			tracked := sl != nil
-			if !tracked {
-				if tracked, err = hasLots(ctx, tx, c.sku); err != nil {
-					return err
-				}
-			}
-			if tracked {
-				return inventory.Errorf(inventory.CodeValidation, "product %q is lot-tracked: receive stock through POST /v1/products/%s/lots", c.sku, c.sku).
-					WithDetails(map[string]any{"sku": c.sku, "reason": "lot_tracked"})
+			if err := refuseLotTracked(ctx, tx, c.sku, sl != nil); err != nil {
+				return err
 			}
 			continue
 		}
@@ -267,28 +259,71 @@ func consumeLots(ctx context.Context, tx *sql.Tx, cs []change) error {
 			// cannot decrease).
 			continue
 		}
-		need := -c.deltaOnHand
-		for _, l := range sl.lots {
-			if need == 0 {
-				break
-			}
-			q := min(need, l.remaining)
-			if q == 0 {
-				continue
-			}
-			l.remaining -= q
-			l.taken += q
-			need -= q
-			rows = append(rows, change{c.partition, c.sku, inventory.KindLotTake, 0, 0, l.code + ":" + inventory.FormatUnits(q, sl.scale)})
-			if l.expired && !l.conflict {
-				l.conflict, l.newConflict = true, true
-				rows = append(rows, change{c.partition, c.sku, inventory.KindLotConflict, 0, 0, l.code + ":" + inventory.FormatUnits(q, sl.scale)})
-			}
+		taken, err := sl.take(c)
+		if err != nil {
+			return err
 		}
-		if need > 0 {
-			return fmt.Errorf("consume lots of %s: lots hold %d base units less than the on_hand decrease (lot ledger out of step)", c.sku, need)
+		rows = append(rows, taken...)
+	}
+	if err := saveTakenLots(ctx, tx, live); err != nil {
+		return err
+	}
+	return insertLotRows(ctx, tx, rows)
+}
+
+// lotRelevant reports whether a change moves on_hand in a way consumeLots handles: a product's
+// stock change not written by the lot code itself.
+func lotRelevant(c change) bool {
+	return c.sku != "" && c.deltaOnHand != 0 && !lotWriters[c.kind]
+}
+
+// refuseLotTracked fails when the product is lot-tracked (has lots; tracked says it has live
+// ones): its stock may only be received through a lot.
+func refuseLotTracked(ctx context.Context, tx *sql.Tx, sku string, tracked bool) error {
+	if !tracked {
+		var err error
+		if tracked, err = hasLots(ctx, tx, sku); err != nil {
+			return err
 		}
 	}
+	if tracked {
+		return inventory.Errorf(inventory.CodeValidation, "product %q is lot-tracked: receive stock through POST /v1/products/%s/lots", sku, sku).
+			WithDetails(map[string]any{"sku": sku, "reason": "lot_tracked"})
+	}
+	return nil
+}
+
+// take takes the on_hand decrease of c from the lots in consumption order and returns the
+// lot_take (and first lot_conflict) rows to log.
+func (sl *skuLots) take(c change) ([]change, error) {
+	var rows []change
+	need := -c.deltaOnHand
+	for _, l := range sl.lots {
+		if need == 0 {
+			break
+		}
+		q := min(need, l.remaining)
+		if q == 0 {
+			continue
+		}
+		l.remaining -= q
+		l.taken += q
+		need -= q
+		rows = append(rows, change{c.partition, c.sku, inventory.KindLotTake, 0, 0, l.code + ":" + inventory.FormatUnits(q, sl.scale)})
+		if l.expired && !l.conflict {
+			l.conflict, l.newConflict = true, true
+			rows = append(rows, change{c.partition, c.sku, inventory.KindLotConflict, 0, 0, l.code + ":" + inventory.FormatUnits(q, sl.scale)})
+		}
+	}
+	if need > 0 {
+		return nil, fmt.Errorf("consume lots of %s: lots hold %d base units less than the on_hand decrease (lot ledger out of step)", c.sku, need)
+	}
+	return rows, nil
+}
+
+// saveTakenLots writes what was taken from each lot, SKU by SKU in order, each a conditional
+// UPDATE under the lock.
+func saveTakenLots(ctx context.Context, tx *sql.Tx, live map[string]*skuLots) error {
 	keys := make([]string, 0, len(live))
 	for sku := range live {
 		keys = append(keys, sku)
@@ -310,7 +345,7 @@ func consumeLots(ctx context.Context, tx *sql.Tx, cs []change) error {
 			}
 		}
 	}
-	return insertLotRows(ctx, tx, rows)
+	return nil
 }
 
 // lockLiveLots locks the lots with stock of the SKUs and returns them in consumption order.
