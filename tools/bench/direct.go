@@ -280,108 +280,124 @@ func fence(ctx context.Context, tx *sql.Tx, partition int) error {
 	return nil
 }
 
+// directReservation is one single-unit reservation of the direct baseline.
+type directReservation struct {
+	partition         int
+	sku, id, orderID  string
+	lines             string // lines_json
+	settle            string // the change kind of the settle: commit or release
+	final, lineStatus string // the header's and the line's status after the settle
+	commit            bool
+}
+
 func (w *directWorker) reserveAndSettle(ctx context.Context, rec *recorder) bool {
 	sku, home := w.pick()
 	p := home.partition
-	id := newID(p)
 	w.seq++
-	orderID := "bench-direct-" + strconv.Itoa(w.id) + "-" + strconv.Itoa(w.seq)
-	lines := `[{"sku":"` + sku + `","partition":` + strconv.Itoa(p) + `,"quantity":"1"}]`
-	const qty = 1
-	ok := w.inTx(ctx, rec, kindReserve, home.db, func(ctx context.Context, tx *sql.Tx) error {
-		if err := fence(ctx, tx, p); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, directInsertHeader, id, p, orderID, lines, (reservationTTL * time.Second).Microseconds()); err != nil {
-			return err
-		}
-		var scale int
-		var onHand, reserved int64
-		if err := tx.QueryRowContext(ctx, directLockProduct, sku).Scan(&scale, &onHand, &reserved); err != nil {
-			return err
-		}
-		var existing string
-		switch err := tx.QueryRowContext(ctx, directLockNewLine, id, sku).Scan(&existing); {
-		case err == nil:
-			return &directError{"invalid_state", "reservation line already exists"}
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
-		if onHand-reserved < qty {
-			return errInsufficient
-		}
-		res, err := tx.ExecContext(ctx, directReserveStock, qty, sku, qty)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return errInsufficient
-		}
-		if _, err := tx.ExecContext(ctx, directInsertLine, id, sku, p, qty); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, directInsertChange, p, sku, "reserve", 0, qty, id)
-		return err
-	})
-	if !ok {
+	r := directReservation{partition: p, sku: sku, id: newID(p), orderID: "bench-direct-" + strconv.Itoa(w.id) + "-" + strconv.Itoa(w.seq),
+		lines:  `[{"sku":"` + sku + `","partition":` + strconv.Itoa(p) + `,"quantity":"1"}]`,
+		settle: w.o.Settle, final: "committed", lineStatus: "committed", commit: true}
+	if !w.inTx(ctx, rec, kindReserve, home.db, r.reserve) {
 		return false
 	}
-	kind, final, lineStatus := kindCommit, "committed", "committed"
+	kind := kindCommit
 	if w.o.Settle == SettleRelease {
-		kind, final, lineStatus = kindRelease, "released", "released"
+		kind, r.final, r.lineStatus, r.commit = kindRelease, "released", "released", false
 	}
-	return w.inTx(context.WithoutCancel(ctx), rec, kind, home.db, func(ctx context.Context, tx *sql.Tx) error {
-		if err := fence(ctx, tx, p); err != nil {
-			return err
-		}
-		var h struct {
-			id, orderID, status, lines      string
-			partition                       int
-			commitRequested, expired        bool
-			expiresAt, createdAt, updatedAt time.Time
-		}
-		if err := tx.QueryRowContext(ctx, directLockHeader, id).Scan(&h.id, &h.partition, &h.orderID, &h.status, &h.lines,
-			&h.commitRequested, &h.expiresAt, &h.createdAt, &h.updatedAt, &h.expired); err != nil {
-			return err
-		}
-		if h.status != "held" || (kind == kindCommit && h.expired) {
-			return &directError{"invalid_state", "reservation " + id + " is " + h.status}
-		}
-		if _, err := tx.ExecContext(ctx, directSetHeader, final, id); err != nil {
-			return err
-		}
-		if err := fence(ctx, tx, p); err != nil {
-			return err
-		}
-		var lineQty int64
-		var status string
-		if err := tx.QueryRowContext(ctx, directLockLine, id, sku).Scan(&lineQty, &status); err != nil {
-			return err
-		}
-		if status != "held" {
-			return &directError{"invalid_state", "reservation line is " + status}
-		}
-		var res sql.Result
-		var err error
-		var dOnHand int64
-		if kind == kindCommit {
-			res, err = tx.ExecContext(ctx, directCommitStock, lineQty, lineQty, sku, lineQty, lineQty)
-			dOnHand = -lineQty
-		} else {
-			res, err = tx.ExecContext(ctx, directReleaseStock, lineQty, sku, lineQty, lineQty)
-		}
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return fmt.Errorf("settle %s: product row does not hold the reserved quantity", id)
-		}
-		if _, err := tx.ExecContext(ctx, directSetLine, lineStatus, id, sku); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, directInsertChange, p, sku, w.o.Settle, dOnHand, -lineQty, id)
+	return w.inTx(context.WithoutCancel(ctx), rec, kind, home.db, r.settleTx)
+}
+
+// reserve writes the held header and line and takes the unit from the product, as
+// shard.Store.CreateLocal does.
+func (r directReservation) reserve(ctx context.Context, tx *sql.Tx) error {
+	const qty = 1
+	if err := fence(ctx, tx, r.partition); err != nil {
 		return err
-	})
+	}
+	if _, err := tx.ExecContext(ctx, directInsertHeader, r.id, r.partition, r.orderID, r.lines, (reservationTTL * time.Second).Microseconds()); err != nil {
+		return err
+	}
+	var scale int
+	var onHand, reserved int64
+	if err := tx.QueryRowContext(ctx, directLockProduct, r.sku).Scan(&scale, &onHand, &reserved); err != nil {
+		return err
+	}
+	var existing string
+	switch err := tx.QueryRowContext(ctx, directLockNewLine, r.id, r.sku).Scan(&existing); {
+	case err == nil:
+		return &directError{"invalid_state", "reservation line already exists"}
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	if onHand-reserved < qty {
+		return errInsufficient
+	}
+	res, err := tx.ExecContext(ctx, directReserveStock, qty, r.sku, qty)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errInsufficient
+	}
+	if _, err := tx.ExecContext(ctx, directInsertLine, r.id, r.sku, r.partition, qty); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, directInsertChange, r.partition, r.sku, "reserve", 0, qty, r.id)
+	return err
+}
+
+// settleTx commits or releases the reservation, as shard.Store.FinishLocal does.
+func (r directReservation) settleTx(ctx context.Context, tx *sql.Tx) error {
+	if err := fence(ctx, tx, r.partition); err != nil {
+		return err
+	}
+	var h struct {
+		id, orderID, status, lines      string
+		partition                       int
+		commitRequested, expired        bool
+		expiresAt, createdAt, updatedAt time.Time
+	}
+	if err := tx.QueryRowContext(ctx, directLockHeader, r.id).Scan(&h.id, &h.partition, &h.orderID, &h.status, &h.lines,
+		&h.commitRequested, &h.expiresAt, &h.createdAt, &h.updatedAt, &h.expired); err != nil {
+		return err
+	}
+	if h.status != "held" || (r.commit && h.expired) {
+		return &directError{"invalid_state", "reservation " + r.id + " is " + h.status}
+	}
+	if _, err := tx.ExecContext(ctx, directSetHeader, r.final, r.id); err != nil {
+		return err
+	}
+	if err := fence(ctx, tx, r.partition); err != nil {
+		return err
+	}
+	var lineQty int64
+	var status string
+	if err := tx.QueryRowContext(ctx, directLockLine, r.id, r.sku).Scan(&lineQty, &status); err != nil {
+		return err
+	}
+	if status != "held" {
+		return &directError{"invalid_state", "reservation line is " + status}
+	}
+	var res sql.Result
+	var err error
+	var dOnHand int64
+	if r.commit {
+		res, err = tx.ExecContext(ctx, directCommitStock, lineQty, lineQty, r.sku, lineQty, lineQty)
+		dOnHand = -lineQty
+	} else {
+		res, err = tx.ExecContext(ctx, directReleaseStock, lineQty, r.sku, lineQty, lineQty)
+	}
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("settle %s: product row does not hold the reserved quantity", r.id)
+	}
+	if _, err := tx.ExecContext(ctx, directSetLine, r.lineStatus, r.id, r.sku); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, directInsertChange, r.partition, r.sku, r.settle, dOnHand, -lineQty, r.id)
+	return err
 }
 
 func (w *directWorker) adjust(ctx context.Context, rec *recorder) bool {

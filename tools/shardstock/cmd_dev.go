@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -128,7 +129,16 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 	if err := configs.Write(configPath, cfg); err != nil {
 		return fmt.Errorf("write %s: %w", configPath, err)
 	}
+	// The gateway is shut down (serveDev returns) before the deferred cluster stop.
+	return a.serveDev(ctx, cfg, ln, log, begin, devBanner{
+		baseURL: "http://" + ln.Addr().String(), configPath: configPath, cluster: cluster, created: created, demo: o.demo,
+	})
+}
 
+// serveDev runs the gateway of the local cluster on ln, loads the demo catalogue when the banner
+// says so, prints the banner (with the time since begin) and serves until ctx ends; it returns
+// once the gateway is shut down.
+func (a *app) serveDev(ctx context.Context, cfg configs.Config, ln net.Listener, log *slog.Logger, begin time.Time, banner devBanner) (err error) {
 	srv, err := gateway.New(ctx, cfg, gateway.Options{Logger: log})
 	if err != nil {
 		return fmt.Errorf("start gateway: %w", err)
@@ -138,7 +148,7 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 	defer stopServe()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(serveCtx, ln) }()
-	// Whatever happens next, the gateway is shut down before the deferred cluster stop.
+	// Whatever happens next, the gateway is shut down before returning.
 	defer func() {
 		stopServe()
 		if serveErr := <-served; serveErr != nil {
@@ -146,19 +156,16 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 		}
 	}()
 
-	baseURL := "http://" + ln.Addr().String()
-	if o.demo {
-		if err := loadDemo(ctx, baseURL, a.stdout); err != nil {
+	if banner.demo {
+		if err := loadDemo(ctx, banner.baseURL, a.stdout); err != nil {
 			if ctx.Err() != nil {
 				return nil // interrupted while loading: a normal shutdown
 			}
 			return err
 		}
 	}
-	a.printDevBanner(devBanner{
-		baseURL: baseURL, configPath: configPath, cluster: cluster, created: created,
-		demo: o.demo, took: time.Since(begin),
-	})
+	banner.took = time.Since(begin)
+	a.printDevBanner(banner)
 
 	select {
 	case <-ctx.Done():
