@@ -20,6 +20,7 @@ type Violation struct {
 	Detail string `json:"detail"`
 }
 
+// String is the violation on one line: its kind, where, and what is wrong.
 func (v Violation) String() string {
 	s := v.Kind
 	for _, kv := range [][2]string{{"shard", v.Shard}, {"sku", v.SKU}, {"ref", v.Ref}} {
