@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -42,20 +40,11 @@ func (r *Resharder) catchUpRounds(ctx context.Context, job *Job) error {
 // number of change rows replayed.
 func (r *Resharder) catchUpAll(ctx context.Context, job *Job) (int64, error) {
 	var total atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.opts.Parallel)
-	for i := range job.Moves {
-		m := &job.Moves[i]
-		if m.State != inventory.MoveCopied {
-			continue
-		}
-		g.Go(func() error {
-			n, err := r.catchUpMove(gctx, job, m, false)
-			total.Add(n)
-			return err
-		})
-	}
-	err := g.Wait()
+	err := r.eachMove(ctx, movesIn(job, inventory.MoveCopied), func(ctx context.Context, m *shard.Move) error {
+		n, err := r.catchUpMove(ctx, job, m, false)
+		total.Add(n)
+		return err
+	})
 	return total.Load(), err
 }
 

@@ -23,10 +23,8 @@ import (
 // an earlier era left there, and marks the moves importing.
 func (r *Resharder) prepareTargets(ctx context.Context, job *Job) error {
 	byTarget := map[string][]*shard.Move{}
-	for i := range job.Moves {
-		if job.Moves[i].State == inventory.MovePending {
-			byTarget[job.Moves[i].To] = append(byTarget[job.Moves[i].To], &job.Moves[i])
-		}
+	for _, m := range movesIn(job, inventory.MovePending) {
+		byTarget[m.To] = append(byTarget[m.To], m)
 	}
 	for to, ms := range byTarget {
 		st, err := r.store(to)
@@ -66,30 +64,43 @@ func (r *Resharder) copyMoves(ctx context.Context, job *Job) error {
 	lim := r.limiter(job)
 	var mu sync.Mutex
 	var copiedOne atomic.Bool
+	return r.eachMove(ctx, movesIn(job, inventory.MoveImporting), func(ctx context.Context, m *shard.Move) error {
+		wm, n, err := r.copyMove(ctx, m, lim)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		m.State, m.Watermark, m.CaughtUp, m.RowsCopied = inventory.MoveCopied, wm, wm, n
+		snapshot := *m
+		mu.Unlock()
+		if err := r.saveMove(ctx, job, snapshot); err != nil {
+			return err
+		}
+		if !copiedOne.Swap(true) {
+			return r.failpoint("mid_copy")
+		}
+		return nil
+	})
+}
+
+// movesIn returns the job's moves in the given state.
+func movesIn(job *Job, state inventory.MoveState) []*shard.Move {
+	var out []*shard.Move
+	for i := range job.Moves {
+		if job.Moves[i].State == state {
+			out = append(out, &job.Moves[i])
+		}
+	}
+	return out
+}
+
+// eachMove runs fn for every move, Parallel at once; the first error cancels the others' ctx
+// and is returned.
+func (r *Resharder) eachMove(ctx context.Context, moves []*shard.Move, fn func(ctx context.Context, m *shard.Move) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.Parallel)
-	for i := range job.Moves {
-		m := &job.Moves[i]
-		if m.State != inventory.MoveImporting {
-			continue
-		}
-		g.Go(func() error {
-			wm, n, err := r.copyMove(gctx, m, lim)
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			m.State, m.Watermark, m.CaughtUp, m.RowsCopied = inventory.MoveCopied, wm, wm, n
-			snapshot := *m
-			mu.Unlock()
-			if err := r.saveMove(gctx, job, snapshot); err != nil {
-				return err
-			}
-			if !copiedOne.Swap(true) {
-				return r.failpoint("mid_copy")
-			}
-			return nil
-		})
+	for _, m := range moves {
+		g.Go(func() error { return fn(gctx, m) })
 	}
 	return g.Wait()
 }
@@ -194,30 +205,28 @@ func (m *partitionMover) copyAll(ctx context.Context, watermark uint64) (int64, 
 
 // copyTable copies every row of the partition's table in key order, in chunks.
 func (m *partitionMover) copyTable(ctx context.Context, t shard.Table) (int64, error) {
-	var total int64
 	var after shard.Cursor
-	for {
-		n, next, err := m.src.CopyChunk(ctx, m.dst, t, m.partition, after, m.chunk)
-		total += int64(n)
-		if err != nil || n == 0 {
-			return total, err
-		}
-		if err := m.wait(ctx, n); err != nil {
-			return total, err
-		}
-		if n < m.chunk {
-			return total, nil
-		}
-		after = next
-	}
+	return m.inChunks(ctx, func() (n int, err error) {
+		n, after, err = m.src.CopyChunk(ctx, m.dst, t, m.partition, after, m.chunk)
+		return n, err
+	})
 }
 
 // copyChanges copies the change rows with from < seq <= to, in chunks, adding what they name to
 // touched (when not nil).
 func (m *partitionMover) copyChanges(ctx context.Context, from, to uint64, touched *shard.Touched) (int64, error) {
+	return m.inChunks(ctx, func() (n int, err error) {
+		n, from, err = m.src.CopyChanges(ctx, m.dst, m.partition, from, to, m.chunk, touched)
+		return n, err
+	})
+}
+
+// inChunks calls next, which copies one chunk, until a chunk comes back short; every chunk is
+// counted and rate-limited. It returns the rows copied.
+func (m *partitionMover) inChunks(ctx context.Context, next func() (int, error)) (int64, error) {
 	var total int64
 	for {
-		n, last, err := m.src.CopyChanges(ctx, m.dst, m.partition, from, to, m.chunk, touched)
+		n, err := next()
 		total += int64(n)
 		if err != nil || n == 0 {
 			return total, err
@@ -228,6 +237,5 @@ func (m *partitionMover) copyChanges(ctx context.Context, from, to uint64, touch
 		if n < m.chunk {
 			return total, nil
 		}
-		from = last
 	}
 }

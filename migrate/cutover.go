@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
@@ -71,12 +69,8 @@ func (r *Resharder) cutover(ctx context.Context, job *Job, batch []*shard.Move) 
 	}
 	// Final catch-up, key tables and checksums, for every partition of the batch in parallel:
 	// this is the write pause, so it must be short.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.opts.Parallel)
-	for _, m := range batch {
-		g.Go(func() error { return r.finalSync(gctx, job, m) })
-	}
-	if err := g.Wait(); err != nil {
+	err := r.eachMove(ctx, batch, func(ctx context.Context, m *shard.Move) error { return r.finalSync(ctx, job, m) })
+	if err != nil {
 		return r.revert(ctx, bySource, err)
 	}
 	if err := r.setFences(ctx, byTarget, inventory.FenceOwned); err != nil {
