@@ -26,7 +26,7 @@ func (s *Store) LogHorizon(ctx context.Context) (now time.Time, newest uint64, e
 // OwnedPartitions returns the partitions whose fence is owned on this shard, in order.
 func (s *Store) OwnedPartitions(ctx context.Context) ([]int, error) {
 	out := []int{}
-	err := s.scanRows(ctx, "SELECT partition_id FROM partition_fence WHERE state = ? ORDER BY partition_id", []any{inventory.FenceOwned},
+	err := s.scanRows(ctx, s.db, "SELECT partition_id FROM partition_fence WHERE state = ? ORDER BY partition_id", []any{inventory.FenceOwned},
 		func(rows *sql.Rows) error {
 			var p int
 			err := rows.Scan(&p)

@@ -79,26 +79,17 @@ func eqPtr[T comparable](a, b *T) bool {
 	return *a == *b
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
 // readChanges runs a query selecting changeColumns on q (the pool or a transaction) and returns
 // the rows; errors are classified.
 func (s *Store) readChanges(ctx context.Context, q querier, query string, args ...any) ([]ChangeRow, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer rows.Close()
 	var out []ChangeRow
-	for rows.Next() {
+	err := s.scanRows(ctx, q, query, args, func(rows *sql.Rows) error {
 		var c ChangeRow
 		var originShard sql.NullString
 		var originSeq sql.NullInt64
 		if err := rows.Scan(&c.Seq, &c.PartitionID, &c.SKU, &c.Kind, &c.DeltaOnHand, &c.DeltaReserved, &c.Ref, &c.CreatedAt,
 			&originShard, &originSeq); err != nil {
-			return nil, s.classify(err)
+			return err
 		}
 		c.CreatedAt = c.CreatedAt.UTC()
 		if originShard.Valid {
@@ -109,6 +100,10 @@ func (s *Store) readChanges(ctx context.Context, q querier, query string, args .
 			c.OriginSeq = &v
 		}
 		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, s.classify(rows.Err())
+	return out, nil
 }

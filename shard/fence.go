@@ -30,19 +30,16 @@ func (s *Store) SetFences(ctx context.Context, state inventory.FenceState, parti
 
 // Fences returns the fence state of every partition that has a fence row on this shard.
 func (s *Store) Fences(ctx context.Context) (map[int]inventory.FenceState, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT partition_id, state FROM partition_fence")
-	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer rows.Close()
 	out := map[int]inventory.FenceState{}
-	for rows.Next() {
+	err := s.scanRows(ctx, s.db, "SELECT partition_id, state FROM partition_fence", nil, func(rows *sql.Rows) error {
 		var p int
 		var st inventory.FenceState
-		if err := rows.Scan(&p, &st); err != nil {
-			return nil, s.classify(err)
-		}
+		err := rows.Scan(&p, &st)
 		out[p] = st
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, s.classify(rows.Err())
+	return out, nil
 }

@@ -442,24 +442,22 @@ func (s *Store) SweepExpiredLots(ctx context.Context, batch int) (LotSweep, erro
 // expiredLotProducts lists products (after the given SKU) of owned partitions that have a lot
 // past its expiry with stock left.
 func (s *Store) expiredLotProducts(ctx context.Context, after string, limit int) ([]string, []int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT l.sku, MIN(l.partition_id) FROM lots l
-		JOIN partition_fence f ON f.partition_id = l.partition_id AND f.state = 'owned'
-		WHERE l.live_expires_at <= UTC_TIMESTAMP(6) AND l.sku > ? GROUP BY l.sku ORDER BY l.sku LIMIT ?`, after, limit)
-	if err != nil {
-		return nil, nil, s.classify(err)
-	}
-	defer rows.Close()
 	var skus []string
 	var parts []int
-	for rows.Next() {
-		var sku string
-		var p int
-		if err := rows.Scan(&sku, &p); err != nil {
-			return nil, nil, s.classify(err)
-		}
-		skus, parts = append(skus, sku), append(parts, p)
+	err := s.scanRows(ctx, s.db, `SELECT l.sku, MIN(l.partition_id) FROM lots l
+		JOIN partition_fence f ON f.partition_id = l.partition_id AND f.state = 'owned'
+		WHERE l.live_expires_at <= UTC_TIMESTAMP(6) AND l.sku > ? GROUP BY l.sku ORDER BY l.sku LIMIT ?`, []any{after, limit},
+		func(rows *sql.Rows) error {
+			var sku string
+			var p int
+			err := rows.Scan(&sku, &p)
+			skus, parts = append(skus, sku), append(parts, p)
+			return err
+		})
+	if err != nil {
+		return nil, nil, err
 	}
-	return skus, parts, s.classify(rows.Err())
+	return skus, parts, nil
 }
 
 // expireProductLots removes a product's expired lot quantity in one transaction: fence, product

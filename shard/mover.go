@@ -288,7 +288,7 @@ func (s *Store) PartitionsWithRows(ctx context.Context, partitions []int) (map[i
 			args[i] = p
 		}
 		for _, t := range partitionTables {
-			err := s.scanRows(ctx, "SELECT DISTINCT partition_id FROM "+t+" WHERE partition_id IN ("+placeholders(len(part))+")", args,
+			err := s.scanRows(ctx, s.db, "SELECT DISTINCT partition_id FROM "+t+" WHERE partition_id IN ("+placeholders(len(part))+")", args,
 				func(rows *sql.Rows) error {
 					var p int
 					err := rows.Scan(&p)
@@ -312,7 +312,7 @@ func (s *Store) DropFence(ctx context.Context, partition int) error {
 // ProductCounts returns the number of product rows of each partition that has any on this shard.
 func (s *Store) ProductCounts(ctx context.Context) (map[int]int64, error) {
 	out := map[int]int64{}
-	err := s.scanRows(ctx, "SELECT partition_id, COUNT(*) FROM products GROUP BY partition_id", nil, func(rows *sql.Rows) error {
+	err := s.scanRows(ctx, s.db, "SELECT partition_id, COUNT(*) FROM products GROUP BY partition_id", nil, func(rows *sql.Rows) error {
 		var p int
 		var n int64
 		err := rows.Scan(&p, &n)
@@ -320,21 +320,6 @@ func (s *Store) ProductCounts(ctx context.Context) (map[int]int64, error) {
 		return err
 	})
 	return out, err
-}
-
-// scanRows runs a query and calls scan for every row; errors are classified.
-func (s *Store) scanRows(ctx context.Context, q string, args []any, scan func(*sql.Rows) error) error {
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return s.classify(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return s.classify(err)
-		}
-	}
-	return s.classify(rows.Err())
 }
 
 // readRows runs a query and returns every row as driver values (classified errors).

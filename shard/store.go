@@ -151,6 +151,26 @@ func keep(err error) error {
 	return kept{err}
 }
 
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+// scanRows runs a query on q (the pool or a transaction) and calls scan for every row; errors,
+// scan's included, are classified.
+func (s *Store) scanRows(ctx context.Context, q querier, query string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return s.classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return s.classify(err)
+		}
+	}
+	return s.classify(rows.Err())
+}
+
 // isDuplicate reports a duplicate-key error.
 func isDuplicate(err error) bool {
 	var me *mysql.MySQLError
