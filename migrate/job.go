@@ -36,15 +36,6 @@ type Job struct {
 	Moves       []shard.Move // by partition
 }
 
-// ActiveJob returns the active job (planned or running), or shard.ErrNoJob.
-func ActiveJob(ctx context.Context, meta *shard.Meta) (Job, error) {
-	id, err := meta.ActiveJobID(ctx)
-	if err != nil {
-		return Job{}, err
-	}
-	return LoadJob(ctx, meta, id)
-}
-
 // LoadJob returns job id (0: the latest job), or shard.ErrNoJob.
 func LoadJob(ctx context.Context, meta *shard.Meta, id int64) (Job, error) {
 	rec, err := meta.Job(ctx, id)
