@@ -3,6 +3,7 @@ package shard
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -96,7 +97,7 @@ func (s *Store) SyncPoint(ctx context.Context, partition int) (uint64, error) {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var st string
 		err := tx.QueryRowContext(ctx, "SELECT state FROM partition_fence WHERE partition_id = ? FOR UPDATE", partition).Scan(&st)
-		if err != nil && err != sql.ErrNoRows {
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		return tx.QueryRowContext(ctx, partitionMaxSeq, partition).Scan(&seq)
@@ -147,24 +148,24 @@ func (s *Store) CopyChunk(ctx context.Context, dst *Store, t Table, partition in
 	return len(rows), Cursor{rows[len(rows)-1][:rt.keys]}, nil
 }
 
-// Touched names the rows that change rows refer to, for a catch-up to copy their current
-// images: the SKUs (products, lots, alerts), the reservations of line changes and the
-// reservations of header changes.
+// Touched collects the rows that change rows refer to, for a catch-up to copy their current
+// images (CopyChanges fills it, CopyTouched copies them): the SKUs (products, lots, alerts), the
+// reservations of line changes and the reservations of header changes. The zero value is empty.
 type Touched struct {
-	SKUs, Lines, Headers map[string]bool
+	skus, lines, headers map[string]bool
 }
 
 func (t *Touched) add(sku string, kind inventory.ChangeKind, ref string) {
-	if t.SKUs == nil {
-		t.SKUs, t.Lines, t.Headers = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	if t.skus == nil {
+		t.skus, t.lines, t.headers = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	}
 	if sku != "" {
-		t.SKUs[sku] = true
+		t.skus[sku] = true
 	}
 	if _, header := kind.HeaderStatus(); header {
-		t.Headers[ref] = true
+		t.headers[ref] = true
 	} else if ref != "" && sku != "" {
-		t.Lines[ref] = true
+		t.lines[ref] = true
 	}
 }
 
@@ -215,7 +216,7 @@ func nullUint(p *uint64) any {
 // row naming the SKU), the lines of its line references and the headers of its header
 // references. Row images are upserts, so a replay is harmless.
 func (s *Store) CopyTouched(ctx context.Context, dst *Store, partition int, t Touched, limit int) error {
-	skus := keys(t.SKUs)
+	skus := keys(t.skus)
 	for _, c := range []struct {
 		table  Table
 		column string
@@ -224,8 +225,8 @@ func (s *Store) CopyTouched(ctx context.Context, dst *Store, partition int, t To
 		{TableProducts, "sku", skus},
 		{TableLots, "sku", skus},
 		{TableStockAlerts, "sku", skus},
-		{TableReservationLines, "reservation_id", keys(t.Lines)},
-		{TableReservations, "id", keys(t.Headers)},
+		{TableReservationLines, "reservation_id", keys(t.lines)},
+		{TableReservations, "id", keys(t.headers)},
 	} {
 		if err := s.copyRowsWhere(ctx, dst, tableByName(c.table), partition, c.column, c.keys, limit); err != nil {
 			return err
