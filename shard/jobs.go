@@ -136,9 +136,15 @@ func (m *Meta) CreateJob(ctx context.Context, fromVersion int64, spec []byte, mo
 	if err != nil {
 		return 0, metaErr(err)
 	}
-	for _, mv := range moves {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO reshard_moves (job_id, partition_id, from_shard, to_shard, state, rows_estimate)
-			VALUES (?, ?, ?, ?, ?, ?)`, id, mv.Partition, mv.From, mv.To, inventory.MovePending, mv.RowsEstimate); err != nil {
+	for start := 0; start < len(moves); start += 1000 {
+		chunk := moves[start:min(start+1000, len(moves))]
+		args := make([]any, 0, 6*len(chunk))
+		for _, mv := range chunk {
+			args = append(args, id, mv.Partition, mv.From, mv.To, inventory.MovePending, mv.RowsEstimate)
+		}
+		q := multiRowInsert("INSERT INTO reshard_moves (job_id, partition_id, from_shard, to_shard, state, rows_estimate) VALUES ",
+			"(?, ?, ?, ?, ?, ?)", len(chunk), "")
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return 0, metaErr(err)
 		}
 	}
