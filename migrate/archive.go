@@ -2,14 +2,11 @@ package migrate
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,7 +37,7 @@ import (
 // Resharding: a job's catch-up reads the change rows of its moving partitions, and ledger_base
 // moves with a partition by row image, so Archive refuses to start while a job is planned or
 // running (ErrReshardActive), and each delete transaction checks again after locking its fences:
-// a job's copy of a partition begins by taking the fence exclusively (syncPoint), so it either
+// a job's copy of a partition begins by taking the fence exclusively (shard.Store.SyncPoint), so it either
 // waits for the chunk to commit or the chunk sees the job and stops. Rows of partitions being
 // imported or moved out (leftovers awaiting cleanup) are never archived.
 //
@@ -122,7 +119,8 @@ type ShardArchive struct {
 	DurationSeconds float64 `json:"duration_seconds"`
 }
 
-// archiver runs one archive over the shards.
+// archiver runs one archive over the shards. The phases live in archive_export.go,
+// archive_verify.go and archive_delete.go; the file format in archive_file.go.
 type archiver struct {
 	opts      ArchiveOptions
 	olderThan time.Duration
@@ -146,17 +144,47 @@ func Archive(ctx context.Context, metaDSN string, olderThan time.Duration, outDi
 		return ArchiveReport{}, err
 	}
 	defer meta.Close()
-	unlock, err := archiveLock(ctx, meta.DB())
+	release, ok, err := meta.TryArchiveLock(ctx)
 	if err != nil {
 		return ArchiveReport{}, err
 	}
-	defer unlock()
-	if err := checkNoActiveJob(ctx, meta.DB()); err != nil {
+	if !ok {
+		return ArchiveReport{}, ErrArchiveRunning
+	}
+	defer release()
+	if err := checkNoActiveJob(ctx, meta); err != nil {
 		return ArchiveReport{}, err
 	}
-	top, err := meta.Load(ctx)
+	a := &archiver{opts: opts, olderThan: olderThan, meta: meta}
+	stores, watermarks, err := a.openShards(ctx)
+	defer closeStores(stores)
 	if err != nil {
 		return ArchiveReport{}, err
+	}
+	rep := ArchiveReport{Format: ArchiveFormat, StartedAt: start.UTC(), OlderThanSeconds: olderThan.Seconds(),
+		DryRun: opts.DryRun, Shards: make([]ShardArchive, len(stores))}
+	if !opts.DryRun {
+		if a.dir, err = newRunDir(outDir, start); err != nil {
+			return rep, err
+		}
+		rep.Dir = a.dir
+	}
+	deleting, err := a.phases(ctx, &rep, stores, watermarks)
+	rep.finish(start, err)
+	if deleting {
+		if merr := writeManifest(a.dir, rep); merr != nil && err == nil {
+			err = merr
+		}
+	}
+	return rep, err
+}
+
+// openShards opens every shard of the topology that is not removed, by name, with its event
+// low watermark.
+func (a *archiver) openShards(ctx context.Context) ([]*shard.Store, map[string]uint64, error) {
+	top, err := a.meta.Load(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	var names []string
 	for name, info := range top.Shards {
@@ -165,129 +193,103 @@ func Archive(ctx context.Context, metaDSN string, olderThan time.Duration, outDi
 		}
 	}
 	sort.Strings(names)
-	watermarks, err := meta.EventLowWatermarks(ctx, names)
+	watermarks, err := a.meta.EventLowWatermarks(ctx, names)
 	if err != nil {
-		return ArchiveReport{}, err
+		return nil, nil, err
 	}
-	stores := make([]*shard.Store, len(names))
-	defer func() {
-		for _, st := range stores {
-			if st != nil {
-				st.Close()
-			}
+	stores := make([]*shard.Store, 0, len(names))
+	for _, name := range names {
+		st, err := shard.Open(name, top.Shards[name].DSN, shard.PoolOptions{MaxOpen: 4})
+		if err != nil {
+			return stores, nil, err
 		}
-	}()
-	for i, name := range names {
-		if stores[i], err = shard.Open(name, top.Shards[name].DSN, shard.PoolOptions{MaxOpen: 4}); err != nil {
-			return ArchiveReport{}, err
-		}
+		stores = append(stores, st)
 	}
-	a := &archiver{opts: opts, olderThan: olderThan, meta: meta}
-	rep := ArchiveReport{Format: ArchiveFormat, StartedAt: start.UTC(), OlderThanSeconds: olderThan.Seconds(),
-		DryRun: opts.DryRun, Shards: make([]ShardArchive, len(names))}
-	if !opts.DryRun {
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
-			return rep, err
-		}
-		a.dir = filepath.Join(outDir, "archive-"+start.UTC().Format("20060102T150405.000Z"))
-		if err := os.Mkdir(a.dir, 0o755); err != nil {
-			return rep, err
-		}
-		if abs, err := filepath.Abs(a.dir); err == nil {
-			a.dir = abs
-		}
-		rep.Dir = a.dir
-	}
-	finish := func(err error) (ArchiveReport, error) {
-		rep.RowsArchived, rep.RowsDeleted, rep.Bytes = 0, 0, 0
-		for _, s := range rep.Shards {
-			rep.RowsArchived += s.Rows
-			rep.RowsDeleted += s.Deleted
-			rep.Bytes += s.Bytes
-		}
-		rep.Complete = !opts.DryRun && err == nil && rep.RowsDeleted == rep.RowsArchived
-		rep.DurationSeconds = time.Since(start).Seconds()
-		return rep, err
-	}
+	return stores, watermarks, nil
+}
 
+func closeStores(stores []*shard.Store) {
+	for _, st := range stores {
+		st.Close()
+	}
+}
+
+// newRunDir creates the run directory archive-<start> under outDir and returns its absolute path.
+func newRunDir(outDir string, start time.Time) (string, error) {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", err
+	}
+	dir := filepath.Join(outDir, "archive-"+start.UTC().Format("20060102T150405.000Z"))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", err
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return dir, nil
+}
+
+// phases runs export, verify and delete over every shard. deleting reports whether the delete
+// phase ran: its outcome then goes into the manifest.
+func (a *archiver) phases(ctx context.Context, rep *ArchiveReport, stores []*shard.Store, watermarks map[string]uint64) (deleting bool, err error) {
 	// 1. Export.
-	err = a.eachShard(ctx, names, func(ctx context.Context, i int) error {
-		t0 := time.Now()
-		sa, err := a.export(ctx, stores[i], watermarks[names[i]])
-		sa.DurationSeconds = time.Since(t0).Seconds()
-		rep.Shards[i] = sa
-		if err == nil {
-			a.progress(sa, "exported")
-		}
-		return err
-	})
-	if err != nil || opts.DryRun {
-		return finish(err)
+	if err := a.exportAll(ctx, rep, stores, watermarks); err != nil || a.opts.DryRun {
+		return false, err
 	}
-	if err := writeManifest(a.dir, rep); err != nil {
-		return finish(err)
+	if err := writeManifest(a.dir, *rep); err != nil {
+		return false, err
 	}
-
 	// 2. Verify every file of every shard against the manifest as stored, and against the shards.
-	man, err := ReadManifest(a.dir)
+	man, err := a.verifyAll(ctx, rep, stores)
 	if err != nil {
-		return finish(err)
+		return false, err
 	}
-	if len(man.Shards) != len(rep.Shards) {
-		return finish(fmt.Errorf("manifest lists %d shards, the run has %d", len(man.Shards), len(rep.Shards)))
-	}
-	err = a.eachShard(ctx, names, func(ctx context.Context, i int) error {
-		t0 := time.Now()
-		err := a.verify(ctx, stores[i], rep.Shards[i], man.Shards[i])
-		rep.Shards[i].DurationSeconds += time.Since(t0).Seconds()
-		return err
-	})
-	if err != nil {
-		return finish(err)
-	}
-	for _, s := range rep.Shards {
-		a.progress(s, "verified")
-	}
-
 	// 3. Delete.
-	err = a.eachShard(ctx, names, func(ctx context.Context, i int) error {
-		t0 := time.Now()
-		err := a.delete(ctx, stores[i], &rep.Shards[i], man.Shards[i])
-		rep.Shards[i].DurationSeconds += time.Since(t0).Seconds()
-		if err == nil {
-			a.progress(rep.Shards[i], "deleted")
-		}
-		return err
-	})
-	rep, err = finish(err)
-	if merr := writeManifest(a.dir, rep); merr != nil && err == nil {
-		err = merr
+	return true, a.deleteAll(ctx, rep, stores, man)
+}
+
+// finish totals the shards' figures once the run ended with err.
+func (rep *ArchiveReport) finish(start time.Time, err error) {
+	rep.RowsArchived, rep.RowsDeleted, rep.Bytes = 0, 0, 0
+	for _, s := range rep.Shards {
+		rep.RowsArchived += s.Rows
+		rep.RowsDeleted += s.Deleted
+		rep.Bytes += s.Bytes
 	}
-	return rep, err
+	rep.Complete = !rep.DryRun && err == nil && rep.RowsDeleted == rep.RowsArchived
+	rep.DurationSeconds = time.Since(start).Seconds()
 }
 
 // eachShard runs fn for every shard, at most opts.Parallel at once, and joins the failures.
-func (a *archiver) eachShard(ctx context.Context, names []string, fn func(ctx context.Context, i int) error) error {
+func (a *archiver) eachShard(ctx context.Context, stores []*shard.Store, fn func(ctx context.Context, i int) error) error {
 	par := a.opts.Parallel
-	if par <= 0 || par > len(names) {
-		par = max(len(names), 1)
+	if par <= 0 || par > len(stores) {
+		par = max(len(stores), 1)
 	}
 	sem := make(chan struct{}, par)
-	errs := make([]error, len(names))
+	errs := make([]error, len(stores))
 	var wg sync.WaitGroup
-	for i := range names {
+	for i := range stores {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			if err := fn(ctx, i); err != nil {
-				errs[i] = fmt.Errorf("shard %s: %w", names[i], err)
+				errs[i] = fmt.Errorf("shard %s: %w", stores[i].Name(), err)
 			}
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// timed runs fn and adds its duration to the shard's time.
+func timed(sa *ShardArchive, fn func() error) error {
+	t0 := time.Now()
+	err := fn()
+	sa.DurationSeconds += time.Since(t0).Seconds()
+	return err
 }
 
 func (a *archiver) progress(s ShardArchive, phase string) {
@@ -300,194 +302,14 @@ func (a *archiver) progress(s ShardArchive, phase string) {
 	}
 }
 
-// export decides the shard's eligible rows and, unless dry-running, writes them to files.
-func (a *archiver) export(ctx context.Context, st *shard.Store, watermark uint64) (ShardArchive, error) {
-	db := st.DB()
-	sa := ShardArchive{Shard: st.Name(), Partitions: []int{}, Files: []ArchiveFile{}}
-	var now time.Time
-	var maxSeq uint64
-	if err := db.QueryRowContext(ctx, "SELECT UTC_TIMESTAMP(6), (SELECT COALESCE(MAX(seq), 0) FROM changes)").Scan(&now, &maxSeq); err != nil {
-		return sa, err
-	}
-	sa.Cutoff = now.Add(-a.olderThan).UTC()
-	sa.SeqBelow = min(watermark, maxSeq) // the newest row stays (see above)
-	rows, err := db.QueryContext(ctx, "SELECT partition_id FROM partition_fence WHERE state = ? ORDER BY partition_id", inventory.FenceOwned)
-	if err != nil {
-		return sa, err
-	}
-	for rows.Next() {
-		var p int
-		if err := rows.Scan(&p); err != nil {
-			rows.Close()
-			return sa, err
-		}
-		sa.Partitions = append(sa.Partitions, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return sa, err
-	}
-	if sa.SeqBelow <= 1 || len(sa.Partitions) == 0 {
-		return sa, nil
-	}
-	if a.opts.DryRun {
-		var from, to sql.NullInt64
-		err := db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(delta_on_hand), 0), COALESCE(SUM(delta_reserved), 0), MIN(seq), MAX(seq) "+
-			eligibleWhere(len(sa.Partitions)), eligibleArgs(sa, 0, sa.SeqBelow)...).Scan(&sa.Rows, &sa.SumOnHand, &sa.SumReserved, &from, &to)
-		sa.FromSeq, sa.ToSeq = uint64(from.Int64), uint64(to.Int64)
-		return sa, err
-	}
-	if err := os.Mkdir(filepath.Join(a.dir, sa.Shard), 0o755); err != nil {
-		return sa, err
-	}
-	owned := make(map[int]bool, len(sa.Partitions))
-	for _, p := range sa.Partitions {
-		owned[p] = true
-	}
-	var w *archiveWriter
-	defer func() {
-		if w != nil {
-			w.abort()
-		}
-	}()
-	closeFile := func() error {
-		f, err := w.close()
-		w = nil
-		if err != nil {
-			return err
-		}
-		sa.Files = append(sa.Files, f)
+// checkNoActiveJob fails with ErrReshardActive while a resharding job is planned or running.
+func checkNoActiveJob(ctx context.Context, meta *shard.Meta) error {
+	id, err := meta.ActiveJobID(ctx)
+	if errors.Is(err, shard.ErrNoJob) {
 		return nil
 	}
-	const page = 5000
-	var sums fileSums
-	for after := uint64(0); ; {
-		batch, err := readChanges(ctx, db, st.Name(), `SELECT `+changeColumns+` FROM changes
-			WHERE seq > ? AND seq < ? AND created_at < ? ORDER BY seq LIMIT ?`, after, sa.SeqBelow, sa.Cutoff, page)
-		if err != nil {
-			return sa, err
-		}
-		for _, c := range batch {
-			if !owned[c.PartitionID] {
-				continue
-			}
-			if w == nil {
-				if w, err = newArchiveWriter(a.dir, sa.Shard); err != nil {
-					return sa, err
-				}
-			}
-			if err := w.write(c); err != nil {
-				return sa, err
-			}
-			if err := sums.add(c); err != nil {
-				return sa, err
-			}
-			if w.sums.rows >= int64(a.opts.FileRows) {
-				if err := closeFile(); err != nil {
-					return sa, err
-				}
-			}
-		}
-		if len(batch) < page {
-			break
-		}
-		after = batch[len(batch)-1].Seq
-	}
-	if w != nil {
-		if err := closeFile(); err != nil {
-			return sa, err
-		}
-	}
-	sa.Rows, sa.FromSeq, sa.ToSeq, sa.SumOnHand, sa.SumReserved = sums.rows, sums.from, sums.to, sums.sumOnHand, sums.sumReserved
-	for _, f := range sa.Files {
-		sa.Bytes += f.Bytes
-	}
-	return sa, nil
-}
-
-// eligibleWhere is the WHERE clause of a shard's eligible rows within a seq range; its arguments
-// come from eligibleArgs.
-func eligibleWhere(partitions int) string {
-	return "FROM changes WHERE seq >= ? AND seq <= ? AND seq < ? AND created_at < ? AND partition_id IN (" +
-		strings.TrimSuffix(strings.Repeat("?,", partitions), ",") + ")"
-}
-
-func eligibleArgs(sa ShardArchive, from, to uint64) []any {
-	args := []any{from, to, sa.SeqBelow, sa.Cutoff}
-	for _, p := range sa.Partitions {
-		args = append(args, p)
-	}
-	return args
-}
-
-// verify re-reads every file of the shard and compares it with the manifest entry (as stored)
-// and with the shard's rows.
-func (a *archiver) verify(ctx context.Context, st *shard.Store, sa, man ShardArchive) error {
-	if man.Shard != sa.Shard || man.Rows != sa.Rows || man.SeqBelow != sa.SeqBelow || !man.Cutoff.Equal(sa.Cutoff) ||
-		!slices.Equal(man.Partitions, sa.Partitions) || !slices.Equal(man.Files, sa.Files) {
-		return errors.New("manifest on disk differs from the export")
-	}
-	var total int64
-	var prevTo uint64
-	for _, f := range man.Files {
-		got, err := ReadArchiveFile(filepath.Join(a.dir, filepath.FromSlash(f.Path)), nil)
-		if err != nil {
-			return err
-		}
-		got.Path = f.Path
-		if got != f {
-			return fmt.Errorf("file %s does not match the manifest: read %+v, manifest %+v", f.Path, got, f)
-		}
-		if f.FromSeq <= prevTo && prevTo != 0 {
-			return fmt.Errorf("file %s overlaps the previous file", f.Path)
-		}
-		prevTo = f.ToSeq
-		var n, sumOH, sumRS int64
-		if err := st.DB().QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(delta_on_hand), 0), COALESCE(SUM(delta_reserved), 0) "+
-			eligibleWhere(len(sa.Partitions)), eligibleArgs(sa, f.FromSeq, f.ToSeq)...).Scan(&n, &sumOH, &sumRS); err != nil {
-			return err
-		}
-		if n != f.Rows || sumOH != f.SumOnHand || sumRS != f.SumReserved {
-			return fmt.Errorf("file %s: the shard holds %d rows (sums %d, %d) in its range, the file %d (sums %d, %d)",
-				f.Path, n, sumOH, sumRS, f.Rows, f.SumOnHand, f.SumReserved)
-		}
-		total += f.Rows
-	}
-	if total != man.Rows {
-		return fmt.Errorf("files hold %d rows, the manifest says %d", total, man.Rows)
-	}
-	return nil
-}
-
-type queryer interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
-// readChanges runs a query selecting changeColumns and returns the rows.
-func readChanges(ctx context.Context, db queryer, shardName, q string, args ...any) ([]ArchivedChange, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer rows.Close()
-	var out []ArchivedChange
-	for rows.Next() {
-		c := ArchivedChange{Shard: shardName}
-		var originShard sql.NullString
-		var originSeq sql.NullInt64
-		if err := rows.Scan(&c.Seq, &c.PartitionID, &c.SKU, &c.Kind, &c.DeltaOnHand, &c.DeltaReserved, &c.Ref, &c.CreatedAt,
-			&originShard, &originSeq); err != nil {
-			return nil, err
-		}
-		c.CreatedAt = c.CreatedAt.UTC()
-		if originShard.Valid {
-			c.OriginShard = &originShard.String
-		}
-		if originSeq.Valid {
-			v := uint64(originSeq.Int64)
-			c.OriginSeq = &v
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return fmt.Errorf("%w (job %d)", ErrReshardActive, id)
 }

@@ -13,6 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/shardstock/shardstock/inventory"
+	"github.com/shardstock/shardstock/shard"
 )
 
 // ArchivedChange is one change-log row as written to an archive file: one JSON object per line,
@@ -32,18 +35,18 @@ type ArchivedChange struct {
 	OriginSeq     *uint64   `json:"origin_seq"`
 }
 
-// same reports whether two rows hold the same values.
-func (c ArchivedChange) same(o ArchivedChange) bool {
-	return c.Shard == o.Shard && c.Seq == o.Seq && c.PartitionID == o.PartitionID && c.SKU == o.SKU &&
-		c.Kind == o.Kind && c.DeltaOnHand == o.DeltaOnHand && c.DeltaReserved == o.DeltaReserved && c.Ref == o.Ref &&
-		c.CreatedAt.Equal(o.CreatedAt) && eqPtr(c.OriginShard, o.OriginShard) && eqPtr(c.OriginSeq, o.OriginSeq)
+// archived is the archive file's form of a change row read from shardName.
+func archived(shardName string, c shard.ChangeRow) ArchivedChange {
+	return ArchivedChange{Shard: shardName, Seq: c.Seq, PartitionID: c.PartitionID, SKU: c.SKU, Kind: string(c.Kind),
+		DeltaOnHand: c.DeltaOnHand, DeltaReserved: c.DeltaReserved, Ref: c.Ref, CreatedAt: c.CreatedAt,
+		OriginShard: c.OriginShard, OriginSeq: c.OriginSeq}
 }
 
-func eqPtr[T comparable](a, b *T) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
+// row is the change row an archive file's row stands for.
+func (c ArchivedChange) row() shard.ChangeRow {
+	return shard.ChangeRow{Seq: c.Seq, PartitionID: c.PartitionID, SKU: c.SKU, Kind: inventory.ChangeKind(c.Kind),
+		DeltaOnHand: c.DeltaOnHand, DeltaReserved: c.DeltaReserved, Ref: c.Ref, CreatedAt: c.CreatedAt,
+		OriginShard: c.OriginShard, OriginSeq: c.OriginSeq}
 }
 
 // ArchiveFile describes one archive file in the manifest.

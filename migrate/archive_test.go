@@ -198,27 +198,7 @@ func TestArchiveRoundTrip(t *testing.T) {
 	g := c.StartGateway(t, gateway.Options{}, nil)
 	loadLedger(t, c, g, "AR")
 	ageChanges(t, c, "seq % 3 <> 0") // old and recent rows interleave
-	// The relays consume every change: wait until each shard's horizon reaches its newest row.
-	meta := openMeta(t, c)
-	want := maxSeqs(t, c)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		h, err := meta.RelayHorizons(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		caught := true
-		for name, seq := range want {
-			caught = caught && h[name] >= seq
-		}
-		if caught {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("relay horizons %v, want %v", h, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitForRelays(t, c)
 	g.Close() // no more writes: the comparison below is exact
 	before := changeLog(t, c)
 	c.RequireInvariants(t, true)
@@ -235,11 +215,55 @@ func TestArchiveRoundTrip(t *testing.T) {
 	}
 	t.Logf("archived %d of %d rows in %d bytes, %.2fs", rep.RowsArchived, len(before), rep.Bytes, rep.DurationSeconds)
 	archived := archivedRows(t, rep)
-	after := changeLog(t, c)
 	if int64(len(archived)) != rep.RowsArchived {
 		t.Errorf("files hold %d rows, report says %d", len(archived), rep.RowsArchived)
 	}
-	// archived + remaining = original, row for row.
+	checkArchivedSplit(t, c, before, archived, changeLog(t, c))
+	checkLedgerBase(t, c, rep)
+	c.RequireInvariants(t, true)
+
+	// Traffic continues on top of the base; a second run finds at most the rows that were the
+	// newest of their logs the first time.
+	g2 := c.StartGateway(t, gateway.Options{}, nil)
+	loadLedger(t, c, g2, "AS")
+	c.RequireInvariants(t, false)
+	rep2, err := migrate.Archive(context.Background(), c.MetaDSN, 90*24*time.Hour, out, migrate.ArchiveOptions{})
+	if err != nil || rep2.RowsArchived > 3 || rep2.Dir == rep.Dir || !rep2.Complete {
+		t.Fatalf("second run: %+v %v", rep2, err)
+	}
+	c.RequireInvariants(t, false)
+}
+
+// waitForRelays waits until the relays consumed every change: each shard's horizon reaches its
+// newest row.
+func waitForRelays(t *testing.T, c *clustertest.Cluster) {
+	t.Helper()
+	meta := openMeta(t, c)
+	want := maxSeqs(t, c)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		h, err := meta.RelayHorizons(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		caught := true
+		for name, seq := range want {
+			caught = caught && h[name] >= seq
+		}
+		if caught {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("relay horizons %v, want %v", h, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkArchivedSplit checks that archived + remaining rows are the original rows, row for row,
+// and that exactly the old rows went (the newest row of each log stays whatever its age).
+func checkArchivedSplit(t *testing.T, c *clustertest.Cluster, before, archived, after map[string]migrate.ArchivedChange) {
+	t.Helper()
 	union := map[string]migrate.ArchivedChange{}
 	for k, v := range after {
 		union[k] = v
@@ -263,7 +287,6 @@ func TestArchiveRoundTrip(t *testing.T) {
 			t.Errorf("row %s: %+v, originally %+v", k, got, v)
 		}
 	}
-	// Exactly the old rows went (the newest row of each log stays whatever its age).
 	shardMax := maxSeqs(t, c)
 	for k, v := range before {
 		_, gone := archived[k]
@@ -272,7 +295,11 @@ func TestArchiveRoundTrip(t *testing.T) {
 			t.Errorf("row %s (created %s): archived %v", k, v.CreatedAt, gone)
 		}
 	}
-	// The ledger base holds the archived sums.
+}
+
+// checkLedgerBase checks that the shards' ledger base holds the archived sums.
+func checkLedgerBase(t *testing.T, c *clustertest.Cluster, rep migrate.ArchiveReport) {
+	t.Helper()
 	var baseOH, baseRS, wantOH, wantRS int64
 	for _, st := range c.Stores(t) {
 		var oh, rs int64
@@ -289,18 +316,6 @@ func TestArchiveRoundTrip(t *testing.T) {
 	if baseOH != wantOH || baseRS != wantRS || wantOH == 0 {
 		t.Errorf("ledger base sums %d/%d, archived deltas %d/%d", baseOH, baseRS, wantOH, wantRS)
 	}
-	c.RequireInvariants(t, true)
-
-	// Traffic continues on top of the base; a second run finds at most the rows that were the
-	// newest of their logs the first time.
-	g2 := c.StartGateway(t, gateway.Options{}, nil)
-	loadLedger(t, c, g2, "AS")
-	c.RequireInvariants(t, false)
-	rep2, err := migrate.Archive(context.Background(), c.MetaDSN, 90*24*time.Hour, out, migrate.ArchiveOptions{})
-	if err != nil || rep2.RowsArchived > 3 || rep2.Dir == rep.Dir || !rep2.Complete {
-		t.Fatalf("second run: %+v %v", rep2, err)
-	}
-	c.RequireInvariants(t, false)
 }
 
 func normalize(c migrate.ArchivedChange) migrate.ArchivedChange {

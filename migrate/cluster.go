@@ -2,13 +2,10 @@ package migrate
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
 	"sync"
-
-	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
@@ -19,38 +16,6 @@ import (
 type ShardSpec struct {
 	Name string
 	DSN  string
-}
-
-// EnsureDatabase creates the database named in dsn when it does not exist yet.
-func EnsureDatabase(ctx context.Context, dsn string) error {
-	cfg, err := gomysql.ParseDSN(dsn)
-	if err != nil {
-		return fmt.Errorf("bad DSN: %w", err)
-	}
-	if cfg.DBName == "" {
-		return fmt.Errorf("DSN %q names no database", redact(dsn))
-	}
-	name := cfg.DBName
-	cfg.DBName = ""
-	db, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS `"+name+"` CHARACTER SET utf8mb4")
-	return err
-}
-
-// redact hides a DSN's password.
-func redact(dsn string) string {
-	cfg, err := gomysql.ParseDSN(dsn)
-	if err != nil {
-		return "<unparseable DSN>"
-	}
-	if cfg.Passwd != "" {
-		cfg.Passwd = "****"
-	}
-	return cfg.FormatDSN()
 }
 
 // InitCluster creates a cluster: meta schema, every shard's schema, the initial partition map
@@ -64,10 +29,10 @@ func InitCluster(ctx context.Context, metaDSN string, partitions int, shards []S
 	if err := router.ValidateLayout(names, partitions); err != nil {
 		return shard.Topology{}, err
 	}
-	if err := EnsureDatabase(ctx, metaDSN); err != nil {
+	if err := shard.EnsureDatabase(ctx, metaDSN); err != nil {
 		return shard.Topology{}, fmt.Errorf("meta store: %w", err)
 	}
-	if err := Up(ctx, metaDSN, MetaSchema); err != nil {
+	if err := shard.MigrateUp(ctx, metaDSN, shard.MetaSchema); err != nil {
 		return shard.Topology{}, fmt.Errorf("meta store migration: %w", err)
 	}
 	meta, err := shard.OpenMeta(metaDSN)
@@ -77,7 +42,7 @@ func InitCluster(ctx context.Context, metaDSN string, partitions int, shards []S
 	defer meta.Close()
 	if _, err := meta.CurrentVersion(ctx); !errors.Is(err, shard.ErrNoTopology) {
 		if err == nil {
-			return shard.Topology{}, errors.New("the metadata store already holds a topology; init refuses to overwrite it")
+			return shard.Topology{}, shard.ErrTopologyExists
 		}
 		return shard.Topology{}, err
 	}
@@ -86,10 +51,10 @@ func InitCluster(ctx context.Context, metaDSN string, partitions int, shards []S
 		return shard.Topology{}, err
 	}
 	results := ForEach(ctx, shards, func(ctx context.Context, s ShardSpec) error {
-		if err := EnsureDatabase(ctx, s.DSN); err != nil {
+		if err := shard.EnsureDatabase(ctx, s.DSN); err != nil {
 			return err
 		}
-		if err := Up(ctx, s.DSN, ShardSchema); err != nil {
+		if err := shard.MigrateUp(ctx, s.DSN, shard.StoreSchema); err != nil {
 			return err
 		}
 		st, err := shard.Open(s.Name, s.DSN, shard.PoolOptions{MaxOpen: 4})

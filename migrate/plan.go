@@ -127,22 +127,15 @@ func (r *Resharder) partitionRows(ctx context.Context, top shard.Topology) (map[
 		if err != nil {
 			return nil, err
 		}
-		rows, err := st.DB().QueryContext(ctx, "SELECT partition_id, COUNT(*) FROM products GROUP BY partition_id")
+		counts, err := st.ProductCounts(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("shard %s: %w", name, err)
 		}
-		for rows.Next() {
-			var p int
-			var n int64
-			if err := rows.Scan(&p, &n); err != nil {
-				rows.Close()
-				return nil, err
-			}
+		for p, n := range counts {
 			if owner, _ := top.Map.Owner(p); owner == name {
 				out[p] = n
 			}
 		}
-		rows.Close()
 	}
 	return out, nil
 }

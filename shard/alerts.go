@@ -397,18 +397,14 @@ func (s *Store) AlertPage(ctx context.Context, f AlertFilter, after *AlertPositi
 	}
 	b.WriteString(" ORDER BY " + rank + ", " + gap + ", a.sku, a.id LIMIT ?")
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, b.String(), args...)
-	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer rows.Close()
 	out := []Alert{}
-	for rows.Next() {
+	err := s.scanRows(ctx, s.db, b.String(), args, func(rows *sql.Rows) error {
 		a, err := scanAlert(rows)
-		if err != nil {
-			return nil, s.classify(err)
-		}
 		out = append(out, a)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, s.classifyNil(rows.Err())
+	return out, nil
 }

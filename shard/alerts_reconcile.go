@@ -73,20 +73,17 @@ type alertCandidate struct {
 }
 
 func (s *Store) alertCandidates(ctx context.Context, q, after string, limit int) ([]alertCandidate, error) {
-	rows, err := s.db.QueryContext(ctx, q, after, limit)
-	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer rows.Close()
 	var out []alertCandidate
-	for rows.Next() {
+	err := s.scanRows(ctx, s.db, q, []any{after, limit}, func(rows *sql.Rows) error {
 		var c alertCandidate
-		if err := rows.Scan(&c.sku, &c.partition); err != nil {
-			return nil, s.classify(err)
-		}
+		err := rows.Scan(&c.sku, &c.partition)
 		out = append(out, c)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, s.classifyNil(rows.Err())
+	return out, nil
 }
 
 // repairAlerts re-evaluates the alerts of one SKU in one transaction: it locks the product

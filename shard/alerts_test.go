@@ -3,10 +3,13 @@ package shard_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/tools/clustertest"
@@ -269,7 +272,7 @@ func TestOneActiveAlertPerKind(t *testing.T) {
 	putThreshold(t, st, "U", "5")
 	_, err := st.DB().Exec(`INSERT INTO stock_alerts (id, partition_id, sku, kind, status, scale, available_at_open, threshold, opened_at, updated_at)
 		VALUES ('a00001DUP0000000000000000000000', 1, 'U', 'low_stock', 'acknowledged', 0, 0, 5, NOW(6), NOW(6))`)
-	if err == nil || !strings.Contains(err.Error(), "Duplicate") {
+	if me := (*mysql.MySQLError)(nil); !errors.As(err, &me) || me.Number != 1062 { // duplicate key
 		t.Fatalf("second active low_stock alert: %v", err)
 	}
 	for i := 0; i < 3; i++ {

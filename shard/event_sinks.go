@@ -52,21 +52,21 @@ func (m *Meta) CreateWebhook(ctx context.Context, w Webhook, start map[string]ui
 	}
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, "INSERT INTO webhooks (id, url, event_types, secret, created_at) VALUES (?, ?, ?, ?, ?)",
 		w.ID, w.URL, string(types), w.Secret, w.CreatedAt); err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	for shardName, pos := range start {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO event_cursors (sink, shard, position, updated_at)
 			VALUES (?, ?, ?, UTC_TIMESTAMP(6))`, WebhookSink(w.ID), shardName, pos); err != nil {
-			return fmt.Errorf("meta store: %w", err)
+			return metaErr(err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	return nil
 }
@@ -75,7 +75,7 @@ func (m *Meta) CreateWebhook(ctx context.Context, w Webhook, start map[string]ui
 func (m *Meta) Webhooks(ctx context.Context) ([]Webhook, error) {
 	rows, err := m.db.QueryContext(ctx, "SELECT id, url, event_types, secret, created_at FROM webhooks ORDER BY created_at, id")
 	if err != nil {
-		return nil, fmt.Errorf("meta store: %w", err)
+		return nil, metaErr(err)
 	}
 	defer rows.Close()
 	var out []Webhook
@@ -86,7 +86,7 @@ func (m *Meta) Webhooks(ctx context.Context) ([]Webhook, error) {
 		}
 		out = append(out, w)
 	}
-	return out, rows.Err()
+	return out, metaErr(rows.Err())
 }
 
 // Webhook returns one subscription (not_found when there is none).
@@ -105,7 +105,7 @@ func scanWebhook(row interface{ Scan(...any) error }) (Webhook, error) {
 		if errors.Is(err, sql.ErrNoRows) {
 			return w, err
 		}
-		return w, fmt.Errorf("meta store: %w", err)
+		return w, metaErr(err)
 	}
 	if err := json.Unmarshal([]byte(types), &w.EventTypes); err != nil {
 		return w, fmt.Errorf("meta store: webhook %s event types: %w", w.ID, err)
@@ -118,24 +118,24 @@ func scanWebhook(row interface{ Scan(...any) error }) (Webhook, error) {
 func (m *Meta) DeleteWebhook(ctx context.Context, id string) error {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, "DELETE FROM webhooks WHERE id = ?", id)
 	if err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return inventory.Errorf(inventory.CodeNotFound, "webhook %s not found", id)
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM event_cursors WHERE sink = ?", WebhookSink(id)); err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM webhook_dead_letters WHERE webhook_id = ?", id); err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	return nil
 }
@@ -158,14 +158,14 @@ var ErrCursorMoved = errors.New("event cursor was repositioned")
 func (m *Meta) OpenSinkCursor(ctx context.Context, sink, shardName string, start uint64) (SinkCursor, error) {
 	if _, err := m.db.ExecContext(ctx, `INSERT IGNORE INTO event_cursors (sink, shard, position, updated_at)
 		VALUES (?, ?, ?, UTC_TIMESTAMP(6))`, sink, shardName, start); err != nil {
-		return SinkCursor{}, fmt.Errorf("meta store: %w", err)
+		return SinkCursor{}, metaErr(err)
 	}
 	var c SinkCursor
 	var next sql.NullTime
 	err := m.db.QueryRowContext(ctx, `SELECT position, epoch, attempts, next_attempt_at, last_error FROM event_cursors
 		WHERE sink = ? AND shard = ?`, sink, shardName).Scan(&c.Position, &c.Epoch, &c.Attempts, &next, &c.LastError)
 	if err != nil {
-		return SinkCursor{}, fmt.Errorf("meta store: %w", err)
+		return SinkCursor{}, metaErr(err)
 	}
 	if next.Valid {
 		c.NextAttemptAt = next.Time
@@ -193,7 +193,7 @@ func (m *Meta) RecordSinkFailure(ctx context.Context, sink, shardName string, ep
 func (m *Meta) updateCursor(ctx context.Context, sink, shardName string, epoch int64, q string, args ...any) error {
 	res, err := m.db.ExecContext(ctx, q, args...)
 	if err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		return nil
@@ -204,7 +204,7 @@ func (m *Meta) updateCursor(ctx context.Context, sink, shardName string, epoch i
 		return ErrCursorMoved
 	}
 	if err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	return nil // matched but unchanged
 }
@@ -227,7 +227,7 @@ type DeadLetter struct {
 func (m *Meta) AddDeadLetter(ctx context.Context, d DeadLetter, epoch int64) error {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	defer tx.Rollback()
 	var cur int64
@@ -236,19 +236,19 @@ func (m *Meta) AddDeadLetter(ctx context.Context, d DeadLetter, epoch int64) err
 		return ErrCursorMoved
 	}
 	if err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_dead_letters (webhook_id, shard, seq, event_id, event_type, body,
 		attempts, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))`,
 		d.WebhookID, d.Shard, d.Seq, d.EventID, d.EventType, d.Body, d.Attempts, truncate(d.LastError, 512)); err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE event_cursors SET position = GREATEST(position, ?), attempts = 0, next_attempt_at = NULL,
 		last_error = '', updated_at = UTC_TIMESTAMP(6) WHERE sink = ? AND shard = ?`, d.Seq, WebhookSink(d.WebhookID), d.Shard); err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	return nil
 }
@@ -258,18 +258,18 @@ func (m *Meta) DeadLetters(ctx context.Context, webhookID string, after int64, l
 	rows, err := m.db.QueryContext(ctx, `SELECT id, webhook_id, shard, seq, event_id, event_type, body, attempts, last_error, created_at
 		FROM webhook_dead_letters WHERE webhook_id = ? AND id > ? ORDER BY id LIMIT ?`, webhookID, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("meta store: %w", err)
+		return nil, metaErr(err)
 	}
 	defer rows.Close()
 	var out []DeadLetter
 	for rows.Next() {
 		var d DeadLetter
 		if err := rows.Scan(&d.ID, &d.WebhookID, &d.Shard, &d.Seq, &d.EventID, &d.EventType, &d.Body, &d.Attempts, &d.LastError, &d.CreatedAt); err != nil {
-			return nil, fmt.Errorf("meta store: %w", err)
+			return nil, metaErr(err)
 		}
 		out = append(out, d)
 	}
-	return out, rows.Err()
+	return out, metaErr(rows.Err())
 }
 
 // RepositionSink sets the sink's cursor on each shard of positions (creating missing cursors),
@@ -278,18 +278,18 @@ func (m *Meta) DeadLetters(ctx context.Context, webhookID string, after int64, l
 func (m *Meta) RepositionSink(ctx context.Context, sink string, positions map[string]uint64) error {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	defer tx.Rollback()
 	for shardName, pos := range positions {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO event_cursors (sink, shard, position, epoch, updated_at)
 			VALUES (?, ?, ?, 1, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE position = VALUES(position), epoch = epoch + 1,
 			attempts = 0, next_attempt_at = NULL, last_error = '', updated_at = VALUES(updated_at)`, sink, shardName, pos); err != nil {
-			return fmt.Errorf("meta store: %w", err)
+			return metaErr(err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	return nil
 }
@@ -303,7 +303,7 @@ func (m *Meta) SinkPositions(ctx context.Context, sink string) (map[string]uint6
 func (m *Meta) shardPositions(ctx context.Context, q string, args ...any) (map[string]uint64, error) {
 	rows, err := m.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("meta store: %w", err)
+		return nil, metaErr(err)
 	}
 	defer rows.Close()
 	out := map[string]uint64{}
@@ -311,11 +311,11 @@ func (m *Meta) shardPositions(ctx context.Context, q string, args ...any) (map[s
 		var s string
 		var p uint64
 		if err := rows.Scan(&s, &p); err != nil {
-			return nil, fmt.Errorf("meta store: %w", err)
+			return nil, metaErr(err)
 		}
 		out[s] = p
 	}
-	return out, rows.Err()
+	return out, metaErr(rows.Err())
 }
 
 // SetRelayHorizon records a shard relay's horizon (never moving it back) and its holder.
@@ -324,7 +324,7 @@ func (m *Meta) SetRelayHorizon(ctx context.Context, shardName string, horizon ui
 		ON DUPLICATE KEY UPDATE horizon = GREATEST(horizon, VALUES(horizon)), holder = VALUES(holder), updated_at = VALUES(updated_at)`,
 		shardName, horizon, truncate(holder, 128))
 	if err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	return nil
 }
@@ -354,20 +354,20 @@ func (m *Meta) EventLowWatermarks(ctx context.Context, shards []string) (map[str
 		UNION ALL SELECT s.name, 0 FROM webhooks w JOIN shards s
 		WHERE NOT EXISTS (SELECT 1 FROM event_cursors c WHERE c.sink = CONCAT('webhook:', w.id) AND c.shard = s.name)`)
 	if err != nil {
-		return nil, fmt.Errorf("meta store: %w", err)
+		return nil, metaErr(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var s string
 		var pos uint64
 		if err := rows.Scan(&s, &pos); err != nil {
-			return nil, fmt.Errorf("meta store: %w", err)
+			return nil, metaErr(err)
 		}
 		if cur, ok := out[s]; ok && pos+1 < cur {
 			out[s] = pos + 1
 		}
 	}
-	return out, rows.Err()
+	return out, metaErr(rows.Err())
 }
 
 func truncate(s string, n int) string {

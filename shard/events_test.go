@@ -10,7 +10,6 @@ import (
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/tools/clustertest"
 
-	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/testdb"
 )
@@ -207,7 +206,7 @@ func TestReadEventsCopiedRows(t *testing.T) {
 func TestEventLowWatermarks(t *testing.T) {
 	ctx := context.Background()
 	dsn := testdb.Server(t).NewDatabase(t, "meta")
-	if err := migrate.Up(ctx, dsn, migrate.MetaSchema); err != nil {
+	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
 		t.Fatal(err)
 	}
 	m, err := shard.OpenMeta(dsn)

@@ -3,7 +3,6 @@ package shard
 import (
 	"context"
 	"database/sql"
-	"strings"
 
 	"github.com/shardstock/shardstock/inventory"
 )
@@ -15,18 +14,13 @@ func (s *Store) SetFences(ctx context.Context, state inventory.FenceState, parti
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for start := 0; start < len(partitions); start += 500 {
 			chunk := partitions[start:min(start+500, len(partitions))]
-			var b strings.Builder
-			b.WriteString("INSERT INTO partition_fence (partition_id, state, updated_at) VALUES ")
 			args := make([]any, 0, 2*len(chunk))
-			for i, p := range chunk {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString("(?, ?, UTC_TIMESTAMP(6))")
+			for _, p := range chunk {
 				args = append(args, p, state)
 			}
-			b.WriteString(" ON DUPLICATE KEY UPDATE state = VALUES(state), updated_at = VALUES(updated_at)")
-			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			q := multiRowInsert("INSERT INTO partition_fence (partition_id, state, updated_at) VALUES ", "(?, ?, UTC_TIMESTAMP(6))", len(chunk),
+				" ON DUPLICATE KEY UPDATE state = VALUES(state), updated_at = VALUES(updated_at)")
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return err
 			}
 		}
@@ -36,19 +30,16 @@ func (s *Store) SetFences(ctx context.Context, state inventory.FenceState, parti
 
 // Fences returns the fence state of every partition that has a fence row on this shard.
 func (s *Store) Fences(ctx context.Context) (map[int]inventory.FenceState, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT partition_id, state FROM partition_fence")
-	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer rows.Close()
 	out := map[int]inventory.FenceState{}
-	for rows.Next() {
+	err := s.scanRows(ctx, s.db, "SELECT partition_id, state FROM partition_fence", nil, func(rows *sql.Rows) error {
 		var p int
 		var st inventory.FenceState
-		if err := rows.Scan(&p, &st); err != nil {
-			return nil, s.classify(err)
-		}
+		err := rows.Scan(&p, &st)
 		out[p] = st
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, s.classifyNil(rows.Err())
+	return out, nil
 }

@@ -5,13 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
 )
 
-// Meta is the metadata store: the authoritative topology (shards and partition map versions).
+// Meta is the metadata store: the authoritative topology (shards and partition map versions),
+// resharding jobs (jobs.go), event delivery state (event_sinks.go) and the archive lock.
 type Meta struct {
 	db *sql.DB
 }
@@ -34,17 +34,21 @@ type Topology struct {
 // ErrNoTopology means the metadata store holds no topology yet (run `shardstock init`).
 var ErrNoTopology = errors.New("no topology in the metadata store: run `shardstock init` first")
 
+// ErrTopologyExists means the metadata store already holds a topology: init never overwrites it.
+var ErrTopologyExists = errors.New("the metadata store already holds a topology; init refuses to overwrite it")
+
 // OpenMeta connects to the metadata store.
 func OpenMeta(dsn string) (*Meta, error) {
 	db, err := sql.Open("mysql", NormalizeDSN(dsn))
 	if err != nil {
-		return nil, fmt.Errorf("meta store: %w", err)
+		return nil, metaErr(err)
 	}
 	db.SetMaxOpenConns(8)
 	return &Meta{db: db}, nil
 }
 
-// DB exposes the pool (for migrations and the resharding job tables).
+// DB exposes the pool for tests and test harnesses only; production code calls the store's
+// methods.
 func (m *Meta) DB() *sql.DB { return m.db }
 
 // Close closes the pool.
@@ -54,7 +58,7 @@ func (m *Meta) Close() error { return m.db.Close() }
 func (m *Meta) CurrentVersion(ctx context.Context) (int64, error) {
 	var v sql.NullInt64
 	if err := m.db.QueryRowContext(ctx, "SELECT MAX(version) FROM topology_versions").Scan(&v); err != nil {
-		return 0, fmt.Errorf("meta store: %w", err)
+		return 0, metaErr(err)
 	}
 	if !v.Valid {
 		return 0, ErrNoTopology
@@ -66,7 +70,7 @@ func (m *Meta) CurrentVersion(ctx context.Context) (int64, error) {
 func (m *Meta) Load(ctx context.Context) (Topology, error) {
 	tx, err := m.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
 	if err != nil {
-		return Topology{}, fmt.Errorf("meta store: %w", err)
+		return Topology{}, metaErr(err)
 	}
 	defer tx.Rollback()
 	var t Topology
@@ -75,19 +79,19 @@ func (m *Meta) Load(ctx context.Context) (Topology, error) {
 		return Topology{}, ErrNoTopology
 	}
 	if err != nil {
-		return Topology{}, fmt.Errorf("meta store: %w", err)
+		return Topology{}, metaErr(err)
 	}
 	t.Map = router.Map{Owners: make([]string, t.Partitions)}
 	rows, err := tx.QueryContext(ctx, "SELECT partition_id, shard FROM partition_owners WHERE version = ?", t.Version)
 	if err != nil {
-		return Topology{}, fmt.Errorf("meta store: %w", err)
+		return Topology{}, metaErr(err)
 	}
 	for rows.Next() {
 		var p int
 		var s string
 		if err := rows.Scan(&p, &s); err != nil {
 			rows.Close()
-			return Topology{}, fmt.Errorf("meta store: %w", err)
+			return Topology{}, metaErr(err)
 		}
 		if p >= 0 && p < t.Partitions {
 			t.Map.Owners[p] = s
@@ -100,32 +104,32 @@ func (m *Meta) Load(ctx context.Context) (Topology, error) {
 	t.Shards = map[string]Info{}
 	rows, err = tx.QueryContext(ctx, "SELECT name, dsn, state FROM shards")
 	if err != nil {
-		return Topology{}, fmt.Errorf("meta store: %w", err)
+		return Topology{}, metaErr(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var si Info
 		if err := rows.Scan(&si.Name, &si.DSN, &si.State); err != nil {
-			return Topology{}, fmt.Errorf("meta store: %w", err)
+			return Topology{}, metaErr(err)
 		}
 		t.Shards[si.Name] = si
 	}
-	return t, rows.Err()
+	return t, metaErr(rows.Err())
 }
 
 // CreateTopology writes the shards and version 1 of the map. It refuses when any topology exists.
 func (m *Meta) CreateTopology(ctx context.Context, shards []Info, mp router.Map) error {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	defer tx.Rollback()
 	var n int
 	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM topology_versions FOR UPDATE").Scan(&n); err != nil {
-		return fmt.Errorf("meta store: %w", err)
+		return metaErr(err)
 	}
 	if n > 0 {
-		return errors.New("meta store already holds a topology; init refuses to overwrite it")
+		return ErrTopologyExists
 	}
 	for _, s := range shards {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO shards (name, dsn, state) VALUES (?, ?, ?)", s.Name, s.DSN, inventory.ShardActive); err != nil {
@@ -145,17 +149,12 @@ func insertMapVersion(ctx context.Context, tx *sql.Tx, version int64, mp router.
 	}
 	for start := 0; start < mp.Partitions(); start += 1000 {
 		end := min(start+1000, mp.Partitions())
-		var b strings.Builder
-		b.WriteString("INSERT INTO partition_owners (version, partition_id, shard) VALUES ")
 		args := make([]any, 0, 3*(end-start))
 		for p := start; p < end; p++ {
-			if p > start {
-				b.WriteByte(',')
-			}
-			b.WriteString("(?,?,?)")
 			args = append(args, version, p, mp.Owners[p])
 		}
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+		q := multiRowInsert("INSERT INTO partition_owners (version, partition_id, shard) VALUES ", "(?,?,?)", end-start, "")
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("meta store: publish version %d: %w", version, err)
 		}
 	}
@@ -167,13 +166,13 @@ func insertMapVersion(ctx context.Context, tx *sql.Tx, version int64, mp router.
 func (m *Meta) PublishMap(ctx context.Context, expected int64, mp router.Map, note string) (int64, error) {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("meta store: %w", err)
+		return 0, metaErr(err)
 	}
 	defer tx.Rollback()
 	var cur int64
 	var partitions int
 	if err := tx.QueryRowContext(ctx, "SELECT version, partitions FROM topology_versions ORDER BY version DESC LIMIT 1 FOR UPDATE").Scan(&cur, &partitions); err != nil {
-		return 0, fmt.Errorf("meta store: %w", err)
+		return 0, metaErr(err)
 	}
 	if cur != expected {
 		return 0, fmt.Errorf("meta store: topology is at version %d, expected %d", cur, expected)
@@ -185,37 +184,4 @@ func (m *Meta) PublishMap(ctx context.Context, expected int64, mp router.Map, no
 		return 0, err
 	}
 	return cur + 1, tx.Commit()
-}
-
-// JobProgress is the read model of a resharding job that gateways and `topology show` print.
-type JobProgress struct {
-	ID               int64  `json:"id"`
-	State            string `json:"state"`
-	Partitions       int    `json:"partitions"`
-	PartitionsCopied int    `json:"partitions_copied"`
-	PartitionsDone   int    `json:"partitions_done"`
-	RowsCopied       int64  `json:"rows_copied"`
-	RowsEstimate     int64  `json:"rows_estimate"`
-	MaxPauseMillis   int    `json:"max_pause_ms"`
-	Error            string `json:"error,omitempty"`
-}
-
-// ActiveJob returns the progress of the resharding job that is planned or running, or nil.
-func (m *Meta) ActiveJob(ctx context.Context) (*JobProgress, error) {
-	var j JobProgress
-	err := m.db.QueryRowContext(ctx, `SELECT id, state, COALESCE(error, '') FROM reshard_jobs
-		WHERE state IN ('planned','running') ORDER BY id DESC LIMIT 1`).Scan(&j.ID, &j.State, &j.Error)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("meta store: %w", err)
-	}
-	err = m.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(state IN ('copied','done')), 0), COALESCE(SUM(state = 'done'), 0),
-		COALESCE(SUM(rows_copied), 0), COALESCE(SUM(rows_estimate), 0), COALESCE(MAX(pause_ms), 0) FROM reshard_moves WHERE job_id = ?`, j.ID).
-		Scan(&j.Partitions, &j.PartitionsCopied, &j.PartitionsDone, &j.RowsCopied, &j.RowsEstimate, &j.MaxPauseMillis)
-	if err != nil {
-		return nil, fmt.Errorf("meta store: %w", err)
-	}
-	return &j, nil
 }

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/big"
 )
@@ -54,24 +55,16 @@ func (s *Store) StockSummary(ctx context.Context, partitions []int) ([]Totals, e
 	if !ok {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT p.scale, "+totalsColumns+" FROM products p"+where+" GROUP BY p.scale", args...)
-	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer rows.Close()
 	var out []Totals
-	for rows.Next() {
-		var t Totals
-		var onHand, reserved []byte
-		if err := rows.Scan(&t.Scale, &t.Products, &onHand, &reserved, &t.LowStock, &t.OutOfStock); err != nil {
-			return nil, s.classify(err)
-		}
-		if t.OnHand, t.Reserved, err = parseSums(onHand, reserved); err != nil {
-			return nil, err
-		}
+	err := s.scanRows(ctx, s.db, "SELECT p.scale, "+totalsColumns+" FROM products p"+where+" GROUP BY p.scale", args, func(rows *sql.Rows) error {
+		t, err := scanTotals(rows)
 		out = append(out, t)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, s.classifyNil(rows.Err())
+	return out, nil
 }
 
 // CategoryStats returns the totals of the products of the given partitions per category and scale.
@@ -80,25 +73,34 @@ func (s *Store) CategoryStats(ctx context.Context, partitions []int) ([]Category
 	if !ok {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT p.category, p.scale, "+totalsColumns+" FROM products p"+where+
-		" GROUP BY p.category, p.scale", args...)
-	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer rows.Close()
 	var out []CategoryTotals
-	for rows.Next() {
+	err := s.scanRows(ctx, s.db, "SELECT p.category, p.scale, "+totalsColumns+" FROM products p"+where+
+		" GROUP BY p.category, p.scale", args, func(rows *sql.Rows) error {
 		var t CategoryTotals
-		var onHand, reserved []byte
-		if err := rows.Scan(&t.Category, &t.Scale, &t.Products, &onHand, &reserved, &t.LowStock, &t.OutOfStock); err != nil {
-			return nil, s.classify(err)
-		}
-		if t.OnHand, t.Reserved, err = parseSums(onHand, reserved); err != nil {
-			return nil, err
-		}
+		var err error
+		t.Totals, err = scanTotals(rows, &t.Category)
 		out = append(out, t)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, s.classifyNil(rows.Err())
+	return out, nil
+}
+
+// scanTotals scans a row of totalsColumns preceded by p.scale, and before that by the group's
+// own columns (into lead).
+func scanTotals(rows *sql.Rows, lead ...any) (Totals, error) {
+	var t Totals
+	var onHand, reserved []byte
+	if err := rows.Scan(append(lead, &t.Scale, &t.Products, &onHand, &reserved, &t.LowStock, &t.OutOfStock)...); err != nil {
+		return t, err
+	}
+	var err error
+	if t.OnHand, t.Reserved, err = parseSums(onHand, reserved); err != nil {
+		return t, keep(err) // not a database failure
+	}
+	return t, nil
 }
 
 func parseSums(onHand, reserved []byte) (*big.Int, *big.Int, error) {
@@ -165,18 +167,14 @@ func (s *Store) ProductPage(ctx context.Context, f ReportFilter, after string, l
 const prefixed = "p.sku, p.partition_id, p.name, p.category, p.scale, p.on_hand, p.reserved, p.low_stock_threshold, p.version, p.updated_at"
 
 func (s *Store) queryProducts(ctx context.Context, q string, args ...any) ([]Product, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer rows.Close()
 	out := []Product{}
-	for rows.Next() {
+	err := s.scanRows(ctx, s.db, q, args, func(rows *sql.Rows) error {
 		p, err := scanProduct(rows)
-		if err != nil {
-			return nil, s.classify(err)
-		}
 		out = append(out, p)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, s.classifyNil(rows.Err())
+	return out, nil
 }

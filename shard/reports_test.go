@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/shardstock/shardstock/inventory"
-	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/testdb"
 )
@@ -19,7 +18,7 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 func TestReportingSchema(t *testing.T) {
 	ctx := context.Background()
 	dsn := testdb.Server(t).NewDatabase(t, "reports")
-	if err := migrate.Up(ctx, dsn, migrate.ShardSchema); err != nil {
+	if err := shard.MigrateUp(ctx, dsn, shard.StoreSchema); err != nil {
 		t.Fatal(err)
 	}
 	st, err := shard.Open("s", dsn, shard.PoolOptions{MaxOpen: 4})
@@ -78,11 +77,11 @@ func TestReportingSchema(t *testing.T) {
 	}
 
 	// Down to version 1 (later migrations go down first), then up again.
-	v, err := migrate.Version(ctx, dsn, migrate.ShardSchema)
+	v, err := shard.MigrationVersion(ctx, dsn, shard.StoreSchema)
 	if err != nil || v.Version < 2 {
 		t.Fatalf("version %+v %v", v, err)
 	}
-	if err := migrate.Down(ctx, dsn, migrate.ShardSchema, int(v.Version)-1); err != nil {
+	if err := shard.MigrateDown(ctx, dsn, shard.StoreSchema, int(v.Version)-1); err != nil {
 		t.Fatal(err)
 	}
 	var n int
@@ -90,7 +89,7 @@ func TestReportingSchema(t *testing.T) {
 		AND table_name = 'products' AND column_name IN ('available', 'low_stock_gap_micros')`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("after down: %d generated columns left (%v)", n, err)
 	}
-	if err := migrate.Up(ctx, dsn, migrate.ShardSchema); err != nil {
+	if err := shard.MigrateUp(ctx, dsn, shard.StoreSchema); err != nil {
 		t.Fatal(err)
 	}
 }

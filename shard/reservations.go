@@ -325,6 +325,13 @@ func applyLines(ctx context.Context, tx *sql.Tx, id string, lines []LineRequest,
 // unexpiredOnly the header must also not be past its expiry. It returns the header as it is
 // after the attempt and whether this call made the transition.
 func (s *Store) TransitionHeader(ctx context.Context, id string, partition int, from []inventory.Status, to inventory.Status, unexpiredOnly bool) (Header, bool, error) {
+	return s.transition(ctx, id, partition, from, to, unexpiredOnly, nil)
+}
+
+// transition runs transitionHeader in a transaction that checks the header's fence first and,
+// when the header moved and then is not nil, runs then in the same transaction.
+func (s *Store) transition(ctx context.Context, id string, partition int, from []inventory.Status, to inventory.Status, unexpiredOnly bool,
+	then func(tx *sql.Tx, h Header) error) (Header, bool, error) {
 	var h Header
 	var moved bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -333,7 +340,10 @@ func (s *Store) TransitionHeader(ctx context.Context, id string, partition int, 
 		}
 		var err error
 		h, moved, err = transitionHeader(ctx, tx, id, from, to, unexpiredOnly)
-		return err
+		if err != nil || !moved || then == nil {
+			return err
+		}
+		return then(tx, h)
 	})
 	return h, moved, err
 }
@@ -371,23 +381,12 @@ func (s scanWithExtra) Scan(dest ...any) error { return s.row.Scan(append(dest, 
 // status. It returns the header afterwards and whether this call changed it; a header that
 // was not in an allowed from-status is returned unchanged for the caller to judge.
 func (s *Store) FinishLocal(ctx context.Context, id string, partition int, from []inventory.Status, final inventory.Status, action LineAction, kind inventory.ChangeKind, unexpiredOnly bool) (Header, bool, error) {
-	var h Header
-	var moved bool
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := checkFence(ctx, tx, partition); err != nil {
-			return err
-		}
-		var err error
-		h, moved, err = transitionHeader(ctx, tx, id, from, final, unexpiredOnly)
-		if err != nil || !moved {
-			return err
-		}
+	return s.transition(ctx, id, partition, from, final, unexpiredOnly, func(tx *sql.Tx, h Header) error {
 		if err := checkFence(ctx, tx, linePartitions(h.Lines)...); err != nil {
 			return err
 		}
 		return applyLines(ctx, tx, id, h.Lines, action, kind)
 	})
-	return h, moved, err
 }
 
 // StuckHeaders lists headers the recovery worker must finish: pending or in-flight
@@ -405,27 +404,16 @@ func (s *Store) StuckHeaders(ctx context.Context, grace time.Duration, limit int
 
 // queryHeaders runs a query selecting headerColumns and scans every header.
 func (s *Store) queryHeaders(ctx context.Context, q string, args ...any) ([]Header, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer rows.Close()
 	var out []Header
-	for rows.Next() {
+	err := s.scanRows(ctx, s.db, q, args, func(rows *sql.Rows) error {
 		h, err := scanHeader(rows)
-		if err != nil {
-			return nil, s.classify(err)
-		}
 		out = append(out, h)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, s.classifyNil(rows.Err())
-}
-
-func (s *Store) classifyNil(err error) error {
-	if err == nil {
-		return nil
-	}
-	return s.classify(err)
+	return out, nil
 }
 
 // ReservationLine is a stored line with its base-unit quantity and status.

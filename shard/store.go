@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -74,7 +72,11 @@ func NormalizeDSN(dsn string) string {
 // Name is the shard's name in the topology.
 func (s *Store) Name() string { return s.name }
 
-// DB exposes the pool, for the migration and reporting code that owns its own SQL.
+// Stats returns the connection pool's statistics (for the pool metrics).
+func (s *Store) Stats() sql.DBStats { return s.db.Stats() }
+
+// DB exposes the pool for tests and test harnesses only: invariant checks and deliberate
+// corruption in SQL. Production code calls the store's methods (and Stats for pool figures).
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the pool.
@@ -88,46 +90,26 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-const maxTxAttempts = 6
-
-// inTx runs fn in a transaction, retrying deadlocks and lock wait timeouts, and maps driver
-// errors to domain errors.
+// inTx runs fn in a transaction (RetryTx: deadlocks and lock wait timeouts are retried) and
+// converts the error at the store's edge (classify).
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := s.tryTx(ctx, fn)
-		if err == nil {
-			return nil
-		}
-		if isRetryable(err) && attempt < maxTxAttempts && ctx.Err() == nil {
-			time.Sleep(time.Duration(attempt*attempt)*time.Millisecond + time.Duration(rand.IntN(3000))*time.Microsecond)
-			continue
-		}
-		return s.classify(err)
-	}
+	return s.classify(RetryTx(ctx, s.db, nil, fn))
 }
 
-func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
-func isRetryable(err error) bool {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me.Number == 1213 || me.Number == 1205 // deadlock, lock wait timeout
-	}
-	return false
-}
-
-// classify keeps domain errors and turns connectivity failures into shard_unavailable.
+// classify converts an error at the store's edge: nil stays nil; a kept error (keep) is
+// returned as it was; domain errors stay; MySQL server errors are wrapped with the shard's name
+// (a server that is shutting down, read-only or out of connections counts as unavailable);
+// anything else is a connectivity failure: shard_unavailable. A duplicate key (1062) is turned
+// into a domain error where the caller expects one (already_applied, a concurrent claim); an
+// unexpected one stays a server error, which the gateway answers as internal.
 func (s *Store) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var k kept
+	if errors.As(err, &k) {
+		return k.err
+	}
 	var de *inventory.Error
 	if errors.As(err, &de) {
 		return err
@@ -143,14 +125,50 @@ func (s *Store) classify(err error) error {
 	return s.unavailable(err)
 }
 
-// unavailable wraps a connectivity failure as shard_unavailable naming this shard. A cancelled
-// client request stays context.Canceled.
+// unavailable wraps a connectivity failure as shard_unavailable naming this shard; the cause
+// stays reachable (errors.Is/As, logs). A cancelled client request stays context.Canceled.
 func (s *Store) unavailable(err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
 	return &inventory.Error{Code: inventory.CodeShardUnavailable, Message: "shard " + s.name + " is unavailable: " + err.Error(),
-		Details: map[string]any{"shards": []string{s.name}}}
+		Details: map[string]any{"shards": []string{s.name}}, Err: err}
+}
+
+// kept carries an error that is not a database failure of this shard (a check of the store's
+// own found rows that are not as expected, or a caller's callback failed): classify returns
+// the error inside as it is, instead of counting it as a connectivity failure.
+type kept struct{ err error }
+
+func (k kept) Error() string { return k.err.Error() }
+func (k kept) Unwrap() error { return k.err }
+
+// keep marks err for classify to return unchanged (nil stays nil).
+func keep(err error) error {
+	if err == nil {
+		return nil
+	}
+	return kept{err}
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+// scanRows runs a query on q (the pool or a transaction) and calls scan for every row; errors,
+// scan's included, are classified.
+func (s *Store) scanRows(ctx context.Context, q querier, query string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return s.classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return s.classify(err)
+		}
+	}
+	return s.classify(rows.Err())
 }
 
 // isDuplicate reports a duplicate-key error.
@@ -199,53 +217,6 @@ func dedupeInts(in []int) []int {
 		}
 	}
 	return out
-}
-
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
-}
-
-// change is one row of the change log.
-type change struct {
-	partition     int
-	sku           string
-	kind          inventory.ChangeKind
-	deltaOnHand   int64
-	deltaReserved int64
-	ref           string
-}
-
-const insertChangePrefix = "INSERT INTO changes (partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at) VALUES "
-
-// insertChanges writes the change rows of a mutation and runs the afterChanges hook.
-func insertChanges(ctx context.Context, tx *sql.Tx, cs ...change) error {
-	if len(cs) == 0 {
-		return nil
-	}
-	if err := insertChangeRows(ctx, tx, cs...); err != nil {
-		return err
-	}
-	return afterChanges(ctx, tx, cs)
-}
-
-// insertChangeRows writes change rows without the afterChanges hook: for rows derived inside
-// the hook itself (lot_take, lot_conflict, alert rows), which carry no stock delta.
-func insertChangeRows(ctx context.Context, tx *sql.Tx, cs ...change) error {
-	if len(cs) == 0 {
-		return nil
-	}
-	var b strings.Builder
-	b.WriteString(insertChangePrefix)
-	args := make([]any, 0, len(cs)*6)
-	for i, c := range cs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?,?,?,?,?,?,UTC_TIMESTAMP(6))")
-		args = append(args, c.partition, c.sku, c.kind, c.deltaOnHand, c.deltaReserved, c.ref)
-	}
-	_, err := tx.ExecContext(ctx, b.String(), args...)
-	return err
 }
 
 // insertMarker records an idempotent request in the data's partition; a duplicate means the

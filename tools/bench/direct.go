@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/shardstock/shardstock/shard"
 )
 
 // The direct baseline runs, per operation, the statements the shard store runs for it (see
@@ -201,15 +203,6 @@ func directStatus(err error) string {
 	}
 }
 
-// retryable reports a deadlock or lock wait timeout, which the shard store retries too.
-func retryable(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
-}
-
-// maxTxAttempts matches the shard store's retry budget.
-const maxTxAttempts = 6
-
 // directWorker runs scenario operations as SQL against the shards.
 type directWorker struct {
 	o     Options
@@ -246,34 +239,15 @@ func (w *directWorker) read(ctx context.Context, rec *recorder) bool {
 	return err == nil
 }
 
-// inTx runs fn in a transaction on db, retrying deadlocks like the shard store, and records it
-// as one request.
+// inTx runs fn in a transaction on db with the shard store's own retry of deadlocks and lock
+// wait timeouts (shard.RetryTx: same attempts, same pauses), and records it as one request.
 func (w *directWorker) inTx(ctx context.Context, rec *recorder, kind requestKind, db *sql.DB, fn func(context.Context, *sql.Tx) error) bool {
 	ctx, cancel := context.WithTimeout(ctx, w.o.RequestTimeout)
 	defer cancel()
 	start := time.Now()
-	for attempt := 1; ; attempt++ {
-		err := tryTx(ctx, db, fn)
-		if err != nil && retryable(err) && attempt < maxTxAttempts && ctx.Err() == nil {
-			rec.retry(time.Now())
-			time.Sleep(time.Duration(attempt*attempt)*time.Millisecond + time.Duration(w.rng.IntN(3000))*time.Microsecond)
-			continue
-		}
-		rec.request(kind, start, time.Now(), directStatus(err), err)
-		return err == nil
-	}
-}
-
-func tryTx(ctx context.Context, db *sql.DB, fn func(context.Context, *sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(ctx, tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	err := shard.RetryTx(ctx, db, func() { rec.retry(time.Now()) }, func(tx *sql.Tx) error { return fn(ctx, tx) })
+	rec.request(kind, start, time.Now(), directStatus(err), err)
+	return err == nil
 }
 
 var idEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
@@ -306,108 +280,124 @@ func fence(ctx context.Context, tx *sql.Tx, partition int) error {
 	return nil
 }
 
+// directReservation is one single-unit reservation of the direct baseline.
+type directReservation struct {
+	partition         int
+	sku, id, orderID  string
+	lines             string // lines_json
+	settle            string // the change kind of the settle: commit or release
+	final, lineStatus string // the header's and the line's status after the settle
+	commit            bool
+}
+
 func (w *directWorker) reserveAndSettle(ctx context.Context, rec *recorder) bool {
 	sku, home := w.pick()
 	p := home.partition
-	id := newID(p)
 	w.seq++
-	orderID := "bench-direct-" + strconv.Itoa(w.id) + "-" + strconv.Itoa(w.seq)
-	lines := `[{"sku":"` + sku + `","partition":` + strconv.Itoa(p) + `,"quantity":"1"}]`
-	const qty = 1
-	ok := w.inTx(ctx, rec, kindReserve, home.db, func(ctx context.Context, tx *sql.Tx) error {
-		if err := fence(ctx, tx, p); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, directInsertHeader, id, p, orderID, lines, (reservationTTL * time.Second).Microseconds()); err != nil {
-			return err
-		}
-		var scale int
-		var onHand, reserved int64
-		if err := tx.QueryRowContext(ctx, directLockProduct, sku).Scan(&scale, &onHand, &reserved); err != nil {
-			return err
-		}
-		var existing string
-		switch err := tx.QueryRowContext(ctx, directLockNewLine, id, sku).Scan(&existing); {
-		case err == nil:
-			return &directError{"invalid_state", "reservation line already exists"}
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
-		if onHand-reserved < qty {
-			return errInsufficient
-		}
-		res, err := tx.ExecContext(ctx, directReserveStock, qty, sku, qty)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return errInsufficient
-		}
-		if _, err := tx.ExecContext(ctx, directInsertLine, id, sku, p, qty); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, directInsertChange, p, sku, "reserve", 0, qty, id)
-		return err
-	})
-	if !ok {
+	r := directReservation{partition: p, sku: sku, id: newID(p), orderID: "bench-direct-" + strconv.Itoa(w.id) + "-" + strconv.Itoa(w.seq),
+		lines:  `[{"sku":"` + sku + `","partition":` + strconv.Itoa(p) + `,"quantity":"1"}]`,
+		settle: w.o.Settle, final: "committed", lineStatus: "committed", commit: true}
+	if !w.inTx(ctx, rec, kindReserve, home.db, r.reserve) {
 		return false
 	}
-	kind, final, lineStatus := kindCommit, "committed", "committed"
+	kind := kindCommit
 	if w.o.Settle == SettleRelease {
-		kind, final, lineStatus = kindRelease, "released", "released"
+		kind, r.final, r.lineStatus, r.commit = kindRelease, "released", "released", false
 	}
-	return w.inTx(context.WithoutCancel(ctx), rec, kind, home.db, func(ctx context.Context, tx *sql.Tx) error {
-		if err := fence(ctx, tx, p); err != nil {
-			return err
-		}
-		var h struct {
-			id, orderID, status, lines      string
-			partition                       int
-			commitRequested, expired        bool
-			expiresAt, createdAt, updatedAt time.Time
-		}
-		if err := tx.QueryRowContext(ctx, directLockHeader, id).Scan(&h.id, &h.partition, &h.orderID, &h.status, &h.lines,
-			&h.commitRequested, &h.expiresAt, &h.createdAt, &h.updatedAt, &h.expired); err != nil {
-			return err
-		}
-		if h.status != "held" || (kind == kindCommit && h.expired) {
-			return &directError{"invalid_state", "reservation " + id + " is " + h.status}
-		}
-		if _, err := tx.ExecContext(ctx, directSetHeader, final, id); err != nil {
-			return err
-		}
-		if err := fence(ctx, tx, p); err != nil {
-			return err
-		}
-		var lineQty int64
-		var status string
-		if err := tx.QueryRowContext(ctx, directLockLine, id, sku).Scan(&lineQty, &status); err != nil {
-			return err
-		}
-		if status != "held" {
-			return &directError{"invalid_state", "reservation line is " + status}
-		}
-		var res sql.Result
-		var err error
-		var dOnHand int64
-		if kind == kindCommit {
-			res, err = tx.ExecContext(ctx, directCommitStock, lineQty, lineQty, sku, lineQty, lineQty)
-			dOnHand = -lineQty
-		} else {
-			res, err = tx.ExecContext(ctx, directReleaseStock, lineQty, sku, lineQty, lineQty)
-		}
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return fmt.Errorf("settle %s: product row does not hold the reserved quantity", id)
-		}
-		if _, err := tx.ExecContext(ctx, directSetLine, lineStatus, id, sku); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, directInsertChange, p, sku, w.o.Settle, dOnHand, -lineQty, id)
+	return w.inTx(context.WithoutCancel(ctx), rec, kind, home.db, r.settleTx)
+}
+
+// reserve writes the held header and line and takes the unit from the product, as
+// shard.Store.CreateLocal does.
+func (r directReservation) reserve(ctx context.Context, tx *sql.Tx) error {
+	const qty = 1
+	if err := fence(ctx, tx, r.partition); err != nil {
 		return err
-	})
+	}
+	if _, err := tx.ExecContext(ctx, directInsertHeader, r.id, r.partition, r.orderID, r.lines, (reservationTTL * time.Second).Microseconds()); err != nil {
+		return err
+	}
+	var scale int
+	var onHand, reserved int64
+	if err := tx.QueryRowContext(ctx, directLockProduct, r.sku).Scan(&scale, &onHand, &reserved); err != nil {
+		return err
+	}
+	var existing string
+	switch err := tx.QueryRowContext(ctx, directLockNewLine, r.id, r.sku).Scan(&existing); {
+	case err == nil:
+		return &directError{"invalid_state", "reservation line already exists"}
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	if onHand-reserved < qty {
+		return errInsufficient
+	}
+	res, err := tx.ExecContext(ctx, directReserveStock, qty, r.sku, qty)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errInsufficient
+	}
+	if _, err := tx.ExecContext(ctx, directInsertLine, r.id, r.sku, r.partition, qty); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, directInsertChange, r.partition, r.sku, "reserve", 0, qty, r.id)
+	return err
+}
+
+// settleTx commits or releases the reservation, as shard.Store.FinishLocal does.
+func (r directReservation) settleTx(ctx context.Context, tx *sql.Tx) error {
+	if err := fence(ctx, tx, r.partition); err != nil {
+		return err
+	}
+	var h struct {
+		id, orderID, status, lines      string
+		partition                       int
+		commitRequested, expired        bool
+		expiresAt, createdAt, updatedAt time.Time
+	}
+	if err := tx.QueryRowContext(ctx, directLockHeader, r.id).Scan(&h.id, &h.partition, &h.orderID, &h.status, &h.lines,
+		&h.commitRequested, &h.expiresAt, &h.createdAt, &h.updatedAt, &h.expired); err != nil {
+		return err
+	}
+	if h.status != "held" || (r.commit && h.expired) {
+		return &directError{"invalid_state", "reservation " + r.id + " is " + h.status}
+	}
+	if _, err := tx.ExecContext(ctx, directSetHeader, r.final, r.id); err != nil {
+		return err
+	}
+	if err := fence(ctx, tx, r.partition); err != nil {
+		return err
+	}
+	var lineQty int64
+	var status string
+	if err := tx.QueryRowContext(ctx, directLockLine, r.id, r.sku).Scan(&lineQty, &status); err != nil {
+		return err
+	}
+	if status != "held" {
+		return &directError{"invalid_state", "reservation line is " + status}
+	}
+	var res sql.Result
+	var err error
+	var dOnHand int64
+	if r.commit {
+		res, err = tx.ExecContext(ctx, directCommitStock, lineQty, lineQty, r.sku, lineQty, lineQty)
+		dOnHand = -lineQty
+	} else {
+		res, err = tx.ExecContext(ctx, directReleaseStock, lineQty, r.sku, lineQty, lineQty)
+	}
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("settle %s: product row does not hold the reserved quantity", r.id)
+	}
+	if _, err := tx.ExecContext(ctx, directSetLine, r.lineStatus, r.id, r.sku); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, directInsertChange, r.partition, r.sku, r.settle, dOnHand, -lineQty, r.id)
+	return err
 }
 
 func (w *directWorker) adjust(ctx context.Context, rec *recorder) bool {

@@ -226,7 +226,7 @@ func ShardStore(t testing.TB, name string, owned ...int) *shard.Store {
 	t.Helper()
 	ctx := context.Background()
 	dsn := testdb.Server(t).NewDatabase(t, name)
-	if err := migrate.Up(ctx, dsn, migrate.ShardSchema); err != nil {
+	if err := shard.MigrateUp(ctx, dsn, shard.StoreSchema); err != nil {
 		t.Fatal(err)
 	}
 	st, err := shard.Open(name, dsn, shard.PoolOptions{MaxOpen: 8})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -128,7 +129,16 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 	if err := configs.Write(configPath, cfg); err != nil {
 		return fmt.Errorf("write %s: %w", configPath, err)
 	}
+	// The gateway is shut down (serveDev returns) before the deferred cluster stop.
+	return a.serveDev(ctx, cfg, ln, log, begin, devBanner{
+		baseURL: "http://" + ln.Addr().String(), configPath: configPath, cluster: cluster, created: created, demo: o.demo,
+	})
+}
 
+// serveDev runs the gateway of the local cluster on ln, loads the demo catalogue when the banner
+// says so, prints the banner (with the time since begin) and serves until ctx ends; it returns
+// once the gateway is shut down.
+func (a *app) serveDev(ctx context.Context, cfg configs.Config, ln net.Listener, log *slog.Logger, begin time.Time, banner devBanner) (err error) {
 	srv, err := gateway.New(ctx, cfg, gateway.Options{Logger: log})
 	if err != nil {
 		return fmt.Errorf("start gateway: %w", err)
@@ -138,7 +148,7 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 	defer stopServe()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(serveCtx, ln) }()
-	// Whatever happens next, the gateway is shut down before the deferred cluster stop.
+	// Whatever happens next, the gateway is shut down before returning.
 	defer func() {
 		stopServe()
 		if serveErr := <-served; serveErr != nil {
@@ -146,19 +156,16 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 		}
 	}()
 
-	baseURL := "http://" + ln.Addr().String()
-	if o.demo {
-		if err := loadDemo(ctx, baseURL, a.stdout); err != nil {
+	if banner.demo {
+		if err := loadDemo(ctx, banner.baseURL, a.stdout); err != nil {
 			if ctx.Err() != nil {
 				return nil // interrupted while loading: a normal shutdown
 			}
 			return err
 		}
 	}
-	a.printDevBanner(devBanner{
-		baseURL: baseURL, configPath: configPath, cluster: cluster, created: created,
-		demo: o.demo, took: time.Since(begin),
-	})
+	banner.took = time.Since(begin)
+	a.printDevBanner(banner)
 
 	select {
 	case <-ctx.Done():
@@ -185,10 +192,10 @@ func noServerBinary(err error) error {
 // runs it migrates the metadata store and every shard it names. It reports whether it created
 // the topology.
 func prepareDevCluster(ctx context.Context, cluster *devcluster.Cluster, metaDSN string) (bool, error) {
-	if err := migrate.EnsureDatabase(ctx, metaDSN); err != nil {
+	if err := shard.EnsureDatabase(ctx, metaDSN); err != nil {
 		return false, fmt.Errorf("meta store: %w", err)
 	}
-	if err := migrate.Up(ctx, metaDSN, migrate.MetaSchema); err != nil {
+	if err := shard.MigrateUp(ctx, metaDSN, shard.MetaSchema); err != nil {
 		return false, fmt.Errorf("meta store migration: %w", err)
 	}
 	meta, err := shard.OpenMeta(metaDSN)
@@ -215,10 +222,10 @@ func prepareDevCluster(ctx context.Context, cluster *devcluster.Cluster, metaDSN
 		return false, err
 	}
 	results := migrate.ForEach(ctx, shards, func(ctx context.Context, s migrate.ShardSpec) error {
-		if err := migrate.EnsureDatabase(ctx, s.DSN); err != nil {
+		if err := shard.EnsureDatabase(ctx, s.DSN); err != nil {
 			return err
 		}
-		return migrate.Up(ctx, s.DSN, migrate.ShardSchema)
+		return shard.MigrateUp(ctx, s.DSN, shard.StoreSchema)
 	})
 	if err := migrate.JoinResults(results); err != nil {
 		return false, fmt.Errorf("shard migration: %w", err)

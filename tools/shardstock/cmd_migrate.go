@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shardstock/shardstock/migrate"
+	"github.com/shardstock/shardstock/shard"
 )
 
 // metaTarget is the name the metadata store has in migration reports.
@@ -48,8 +49,8 @@ func (a *app) migrateUpCommand() *cobra.Command {
 		Short: "Apply every pending migration: the metadata store first, then all shards in parallel",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runMigration(cmd, f, "up", func(ctx context.Context, dsn string, s migrate.Schema) error {
-				return migrate.Up(ctx, dsn, s)
+			return a.runMigration(cmd, f, "up", func(ctx context.Context, dsn string, s shard.Schema) error {
+				return shard.MigrateUp(ctx, dsn, s)
 			})
 		},
 	}
@@ -74,8 +75,8 @@ store. Rolling back drops tables and their data, so the command needs --yes.`,
 			if !yes {
 				return usagef("migrate down %d drops tables and their data on the metadata store and on every shard; rerun with --yes to confirm", n)
 			}
-			return a.runMigration(cmd, f, "down", func(ctx context.Context, dsn string, s migrate.Schema) error {
-				return migrate.Down(ctx, dsn, s, n)
+			return a.runMigration(cmd, f, "down", func(ctx context.Context, dsn string, s shard.Schema) error {
+				return shard.MigrateDown(ctx, dsn, s, n)
 			})
 		},
 	}
@@ -122,7 +123,7 @@ type targetReport struct {
 }
 
 // migrationStep changes one database's schema; nil only reads the version.
-type migrationStep func(ctx context.Context, dsn string, s migrate.Schema) error
+type migrationStep func(ctx context.Context, dsn string, s shard.Schema) error
 
 // runMigration runs step on the metadata store and on every shard and prints one line per
 // target. up does the metadata store first, down the shards first (and leaves the metadata store
@@ -136,7 +137,7 @@ func (a *app) runMigration(cmd *cobra.Command, f migrateFlags, action string, st
 	report := migrationReport{Action: action, Targets: []targetReport{}}
 	metaSpec := migrate.ShardSpec{Name: metaTarget, DSN: cfg.MetaDSN}
 	if action == "up" {
-		report.Targets = append(report.Targets, migrateTarget(ctx, metaSpec, migrate.MetaSchema, step))
+		report.Targets = append(report.Targets, migrateTarget(ctx, metaSpec, shard.MetaSchema, step))
 	}
 	shards, listErr := migrate.Shards(ctx, cfg.MetaDSN)
 	shardsFailed := false
@@ -147,7 +148,7 @@ func (a *app) runMigration(cmd *cobra.Command, f migrateFlags, action string, st
 			index[s.Name] = i
 		}
 		migrate.ForEach(ctx, shards, func(ctx context.Context, s migrate.ShardSpec) error {
-			shardReports[index[s.Name]] = migrateTarget(ctx, s, migrate.ShardSchema, step)
+			shardReports[index[s.Name]] = migrateTarget(ctx, s, shard.StoreSchema, step)
 			return nil
 		})
 		for _, r := range shardReports {
@@ -157,12 +158,12 @@ func (a *app) runMigration(cmd *cobra.Command, f migrateFlags, action string, st
 	}
 	switch {
 	case action == "version":
-		report.Targets = append([]targetReport{migrateTarget(ctx, metaSpec, migrate.MetaSchema, nil)}, report.Targets...)
+		report.Targets = append([]targetReport{migrateTarget(ctx, metaSpec, shard.MetaSchema, nil)}, report.Targets...)
 	case action == "down" && (listErr != nil || shardsFailed):
 		report.Targets = append(report.Targets, targetReport{Target: metaTarget, Schema: "meta",
 			Error: "skipped: the metadata store is rolled back only after every shard was"})
 	case action == "down":
-		report.Targets = append(report.Targets, migrateTarget(ctx, metaSpec, migrate.MetaSchema, step))
+		report.Targets = append(report.Targets, migrateTarget(ctx, metaSpec, shard.MetaSchema, step))
 	}
 	failed := 0
 	for _, t := range report.Targets {
@@ -190,13 +191,13 @@ func (a *app) runMigration(cmd *cobra.Command, f migrateFlags, action string, st
 }
 
 // migrateTarget runs step (nil: none) on one database and reads its version before and after.
-func migrateTarget(ctx context.Context, s migrate.ShardSpec, schema migrate.Schema, step migrationStep) targetReport {
+func migrateTarget(ctx context.Context, s migrate.ShardSpec, schema shard.Schema, step migrationStep) targetReport {
 	r := targetReport{Target: s.Name, Schema: "shard"}
-	if schema == migrate.MetaSchema {
+	if schema == shard.MetaSchema {
 		r.Schema = "meta"
 	}
 	if step != nil {
-		before, err := migrate.Version(ctx, s.DSN, schema)
+		before, err := shard.MigrationVersion(ctx, s.DSN, schema)
 		if err != nil {
 			r.Error = err.Error()
 			return r
@@ -207,7 +208,7 @@ func migrateTarget(ctx context.Context, s migrate.ShardSpec, schema migrate.Sche
 			r.Error = err.Error()
 		}
 	}
-	after, err := migrate.Version(ctx, s.DSN, schema)
+	after, err := shard.MigrationVersion(ctx, s.DSN, schema)
 	if err != nil {
 		if r.Error == "" {
 			r.Error = err.Error()
@@ -219,7 +220,7 @@ func migrateTarget(ctx context.Context, s migrate.ShardSpec, schema migrate.Sche
 	return r
 }
 
-func versionPtr(v migrate.SchemaVersion) *uint {
+func versionPtr(v shard.SchemaVersion) *uint {
 	if v.None {
 		return nil
 	}

@@ -1,0 +1,287 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shardstock/shardstock/inventory"
+	"github.com/shardstock/shardstock/shard"
+)
+
+// ReshardOptions tune a resharding run.
+type ReshardOptions struct {
+	Parallel      int // partitions copied (and finally synced at cutover) at once (default 8)
+	MaxRowsPerSec int // copy rate limit over all workers; 0 = unlimited
+	CutoverBatch  int // partitions cut over together (default 8)
+	ChunkRows     int // rows per copy statement (default 1000)
+	// CatchUpLag ends the catch-up rounds when a round replays fewer change rows than this.
+	CatchUpLag int
+	Log        *slog.Logger
+	// OnProgress, when set, receives the job's figures about twice a second and at each phase.
+	OnProgress func(phase string, p Progress)
+	// Failpoint lets tests stop the mover after a phase, as if the process died there:
+	// plan_saved, mid_copy, mid_catchup, fence_flipped, topology_published.
+	Failpoint func(step string) error
+}
+
+func (o *ReshardOptions) defaults() {
+	if o.Parallel <= 0 {
+		o.Parallel = 8
+	}
+	if o.CutoverBatch <= 0 {
+		o.CutoverBatch = 8
+	}
+	if o.ChunkRows <= 0 {
+		o.ChunkRows = 1000
+	}
+	if o.CatchUpLag <= 0 {
+		o.CatchUpLag = 500
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Resharder runs resharding jobs: the online mover of ARCHITECTURE.md. Every step is
+// idempotent and its progress persisted, so Run resumes a job from wherever a crash left it.
+// The steps live one per file: plan.go, copy.go, catchup.go, cutover.go, abort.go, cleanup.go;
+// job.go is the persisted state.
+type Resharder struct {
+	meta   *shard.Meta
+	opts   ReshardOptions
+	mu     sync.Mutex
+	stores map[string]*shard.Store
+	dsns   map[string]string
+	copied atomic.Int64
+}
+
+// NewResharder connects to the metadata store.
+func NewResharder(metaDSN string, opts ReshardOptions) (*Resharder, error) {
+	opts.defaults()
+	meta, err := shard.OpenMeta(metaDSN)
+	if err != nil {
+		return nil, err
+	}
+	return &Resharder{meta: meta, opts: opts, stores: map[string]*shard.Store{}, dsns: map[string]string{}}, nil
+}
+
+// Close closes every connection.
+func (r *Resharder) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, st := range r.stores {
+		st.Close()
+	}
+	r.meta.Close()
+}
+
+// Meta exposes the metadata store.
+func (r *Resharder) Meta() *shard.Meta { return r.meta }
+
+// store returns a pool for the named shard (from the topology or the job's added shards).
+func (r *Resharder) store(name string) (*shard.Store, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st, ok := r.stores[name]; ok {
+		return st, nil
+	}
+	dsn, ok := r.dsns[name]
+	if !ok {
+		top, err := r.meta.Load(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		info, ok := top.Shards[name]
+		if !ok {
+			return nil, fmt.Errorf("unknown shard %q", name)
+		}
+		dsn = info.DSN
+	}
+	st, err := shard.Open(name, dsn, shard.PoolOptions{MaxOpen: 2*r.opts.Parallel + 4})
+	if err != nil {
+		return nil, err
+	}
+	r.stores[name] = st
+	return st, nil
+}
+
+// addShards makes the shards a job adds reachable by name before they join the topology.
+func (r *Resharder) addShards(add []ShardSpec) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range add {
+		r.dsns[a.Name] = a.DSN
+	}
+}
+
+func (r *Resharder) failpoint(step string) error {
+	if r.opts.Failpoint == nil {
+		return nil
+	}
+	if err := r.opts.Failpoint(step); err != nil {
+		return fmt.Errorf("failpoint %s: %w", step, err)
+	}
+	return nil
+}
+
+func (r *Resharder) progress(phase string, job *Job) {
+	if r.opts.OnProgress == nil {
+		return
+	}
+	p := job.Summary()
+	p.RowsCopied = r.copied.Load()
+	r.opts.OnProgress(phase, p)
+}
+
+// saveMove persists a move's state and progress.
+func (r *Resharder) saveMove(ctx context.Context, job *Job, m shard.Move) error {
+	return r.meta.UpdateMove(ctx, job.ID, m)
+}
+
+// Create plans the change and persists it as a new job (one active job at a time).
+func (r *Resharder) Create(ctx context.Context, add []ShardSpec, remove []string) (Job, error) {
+	for _, a := range add {
+		if err := shard.EnsureDatabase(ctx, a.DSN); err != nil {
+			return Job{}, fmt.Errorf("new shard %s: %w", a.Name, err)
+		}
+		if err := shard.MigrateUp(ctx, a.DSN, shard.StoreSchema); err != nil {
+			return Job{}, fmt.Errorf("migrate new shard %s: %w", a.Name, err)
+		}
+		r.addShards([]ShardSpec{a})
+	}
+	plan, err := r.Plan(ctx, add, remove)
+	if err != nil {
+		return Job{}, err
+	}
+	spec := JobSpec{Add: add, Remove: remove, Parallel: r.opts.Parallel, MaxRowsPerSec: r.opts.MaxRowsPerSec,
+		CutoverBatch: r.opts.CutoverBatch, TargetOwners: plan.target.Owners, FromPartitions: plan.Partitions}
+	id, err := createJob(ctx, r.meta, plan, spec)
+	if err != nil {
+		return Job{}, err
+	}
+	return LoadJob(ctx, r.meta, id)
+}
+
+// Start creates a job and runs it to completion.
+func (r *Resharder) Start(ctx context.Context, add []ShardSpec, remove []string) (Job, error) {
+	job, err := r.Create(ctx, add, remove)
+	if err != nil {
+		return Job{}, err
+	}
+	if err := r.failpoint("plan_saved"); err != nil {
+		return job, err
+	}
+	return r.Run(ctx, job.ID)
+}
+
+// Run runs (or resumes) job id to completion.
+func (r *Resharder) Run(ctx context.Context, id int64) (Job, error) {
+	job, err := LoadJob(ctx, r.meta, id)
+	if err != nil {
+		return Job{}, err
+	}
+	switch job.State {
+	case inventory.JobDone:
+		return job, nil
+	case inventory.JobAborted:
+		return job, fmt.Errorf("job %d was aborted", id)
+	}
+	r.addShards(job.Spec.Add)
+	if err := r.meta.SetJobState(ctx, id, inventory.JobRunning, ""); err != nil {
+		return job, err
+	}
+	err = r.run(ctx, &job)
+	if err != nil {
+		if ctx.Err() == nil {
+			_ = r.meta.SetJobState(context.WithoutCancel(ctx), id, inventory.JobRunning, err.Error())
+		}
+		return job, err
+	}
+	return LoadJob(ctx, r.meta, id)
+}
+
+// run takes a job through its steps; each one skips what an earlier run finished.
+func (r *Resharder) run(ctx context.Context, job *Job) error {
+	log := r.opts.Log.With("job", job.ID)
+	// 1. New shards get the schema and join the topology (owning nothing yet).
+	if err := r.joinNewShards(ctx, job); err != nil {
+		return err
+	}
+	// A crash after publishing a batch leaves its moves unmarked: the map is the truth. Such a
+	// partition now takes writes on its target, so it must never be copied or caught up again.
+	if err := r.markPublished(ctx, job); err != nil {
+		return err
+	}
+	r.copied.Store(0)
+	for _, m := range job.Moves {
+		r.copied.Add(m.RowsCopied)
+	}
+	// 2. Targets: fence importing and clear leftovers of an earlier era.
+	if err := r.prepareTargets(ctx, job); err != nil {
+		return err
+	}
+	r.progress("importing", job)
+	// 3. Copy, in parallel.
+	log.Info("copying", "partitions", len(job.Moves), "parallel", r.opts.Parallel)
+	if err := r.copyMoves(ctx, job); err != nil {
+		return err
+	}
+	r.progress("catchup", job)
+	// 4. Catch up from the change log until the lag is small.
+	if err := r.catchUpRounds(ctx, job); err != nil {
+		return err
+	}
+	r.progress("cutover", job)
+	// 5. Cut over in small batches.
+	if err := r.cutoverAll(ctx, job); err != nil {
+		return err
+	}
+	// 6. Removed shards leave the topology.
+	if err := r.retireRemoved(ctx, job); err != nil {
+		return err
+	}
+	if err := r.meta.SetJobState(ctx, job.ID, inventory.JobDone, ""); err != nil {
+		return err
+	}
+	job.State = inventory.JobDone
+	r.progress("done", job)
+	log.Info("resharding done", "partitions", len(job.Moves))
+	return nil
+}
+
+// joinNewShards migrates the job's new shards and registers them, active and owning nothing.
+func (r *Resharder) joinNewShards(ctx context.Context, job *Job) error {
+	for _, a := range job.Spec.Add {
+		if err := shard.MigrateUp(ctx, a.DSN, shard.StoreSchema); err != nil {
+			return fmt.Errorf("migrate new shard %s: %w", a.Name, err)
+		}
+		if err := r.meta.RegisterShard(ctx, shard.Info{Name: a.Name, DSN: a.DSN, State: inventory.ShardActive}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retireRemoved marks the job's removed shards removed once they own no partition.
+func (r *Resharder) retireRemoved(ctx context.Context, job *Job) error {
+	top, err := r.meta.Load(ctx)
+	if err != nil {
+		return err
+	}
+	owners := map[string]bool{}
+	for _, o := range top.Map.Owners {
+		owners[o] = true
+	}
+	for _, name := range job.Spec.Remove {
+		if !owners[name] {
+			if err := r.meta.SetShardState(ctx, name, inventory.ShardRemoved); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
