@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/shardstock/shardstock/inventory"
-	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/testdb"
 )
@@ -21,7 +20,7 @@ func keysMeta(t *testing.T) *shard.Meta {
 	dsn := testdb.Server(t).NewDatabase(t, "meta_keys")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := migrate.Up(ctx, dsn, migrate.MetaSchema); err != nil {
+	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
 		t.Fatalf("migrate meta: %v", err)
 	}
 	meta, err := shard.OpenMeta(dsn)
@@ -236,10 +235,10 @@ func TestKeysWithoutMigrationSaysMigrate(t *testing.T) {
 func TestKeysMigrationDownAndUp(t *testing.T) {
 	ctx := context.Background()
 	dsn := testdb.Server(t).NewDatabase(t, "meta_keys_down")
-	if err := migrate.Up(ctx, dsn, migrate.MetaSchema); err != nil {
+	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
 		t.Fatal(err)
 	}
-	if err := migrate.Down(ctx, dsn, migrate.MetaSchema, 1); err != nil {
+	if err := shard.MigrateDown(ctx, dsn, shard.MetaSchema, 1); err != nil {
 		t.Fatalf("down: %v", err)
 	}
 	meta, err := shard.OpenMeta(dsn)
@@ -253,7 +252,7 @@ func TestKeysMigrationDownAndUp(t *testing.T) {
 			t.Errorf("table %s after down: %d, %v", table, n, err)
 		}
 	}
-	if err := migrate.Up(ctx, dsn, migrate.MetaSchema); err != nil {
+	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
 		t.Fatalf("up again: %v", err)
 	}
 	if v, err := meta.KeysVersion(ctx); err != nil || v != 0 {

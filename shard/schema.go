@@ -12,6 +12,7 @@ import (
 	gomigrate "github.com/golang-migrate/migrate/v4"
 	migratemysql "github.com/golang-migrate/migrate/v4/database/mysql"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/shardstock/shardstock/configs"
 )
 
 // The schema of every table shard owns, as golang-migrate files embedded at build time:
@@ -124,7 +125,7 @@ func EnsureDatabase(ctx context.Context, dsn string) error {
 		return fmt.Errorf("bad DSN: %w", err)
 	}
 	if cfg.DBName == "" {
-		return fmt.Errorf("DSN %q names no database", redact(dsn))
+		return fmt.Errorf("DSN %q names no database", configs.Redact(dsn))
 	}
 	name := cfg.DBName
 	cfg.DBName = ""
@@ -135,16 +136,4 @@ func EnsureDatabase(ctx context.Context, dsn string) error {
 	defer db.Close()
 	_, err = db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS `"+name+"` CHARACTER SET utf8mb4")
 	return err
-}
-
-// redact hides a DSN's password.
-func redact(dsn string) string {
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		return "<unparseable DSN>"
-	}
-	if cfg.Passwd != "" {
-		cfg.Passwd = "****"
-	}
-	return cfg.FormatDSN()
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/inventory"
-	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/testdb"
 )
@@ -28,7 +27,7 @@ func newMeta(t *testing.T, dsn string) *shard.Meta {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := migrate.Up(ctx, dsn, migrate.MetaSchema); err != nil {
+	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
 		t.Fatalf("migrate meta: %v", err)
 	}
 	meta, err := shard.OpenMeta(dsn)

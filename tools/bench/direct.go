@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -81,7 +82,7 @@ func openDirect(ctx context.Context, o Options) (*directShards, error) {
 		cfg, err := mysql.ParseDSN(dsn)
 		if err != nil {
 			d.Close()
-			return nil, fmt.Errorf("direct DSN %s: %w", redact(dsn), err)
+			return nil, fmt.Errorf("direct DSN %s: %w", configs.Redact(dsn), err)
 		}
 		cfg.ParseTime = true
 		cfg.Loc = time.UTC
@@ -96,32 +97,22 @@ func openDirect(ctx context.Context, o Options) (*directShards, error) {
 		db, err := sql.Open("mysql", cfg.FormatDSN())
 		if err != nil {
 			d.Close()
-			return nil, fmt.Errorf("direct DSN %s: %w", redact(dsn), err)
+			return nil, fmt.Errorf("direct DSN %s: %w", configs.Redact(dsn), err)
 		}
 		db.SetMaxOpenConns(o.Concurrency)
 		db.SetMaxIdleConns(o.Concurrency)
 		db.SetConnMaxLifetime(30 * time.Minute)
 		d.dbs = append(d.dbs, db)
-		d.dsns = append(d.dsns, redact(dsn))
+		d.dsns = append(d.dsns, configs.Redact(dsn))
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err = db.PingContext(pctx)
 		cancel()
 		if err != nil {
 			d.Close()
-			return nil, fmt.Errorf("direct DSN %s: %w", redact(dsn), err)
+			return nil, fmt.Errorf("direct DSN %s: %w", configs.Redact(dsn), err)
 		}
 	}
 	return d, nil
-}
-
-// redact hides the password of a DSN for messages.
-func redact(dsn string) string {
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil || cfg.Passwd == "" {
-		return dsn
-	}
-	cfg.Passwd = "xxx"
-	return cfg.FormatDSN()
 }
 
 // Close closes every pool.

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/shardstock/shardstock/gateway/auth"
-	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/testdb"
 )
@@ -24,7 +23,7 @@ func keysCluster(t *testing.T) (string, *shard.Meta) {
 	dsn := testdb.Server(t).NewDatabase(t, "meta")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := migrate.Up(ctx, dsn, migrate.MetaSchema); err != nil {
+	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
 		t.Fatal(err)
 	}
 	meta, err := shard.OpenMeta(dsn)
