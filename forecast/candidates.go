@@ -1,0 +1,123 @@
+package forecast
+
+import "math"
+
+// candidate is a method with its model, ready to be fitted or already fitted.
+type candidate struct {
+	method Method
+	model  model
+	label  string // model detail for ETS members, e.g. "ETS(A,Ad,M)"
+	trace  []float64
+	score  float64
+	acc    Accuracy
+}
+
+// etsFamily is the ETS members Fit compares by AIC.
+var etsFamily = [...]etsSpec{
+	{false, noSeason}, {true, noSeason},
+	{false, addSeason}, {true, addSeason},
+	{false, multSeason}, {true, multSeason},
+}
+
+// yearlyFamily is the ETS members compared under the yearly profile.
+var yearlyFamily = [...]etsSpec{{false, addSeason}, {false, multSeason}, {true, addSeason}}
+
+// fitETS fits the given members on y and returns them with the best by AIC.
+func fitETS(y []float64, specs []etsSpec) (fits []*etsModel, best *etsModel) {
+	bestAIC := math.Inf(1)
+	for _, s := range specs {
+		m := &etsModel{spec: s}
+		m.fit(y)
+		fits = append(fits, m)
+		if a := m.aic(); a < bestAIC {
+			best, bestAIC = m, a
+		}
+	}
+	if best == nil { // every member failed: SES always works on finite data
+		best = fits[0]
+	}
+	return fits, best
+}
+
+// fitCandidates fits the models of methods on train (the window up to the
+// validation cut) and returns them. hist is the whole trimmed history and off
+// the offset of the window in it (for the yearly profile); h is the horizon.
+func fitCandidates(methods []Method, train, hist []float64, off, h int) []*candidate {
+	var out []*candidate
+	var family []*etsModel
+	var bestETS *etsModel
+	needETS := false
+	for _, m := range methods {
+		switch m {
+		case SES, ETS, HoltWintersAdd, HoltWintersMul:
+			needETS = true
+		}
+	}
+	if needETS {
+		family, bestETS = fitETS(train, etsFamily[:])
+	}
+	for _, m := range methods {
+		c := &candidate{method: m, label: string(m)}
+		switch m {
+		case Naive:
+			c.model = naiveModel{}
+		case SeasonalNaive:
+			c.model = seasonalNaiveModel{}
+		case MovingAverage:
+			c.model = movingAverageModel{}
+		case SES:
+			c.model, c.label = family[0], family[0].spec.String()
+		case HoltWintersAdd:
+			c.model, c.label = family[3], family[3].spec.String()
+		case HoltWintersMul:
+			c.model, c.label = family[5], family[5].spec.String()
+		case ETS:
+			c.model, c.label = bestETS, bestETS.spec.String()
+		case ETSYearly:
+			c.model, c.label = fitYearly(train, hist, off, h)
+		case Croston, SBA:
+			cm := &crostonModel{sba: m == SBA}
+			cm.fit(train)
+			c.model = cm
+		case TSB:
+			tm := &tsbModel{}
+			tm.fit(train)
+			c.model = tm
+		}
+		if c.model == nil {
+			continue
+		}
+		switch m {
+		case Naive, SeasonalNaive, MovingAverage:
+			c.model.fit(train)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// fitYearly fits the yearly-profile ETS members on train and returns the best
+// by AIC.
+func fitYearly(train, hist []float64, off, h int) (model, string) {
+	factors := yearlyFactors(hist, h)
+	var best *yearlyModel
+	var label string
+	bestAIC := math.Inf(1)
+	for _, s := range yearlyFamily {
+		ym := &yearlyModel{inner: &etsModel{spec: s}, factors: factors, off: off}
+		ym.fit(train)
+		if a := ym.inner.(*etsModel).aic(); a < bestAIC || best == nil {
+			best, bestAIC, label = ym, a, "yearly×"+s.String()
+		}
+	}
+	return best, label
+}
+
+// autoMethods lists the methods Auto considers for a window starting at off.
+func autoMethods(off int) []Method {
+	ms := []Method{SeasonalNaive, MovingAverage, SES, ETS, HoltWintersAdd, HoltWintersMul, Croston, SBA, TSB}
+	if hasYearly(off) {
+		ms = append(ms, ETSYearly)
+	}
+	return ms
+}

@@ -1,0 +1,95 @@
+package forecast
+
+import (
+	"math"
+	"sort"
+
+	"gonum.org/v1/gonum/stat"
+)
+
+// minErrors is the fewest error samples an empirical quantile is taken from.
+const minErrors = 20
+
+// dayBand is the half-width of the band of horizons whose error quantiles
+// are averaged for one day.
+const dayBand = 3
+
+// errDist holds the model's own recent errors (actual − forecast), sorted.
+type errDist struct {
+	perDay [][]float64 // perDay[k]: errors of forecasts k+1 days ahead
+	cum    [][]float64 // cum[k]: errors of forecasts summed over days 1..k+1
+}
+
+// newErrDist collects the errors of the forecasts in trace made at origins
+// [first, len(y)) (trace starts at origin from). A missing day adds no error
+// to the day's sample and zero to the sums.
+func newErrDist(y, trace []float64, first, from, h int) errDist {
+	d := errDist{perDay: make([][]float64, h), cum: make([][]float64, h)}
+	origins := max(0, len(y)-first)
+	for k := range h {
+		d.perDay[k] = make([]float64, 0, max(0, origins-k))
+		d.cum[k] = make([]float64, 0, max(0, origins-k))
+	}
+	for t := first; t < len(y); t++ {
+		fc := trace[(t-from)*h:]
+		sum := 0.0
+		for k := 0; k < h && t+k < len(y); k++ {
+			if v := y[t+k]; !math.IsNaN(v) {
+				e := v - fc[k]
+				d.perDay[k] = append(d.perDay[k], e)
+				sum += e
+			}
+			d.cum[k] = append(d.cum[k], sum)
+		}
+	}
+	for k := range h {
+		sort.Float64s(d.perDay[k])
+		sort.Float64s(d.cum[k])
+	}
+	return d
+}
+
+// dayQuantile is the p-quantile of the error of a forecast k+1 days ahead:
+// the average of the quantiles of the horizons within dayBand of k (averaging
+// quantiles keeps them monotone in p). ok is false with too few errors.
+func (d errDist) dayQuantile(k int, p float64) (q float64, ok bool) {
+	sum, n, samples := 0.0, 0, 0
+	for j := max(0, k-dayBand); j <= min(len(d.perDay)-1, k+dayBand); j++ {
+		if len(d.perDay[j]) == 0 {
+			continue
+		}
+		sum += stat.Quantile(p, stat.LinInterp, d.perDay[j], nil)
+		n++
+		samples += len(d.perDay[j])
+	}
+	if samples < minErrors || n == 0 {
+		return 0, false
+	}
+	return sum / float64(n), true
+}
+
+// sumQuantile is the p-quantile of the error of the forecast summed over days
+// 1..k+1. ok is false with too few errors.
+func (d errDist) sumQuantile(k int, p float64) (float64, bool) {
+	if k >= len(d.cum) || len(d.cum[k]) < minErrors {
+		return 0, false
+	}
+	return stat.Quantile(p, stat.LinInterp, d.cum[k], nil), true
+}
+
+// robustScale is 1.4826 × the median absolute deviation of the one-step
+// errors (a standard deviation for normal errors, unmoved by outliers); 0
+// without errors.
+func (d errDist) robustScale() float64 {
+	if len(d.perDay) == 0 || len(d.perDay[0]) == 0 {
+		return 0
+	}
+	e := d.perDay[0]
+	med := stat.Quantile(0.5, stat.LinInterp, e, nil)
+	dev := make([]float64, len(e))
+	for i, v := range e {
+		dev[i] = math.Abs(v - med)
+	}
+	sort.Float64s(dev)
+	return 1.4826 * stat.Quantile(0.5, stat.LinInterp, dev, nil)
+}
