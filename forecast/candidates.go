@@ -22,13 +22,30 @@ var etsFamily = [...]etsSpec{
 // yearlyFamily is the ETS members compared under the yearly profile.
 var yearlyFamily = [...]etsSpec{{false, addSeason}, {false, multSeason}, {true, addSeason}}
 
-// fitETS fits the given members on y and returns them with the best by AIC.
+// positive reports whether every observed value of y is > 0: multiplicative
+// seasonality is only considered then (as in Hyndman's ets), because a
+// weekday factor learnt from near-zero levels explodes.
+func positive(y []float64) bool {
+	for _, v := range y {
+		if v <= 0 { // NaN compares false
+			return false
+		}
+	}
+	return true
+}
+
+// fitETS fits the given members on y and returns them with the best by AIC
+// (multiplicative members compete only on positive data).
 func fitETS(y []float64, specs []etsSpec) (fits []*etsModel, best *etsModel) {
 	bestAIC := math.Inf(1)
+	pos := positive(y)
 	for _, s := range specs {
 		m := &etsModel{spec: s}
 		m.fit(y)
 		fits = append(fits, m)
+		if s.season == multSeason && !pos {
+			continue
+		}
 		if a := m.aic(); a < bestAIC {
 			best, bestAIC = m, a
 		}
@@ -75,6 +92,9 @@ func fitCandidates(methods []Method, train, hist []float64, off, h int) []*candi
 			c.model, c.label = bestETS, bestETS.spec.String()
 		case ETSYearly:
 			c.model, c.label = fitYearly(train, hist, off, h)
+		case yearlyMembers:
+			out = append(out, yearlyCandidates(train, hist, off, h)...)
+			continue
 		case Croston, SBA:
 			cm := &crostonModel{sba: m == SBA}
 			cm.fit(train)
@@ -96,28 +116,48 @@ func fitCandidates(methods []Method, train, hist []float64, off, h int) []*candi
 	return out
 }
 
+// yearlyMembers is a pseudo-method: every member of yearlyFamily as a
+// separate Auto candidate (method ETSYearly).
+const yearlyMembers Method = "ets-yearly-members"
+
+// yearlyCandidates fits the yearly-profile ETS members on train (the
+// multiplicative one only on positive data).
+func yearlyCandidates(train, hist []float64, off, h int) []*candidate {
+	factors := yearlyFactors(hist, h)
+	var out []*candidate
+	pos := positive(train)
+	for _, s := range yearlyFamily {
+		if s.season == multSeason && !pos {
+			continue
+		}
+		ym := &yearlyModel{inner: &etsModel{spec: s}, factors: factors, off: off}
+		ym.fit(train)
+		out = append(out, &candidate{method: ETSYearly, model: ym, label: "yearly×" + s.String()})
+	}
+	return out
+}
+
 // fitYearly fits the yearly-profile ETS members on train and returns the best
 // by AIC.
 func fitYearly(train, hist []float64, off, h int) (model, string) {
-	factors := yearlyFactors(hist, h)
-	var best *yearlyModel
-	var label string
+	var best *candidate
 	bestAIC := math.Inf(1)
-	for _, s := range yearlyFamily {
-		ym := &yearlyModel{inner: &etsModel{spec: s}, factors: factors, off: off}
-		ym.fit(train)
-		if a := ym.inner.(*etsModel).aic(); a < bestAIC || best == nil {
-			best, bestAIC, label = ym, a, "yearly×"+s.String()
+	for _, c := range yearlyCandidates(train, hist, off, h) {
+		if a := c.model.(*yearlyModel).inner.(*etsModel).aic(); a < bestAIC || best == nil {
+			best, bestAIC = c, a
 		}
 	}
-	return best, label
+	return best.model, best.label
 }
 
 // autoMethods lists the methods Auto considers for a window starting at off.
-func autoMethods(off int) []Method {
-	ms := []Method{SeasonalNaive, MovingAverage, SES, ETS, HoltWintersAdd, HoltWintersMul, Croston, SBA, TSB}
+func autoMethods(off int, positive bool) []Method {
+	ms := []Method{SeasonalNaive, MovingAverage, SES, ETS, HoltWintersAdd, Croston, SBA, TSB}
+	if positive {
+		ms = append(ms, HoltWintersMul)
+	}
 	if hasYearly(off) {
-		ms = append(ms, ETSYearly)
+		ms = append(ms, yearlyMembers)
 	}
 	return ms
 }

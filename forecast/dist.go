@@ -14,17 +14,28 @@ const minErrors = 20
 // are averaged for one day.
 const dayBand = 3
 
-// errDist holds the model's own recent errors (actual − forecast), sorted.
+// errDist holds the model's own recent errors (actual − forecast), each
+// divided by the square root of its forecast (at least floor): count-like
+// demand has a variance that grows with its mean, so errors seen at one level
+// are rescaled to the level forecast now. Sorted.
 type errDist struct {
-	perDay [][]float64 // perDay[k]: errors of forecasts k+1 days ahead
-	cum    [][]float64 // cum[k]: errors of forecasts summed over days 1..k+1
+	perDay [][]float64 // perDay[k]: scaled errors of forecasts k+1 days ahead
+	cum    [][]float64 // cum[k]: scaled errors of forecasts summed over days 1..k+1
+	floor  float64     // smallest forecast a scale is taken from
+	scale  float64     // robust scale of the raw one-step errors
+}
+
+// unit is the scale of an error of a forecast v.
+func (d errDist) unit(v float64) float64 {
+	return math.Sqrt(math.Max(v, d.floor))
 }
 
 // newErrDist collects the errors of the forecasts in trace made at origins
 // [first, len(y)) (trace starts at origin from). A missing day adds no error
 // to the day's sample and zero to the sums.
-func newErrDist(y, trace []float64, first, from, h int) errDist {
-	d := errDist{perDay: make([][]float64, h), cum: make([][]float64, h)}
+func newErrDist(y, trace []float64, first, from, h int, floor float64) errDist {
+	d := errDist{perDay: make([][]float64, h), cum: make([][]float64, h), floor: max(floor, 1e-9)}
+	var raw []float64
 	origins := max(0, len(y)-first)
 	for k := range h {
 		d.perDay[k] = make([]float64, 0, max(0, origins-k))
@@ -32,16 +43,21 @@ func newErrDist(y, trace []float64, first, from, h int) errDist {
 	}
 	for t := first; t < len(y); t++ {
 		fc := trace[(t-from)*h:]
-		sum := 0.0
+		sum, fsum := 0.0, 0.0
 		for k := 0; k < h && t+k < len(y); k++ {
+			fsum += fc[k]
 			if v := y[t+k]; !math.IsNaN(v) {
 				e := v - fc[k]
-				d.perDay[k] = append(d.perDay[k], e)
+				d.perDay[k] = append(d.perDay[k], e/d.unit(fc[k]))
 				sum += e
+				if k == 0 {
+					raw = append(raw, e)
+				}
 			}
-			d.cum[k] = append(d.cum[k], sum)
+			d.cum[k] = append(d.cum[k], sum/d.unit(fsum))
 		}
 	}
+	d.scale = robustScale(raw)
 	for k := range h {
 		sort.Float64s(d.perDay[k])
 		sort.Float64s(d.cum[k])
@@ -77,14 +93,14 @@ func (d errDist) sumQuantile(k int, p float64) (float64, bool) {
 	return stat.Quantile(p, stat.LinInterp, d.cum[k], nil), true
 }
 
-// robustScale is 1.4826 × the median absolute deviation of the one-step
-// errors (a standard deviation for normal errors, unmoved by outliers); 0
-// without errors.
-func (d errDist) robustScale() float64 {
-	if len(d.perDay) == 0 || len(d.perDay[0]) == 0 {
+// robustScale is 1.4826 × the median absolute deviation of e (a standard
+// deviation for normal errors, unmoved by outliers); 0 without errors.
+// It sorts e.
+func robustScale(e []float64) float64 {
+	if len(e) == 0 {
 		return 0
 	}
-	e := d.perDay[0]
+	sort.Float64s(e)
 	med := stat.Quantile(0.5, stat.LinInterp, e, nil)
 	dev := make([]float64, len(e))
 	for i, v := range e {

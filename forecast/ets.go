@@ -51,8 +51,10 @@ type etsModel struct {
 	ok                      bool    // false when the model cannot describe the data (e.g. M with no level)
 }
 
-// minSeason bounds multiplicative seasonal factors away from zero.
-const minSeason = 1e-3
+// minSeason bounds multiplicative seasonal factors away from zero: the
+// updates divide by them, and a factor near zero (a weekday without sales)
+// would turn every error on that day into a jump of the level.
+const minSeason, maxSeason = 0.1, 10
 
 // initStates sets heuristic initial states from the first four weeks of y.
 func (m *etsModel) initStates(y []float64) {
@@ -81,7 +83,7 @@ func (m *etsModel) initStates(y []float64) {
 		case multSeason:
 			m.season0[d] = 1
 			if mean > 0 {
-				m.season0[d] = max(avg/mean, minSeason)
+				m.season0[d] = min(max(avg/mean, minSeason), maxSeason)
 			}
 		}
 	}
@@ -185,7 +187,7 @@ func (m *etsModel) filter(y []float64, from, h int, fc []float64) (float64, int)
 			e = yt - lb*sd
 			l, b = max(lb+a*e/sd, 0), phi*b+beta*e/sd
 			if lb > 1e-9 {
-				s[d] = max(sd+g*e/lb, minSeason)
+				s[d] = min(max(sd+g*e/lb, minSeason), maxSeason)
 			}
 		}
 		sse += e * e

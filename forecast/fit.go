@@ -33,7 +33,7 @@ func Fit(s Series, opts Options) (*Forecast, error) {
 	f.fallbackVar = max(wvar, wmean, variance) // at least Poisson
 	methods := []Method{opts.Method}
 	if opts.Method == Auto {
-		methods = autoMethods(off)
+		methods = autoMethods(off, positive(y))
 	}
 	h := opts.Horizon
 	hv := min(h, validationHorizon)
@@ -48,21 +48,25 @@ func Fit(s Series, opts Options) (*Forecast, error) {
 		c.model.run(y, from, h, c.trace)
 	}
 	scaleMAE, scaleMSE := Scale(y[:cut])
+	var score func(trace []float64) Accuracy
 	if cut < len(y) {
+		score = func(trace []float64) Accuracy {
+			return validate(y, trace, from, cut, h, hv).accuracy(scaleMAE, scaleMSE)
+		}
 		for _, c := range cands {
-			c.acc = validate(y, c.trace, from, cut, h, hv).accuracy(scaleMAE, scaleMSE)
+			c.acc = score(c.trace)
 			c.score = c.acc.MASE + c.acc.RMSSE
 		}
 	}
-	chosen := f.choose(cands, cut < len(y))
+	chosen := f.choose(cands, score)
 	f.Mean = make([]float64, h)
 	copy(f.Mean, chosen.trace[(len(y)-from)*h:])
-	if cut < len(y) {
-		f.Backtest = validate(y, chosen.trace, from, cut, h, hv).accuracy(scaleMAE, scaleMSE)
+	if score != nil {
+		f.Backtest = score(chosen.trace)
 		f.BacktestOrigins = len(y) - hv - cut + 1
 	}
-	f.dist = newErrDist(y, chosen.trace, max(from, min(warmup, len(y)-1)), from, h)
-	f.ResidualScale = f.dist.robustScale()
+	f.dist = newErrDist(y, chosen.trace, max(from, min(warmup, len(y)-1)), from, h, scaleFloor*wmean)
+	f.ResidualScale = f.dist.scale
 	return f, nil
 }
 
@@ -80,16 +84,17 @@ func validate(y, trace []float64, from, cut, h, hv int) errorSums {
 }
 
 // choose picks the candidate whose trace becomes the forecast, and records
-// the choice and the reason on f. With validation, Auto averages the best
-// combineTop; without it (short history), Auto follows the demand class.
-func (f *Forecast) choose(cands []*candidate, validated bool) *candidate {
+// the choice and the reason on f. With validation (score not nil), Auto
+// averages the best 1..combineTop candidates, as many as validate best;
+// without it (short history), Auto follows the demand class.
+func (f *Forecast) choose(cands []*candidate, score func([]float64) Accuracy) *candidate {
 	if f.Method != Auto {
 		c := cands[0]
 		f.Members, f.Models = []Method{c.method}, []string{c.label}
 		f.Reason = "method " + string(c.method) + " requested"
 		return c
 	}
-	if !validated {
+	if score == nil {
 		want := ETS
 		if f.Class.Intermittent() {
 			want = SBA
@@ -103,19 +108,38 @@ func (f *Forecast) choose(cands []*candidate, validated bool) *candidate {
 		}
 	}
 	ranked := rankCandidates(cands)
-	top := ranked[:min(combineTop, len(ranked))]
-	comb := &candidate{method: Auto, trace: make([]float64, len(top[0].trace))}
-	var why []string
-	for _, c := range top {
-		for i, v := range c.trace {
-			comb.trace[i] += v / float64(len(top))
+	var best *candidate
+	k := 0
+	for n := 1; n <= min(combineTop, len(ranked)); n++ {
+		comb := &candidate{method: Auto, trace: meanTrace(ranked[:n])}
+		if score != nil {
+			comb.acc = score(comb.trace)
+			comb.score = comb.acc.MASE + comb.acc.RMSSE
 		}
-		f.Members, f.Models = append(f.Members, c.method), append(f.Models, c.label)
-		why = append(why, fmt.Sprintf("%s %.3f", c.method, c.score))
+		if best == nil || comb.score < best.score {
+			best, k = comb, n
+		}
 	}
-	f.Reason = fmt.Sprintf("mean of the %d best in rolling-origin validation (MASE+RMSSE: %s); %s",
-		len(top), strings.Join(why, ", "), f.Class)
-	return comb
+	var why []string
+	for _, c := range ranked[:k] {
+		f.Members, f.Models = append(f.Members, c.method), append(f.Models, c.label)
+		why = append(why, fmt.Sprintf("%s %.3f", c.label, c.score))
+	}
+	f.Reason = fmt.Sprintf("mean of the %d best in rolling-origin validation (MASE+RMSSE: %s; mean %.3f); %s",
+		k, strings.Join(why, ", "), best.score, f.Class)
+	return best
+}
+
+// meanTrace averages the traces of cands.
+func meanTrace(cands []*candidate) []float64 {
+	out := make([]float64, len(cands[0].trace))
+	w := 1 / float64(len(cands))
+	for _, c := range cands {
+		for i, v := range c.trace {
+			out[i] += w * v
+		}
+	}
+	return out
 }
 
 // rankCandidates orders candidates by validation score (ties by method

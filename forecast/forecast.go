@@ -66,7 +66,9 @@ func (f *Forecast) Quantile(day int, p float64) (float64, error) {
 	}
 	mean := f.Mean[day-1]
 	e, ok := f.dist.dayQuantile(day-1, p)
-	if !ok {
+	if ok {
+		e *= f.dist.unit(mean)
+	} else {
 		e = f.normalError(1, p)
 	}
 	return math.Max(mean+e, 0), nil
@@ -99,7 +101,9 @@ func (f *Forecast) LeadTimeQuantile(days int, p float64) (float64, error) {
 	for k := range days {
 		mean += f.Mean[k]
 		e, ok := f.dist.sumQuantile(k, p)
-		if !ok {
+		if ok {
+			e *= f.dist.unit(mean)
+		} else {
 			e = f.normalError(k+1, p)
 		}
 		best = math.Max(best, mean+e)

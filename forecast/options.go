@@ -14,6 +14,9 @@ const (
 	warmup = 14
 	// minFit is the fewest days a model is fitted on before validation is used.
 	minFit = 28
+	// scaleFloor × the window's mean demand is the smallest forecast an
+	// error scale is taken from.
+	scaleFloor = 0.25
 	// combineTop is how many of the best validated methods Auto averages.
 	combineTop = 3
 )

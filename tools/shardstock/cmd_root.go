@@ -106,6 +106,7 @@ Exit codes: 0 success, 1 failed operation, 2 bad usage.`,
 		a.verifyCommand(),
 		a.archiveCommand(),
 		a.benchCommand(),
+		a.forecastCommand(),
 	)
 	return root
 }
