@@ -39,8 +39,11 @@ func positive(y []float64) bool {
 func fitETS(y []float64, specs []etsSpec) (fits []*etsModel, best *etsModel) {
 	bestAIC := math.Inf(1)
 	pos := positive(y)
-	for _, s := range specs {
+	for i, s := range specs {
 		m := &etsModel{spec: s}
+		if s.damped && i > 0 && !specs[i-1].damped && specs[i-1].season == s.season {
+			m.start = fits[i-1]
+		}
 		m.fit(y)
 		fits = append(fits, m)
 		if s.season == multSeason && !pos {
@@ -82,6 +85,8 @@ func fitCandidates(methods []Method, train, hist []float64, off, h int) []*candi
 			c.model = seasonalNaiveModel{}
 		case MovingAverage:
 			c.model = movingAverageModel{}
+		case MAWeekly:
+			c.model = maWeeklyModel{}
 		case SES:
 			c.model, c.label = family[0], family[0].spec.String()
 		case HoltWintersAdd:
@@ -126,12 +131,17 @@ func yearlyCandidates(train, hist []float64, off, h int) []*candidate {
 	factors := yearlyFactors(hist, h)
 	var out []*candidate
 	pos := positive(train)
+	undamped := map[season]*etsModel{}
 	for _, s := range yearlyFamily {
 		if s.season == multSeason && !pos {
 			continue
 		}
-		ym := &yearlyModel{inner: &etsModel{spec: s}, factors: factors, off: off}
+		em := &etsModel{spec: s, start: undamped[s.season]}
+		ym := &yearlyModel{inner: em, factors: factors, off: off}
 		ym.fit(train)
+		if !s.damped {
+			undamped[s.season] = em
+		}
 		out = append(out, &candidate{method: ETSYearly, model: ym, label: "yearly×" + s.String()})
 	}
 	return out
@@ -152,7 +162,7 @@ func fitYearly(train, hist []float64, off, h int) (model, string) {
 
 // autoMethods lists the methods Auto considers for a window starting at off.
 func autoMethods(off int, positive bool) []Method {
-	ms := []Method{SeasonalNaive, MovingAverage, SES, ETS, HoltWintersAdd, Croston, SBA, TSB}
+	ms := []Method{SeasonalNaive, MovingAverage, MAWeekly, SES, ETS, HoltWintersAdd, Croston, SBA, TSB}
 	if positive {
 		ms = append(ms, HoltWintersMul)
 	}

@@ -44,11 +44,18 @@ func (s etsSpec) params() int {
 type etsModel struct {
 	spec                    etsSpec
 	alpha, beta, gamma, phi float64
-	level0, trend0          float64
-	season0                 [period]float64
 	sse                     float64 // in-sample sum of squared one-step errors
 	nobs                    int     // observations in the fit
 	ok                      bool    // false when the model cannot describe the data (e.g. M with no level)
+	// start, when set, is a fitted sibling without trend whose alpha and
+	// gamma start the search (a damped member then needs fewer evaluations).
+	start *etsModel
+}
+
+// etsStates are the level, trend and weekly seasonal states.
+type etsStates struct {
+	level, trend float64
+	season       [period]float64
 }
 
 // minSeason bounds multiplicative seasonal factors away from zero: the
@@ -56,14 +63,16 @@ type etsModel struct {
 // would turn every error on that day into a jump of the level.
 const minSeason, maxSeason = 0.1, 10
 
-// initStates sets heuristic initial states from the first four weeks of y.
-func (m *etsModel) initStates(y []float64) {
+// initStates returns heuristic initial states from the first four weeks of
+// y; ok is false when the model cannot start (multiplicative season without
+// a positive level).
+func (m *etsModel) initStates(y []float64) (st etsStates, ok bool) {
 	head := y[:min(len(y), 4*period)]
 	n, mean, _ := observedStats(head)
 	if n == 0 {
 		_, mean, _ = observedStats(y)
 	}
-	m.level0, m.trend0 = mean, 0
+	st.level = mean
 	var sum [period]float64
 	var cnt [period]int
 	for i, v := range head {
@@ -72,22 +81,22 @@ func (m *etsModel) initStates(y []float64) {
 			cnt[i%period]++
 		}
 	}
-	for d := range m.season0 {
+	for d := range st.season {
 		avg := mean
 		if cnt[d] > 0 {
 			avg = sum[d] / float64(cnt[d])
 		}
 		switch m.spec.season {
 		case addSeason:
-			m.season0[d] = avg - mean
+			st.season[d] = avg - mean
 		case multSeason:
-			m.season0[d] = 1
+			st.season[d] = 1
 			if mean > 0 {
-				m.season0[d] = min(max(avg/mean, minSeason), maxSeason)
+				st.season[d] = min(max(avg/mean, minSeason), maxSeason)
 			}
 		}
 	}
-	m.ok = m.spec.season != multSeason || mean > 0
+	return st, m.spec.season != multSeason || mean > 0
 }
 
 // setParams maps unconstrained x onto the smoothing parameters:
@@ -109,26 +118,35 @@ func (m *etsModel) setParams(x []float64) {
 
 // startParams is the optimiser's starting point in the unconstrained space.
 func (m *etsModel) startParams() []float64 {
-	x := []float64{logit(0.1)}
+	alpha, gamma := 0.1, 0.05
+	if m.start != nil && m.start.ok {
+		alpha, gamma = min(max(m.start.alpha, 0.01), 0.95), min(max(m.start.gamma/(1-m.start.alpha), 0.01), 0.95)
+	}
+	x := []float64{logit(alpha)}
 	if m.spec.damped {
 		x = append(x, logit(0.1), logit(0.5))
 	}
 	if m.spec.season != noSeason {
-		x = append(x, logit(0.05))
+		x = append(x, logit(gamma))
 	}
 	return x
 }
 
+// fitDays is how many of the last days of its training data a model's
+// parameters are estimated on (the optimiser's cost grows with it).
+const fitDays = 364
+
 func (m *etsModel) fit(y []float64) {
-	m.initStates(y)
-	if !m.ok {
+	y = y[max(0, len(y)-fitDays):]
+	st, ok := m.initStates(y)
+	if m.ok = ok; !ok {
 		return
 	}
+	x0 := m.startParams()
 	x := minimize(func(x []float64) float64 {
 		m.setParams(x)
-		sse, _ := m.filter(y, -1, 0, nil)
-		return sse
-	}, m.startParams(), 60*len(m.startParams())+40)
+		return m.sumSquares(y, st)
+	}, x0, 25*len(x0)+15)
 	m.setParams(x)
 	m.sse, m.nobs = m.filter(y, -1, 0, nil)
 	m.ok = !math.IsInf(m.sse, 0) && !math.IsNaN(m.sse)
@@ -156,7 +174,8 @@ func (m *etsModel) run(y []float64, from, h int, fc []float64) {
 // states blow up). When fc is not nil it writes the h-step forecasts of every
 // origin t ≥ from into fc[(t-from)*h:].
 func (m *etsModel) filter(y []float64, from, h int, fc []float64) (float64, int) {
-	l, b, s := m.level0, m.trend0, m.season0
+	st, _ := m.initStates(y)
+	l, b, s := st.level, st.trend, st.season
 	a, beta, g, phi := m.alpha, m.beta, m.gamma, m.phi
 	sse, n := 0.0, 0
 	for t := 0; t <= len(y); t++ {
@@ -215,4 +234,63 @@ func (m *etsModel) emit(l, b float64, s *[period]float64, t int, out []float64) 
 		}
 		out[k] = clampForecast(f)
 	}
+}
+
+// sumSquares is the first result of filter without forecasts, in loops
+// specialised by season: the optimiser calls it hundreds of times per fit.
+func (m *etsModel) sumSquares(y []float64, st etsStates) float64 {
+	l, b, s := st.level, st.trend, st.season
+	a, beta, g, phi := m.alpha, m.beta, m.gamma, m.phi
+	sse := 0.0
+	d := 0
+	switch m.spec.season {
+	case noSeason:
+		for _, v := range y {
+			lb := l + phi*b
+			if v != v { // missing
+				l, b = lb, phi*b
+				continue
+			}
+			e := v - lb
+			l, b = lb+a*e, phi*b+beta*e
+			sse += e * e
+		}
+	case addSeason:
+		for _, v := range y {
+			lb := l + phi*b
+			if v == v {
+				e := v - lb - s[d]
+				l, b = lb+a*e, phi*b+beta*e
+				s[d] += g * e
+				sse += e * e
+			} else {
+				l, b = lb, phi*b
+			}
+			if d++; d == period {
+				d = 0
+			}
+		}
+	case multSeason:
+		for _, v := range y {
+			lb := l + phi*b
+			if v == v {
+				sd := s[d]
+				e := v - lb*sd
+				l, b = max(lb+a*e/sd, 0), phi*b+beta*e/sd
+				if lb > 1e-9 {
+					s[d] = min(max(sd+g*e/lb, minSeason), maxSeason)
+				}
+				sse += e * e
+			} else {
+				l, b = lb, phi*b
+			}
+			if d++; d == period {
+				d = 0
+			}
+		}
+	}
+	if !(sse < 1e300) {
+		return math.Inf(1)
+	}
+	return sse
 }

@@ -42,32 +42,54 @@ func Fit(s Series, opts Options) (*Forecast, error) {
 		cut = len(y) // too short to validate: fit on everything
 	}
 	cands := fitCandidates(methods, y[:cut], hist, off, h)
-	from := min(cut, max(0, len(y)-errorOrigins))
-	for _, c := range cands {
-		c.trace = make([]float64, (len(y)-from+1)*h)
-		c.model.run(y, from, h, c.trace)
-	}
-	scaleMAE, scaleMSE := Scale(y[:cut])
+	// Pass 1: forecasts from the validation origins only, to rank.
 	var score func(trace []float64) Accuracy
+	for _, c := range cands {
+		c.trace = make([]float64, (len(y)-cut+1)*h)
+		c.model.run(y, cut, h, c.trace)
+	}
 	if cut < len(y) {
+		scaleMAE, scaleMSE := Scale(y[:cut])
 		score = func(trace []float64) Accuracy {
-			return validate(y, trace, from, cut, h, hv).accuracy(scaleMAE, scaleMSE)
+			return validate(y, trace, cut, cut, h, hv).accuracy(scaleMAE, scaleMSE)
 		}
 		for _, c := range cands {
 			c.acc = score(c.trace)
 			c.score = c.acc.MASE + c.acc.RMSSE
 		}
 	}
-	chosen := f.choose(cands, score)
-	f.Mean = make([]float64, h)
-	copy(f.Mean, chosen.trace[(len(y)-from)*h:])
+	members := f.choose(cands, score)
 	if score != nil {
-		f.Backtest = score(chosen.trace)
+		f.Backtest = score(meanTrace(members))
 		f.BacktestOrigins = len(y) - hv - cut + 1
 	}
-	f.dist = newErrDist(y, chosen.trace, max(from, min(warmup, len(y)-1)), from, h, scaleFloor*wmean)
+	// Pass 2: the members' forecasts from every error origin, averaged.
+	from := min(cut, max(0, len(y)-errorOrigins))
+	trace := combinedTrace(members, y, from, h)
+	f.Mean = make([]float64, h)
+	copy(f.Mean, trace[(len(y)-from)*h:])
+	f.dist = newErrDist(y, trace, max(from, min(warmup, len(y)-1)), from, h, scaleFloor*wmean)
 	f.ResidualScale = f.dist.scale
 	return f, nil
+}
+
+// combinedTrace runs every member over y from origin from and averages
+// their forecasts.
+func combinedTrace(members []*candidate, y []float64, from, h int) []float64 {
+	out := make([]float64, (len(y)-from+1)*h)
+	if len(members) == 1 {
+		members[0].model.run(y, from, h, out)
+		return out
+	}
+	buf := make([]float64, len(out))
+	w := 1 / float64(len(members))
+	for _, c := range members {
+		c.model.run(y, from, h, buf)
+		for i, v := range buf {
+			out[i] += w * v
+		}
+	}
+	return out
 }
 
 // validate sums the errors of the forecasts in trace over the validation
@@ -83,16 +105,18 @@ func validate(y, trace []float64, from, cut, h, hv int) errorSums {
 	return s
 }
 
-// choose picks the candidate whose trace becomes the forecast, and records
+// choose picks the candidates whose mean becomes the forecast and records
 // the choice and the reason on f. With validation (score not nil), Auto
-// averages the best 1..combineTop candidates, as many as validate best;
-// without it (short history), Auto follows the demand class.
-func (f *Forecast) choose(cands []*candidate, score func([]float64) Accuracy) *candidate {
+// averages the combineTop candidates that validate best (choosing how many
+// by validation too, or taking the median, did worse on development splits
+// of the three real data sets); without it (short history), Auto follows
+// the demand class.
+func (f *Forecast) choose(cands []*candidate, score func([]float64) Accuracy) []*candidate {
 	if f.Method != Auto {
 		c := cands[0]
 		f.Members, f.Models = []Method{c.method}, []string{c.label}
 		f.Reason = "method " + string(c.method) + " requested"
-		return c
+		return cands[:1]
 	}
 	if score == nil {
 		want := ETS
@@ -103,31 +127,20 @@ func (f *Forecast) choose(cands []*candidate, score func([]float64) Accuracy) *c
 			if c.method == want {
 				f.Members, f.Models = []Method{c.method}, []string{c.label}
 				f.Reason = fmt.Sprintf("history too short to validate; %s → %s", f.Class, want)
-				return c
+				return []*candidate{c}
 			}
 		}
 	}
 	ranked := rankCandidates(cands)
-	var best *candidate
-	k := 0
-	for n := 1; n <= min(combineTop, len(ranked)); n++ {
-		comb := &candidate{method: Auto, trace: meanTrace(ranked[:n])}
-		if score != nil {
-			comb.acc = score(comb.trace)
-			comb.score = comb.acc.MASE + comb.acc.RMSSE
-		}
-		if best == nil || comb.score < best.score {
-			best, k = comb, n
-		}
-	}
+	top := ranked[:min(combineTop, len(ranked))]
 	var why []string
-	for _, c := range ranked[:k] {
+	for _, c := range top {
 		f.Members, f.Models = append(f.Members, c.method), append(f.Models, c.label)
 		why = append(why, fmt.Sprintf("%s %.3f", c.label, c.score))
 	}
-	f.Reason = fmt.Sprintf("mean of the %d best in rolling-origin validation (MASE+RMSSE: %s; mean %.3f); %s",
-		k, strings.Join(why, ", "), best.score, f.Class)
-	return best
+	f.Reason = fmt.Sprintf("mean of the %d best in rolling-origin validation (MASE+RMSSE: %s); %s",
+		len(top), strings.Join(why, ", "), f.Class)
+	return top
 }
 
 // meanTrace averages the traces of cands.

@@ -33,8 +33,8 @@ type Forecast struct {
 	// Days is the length of the window the models ran over.
 	Days int `json:"days"`
 
-	dist        errDist
-	fallbackVar float64 // daily variance for the normal fallback
+	dist        *errDist // nil for a zero forecast
+	fallbackVar float64  // daily variance for the normal fallback
 }
 
 // zero makes f the forecast of an item with no demand in its history.
@@ -72,6 +72,38 @@ func (f *Forecast) Quantile(day int, p float64) (float64, error) {
 		e = f.normalError(1, p)
 	}
 	return math.Max(mean+e, 0), nil
+}
+
+// Quantiles returns, for every day of the horizon, the quantiles of demand
+// at each probability of ps (out[day-1][i] for ps[i]): the same values as
+// Quantile, computed faster for a whole table.
+func (f *Forecast) Quantiles(ps ...float64) ([][]float64, error) {
+	out := make([][]float64, len(f.Mean))
+	for d := range out {
+		out[d] = make([]float64, len(ps))
+	}
+	for i, p := range ps {
+		if err := checkP(p); err != nil {
+			return nil, err
+		}
+		var qs []float64
+		if f.dist != nil {
+			qs = f.dist.dayQuantiles(p)
+		}
+		for d, mean := range f.Mean {
+			e := math.NaN()
+			if qs != nil {
+				e = qs[d]
+			}
+			if math.IsNaN(e) {
+				e = f.normalError(1, p)
+			} else {
+				e *= f.dist.unit(mean)
+			}
+			out[d][i] = math.Max(mean+e, 0)
+		}
+	}
+	return out, nil
 }
 
 // LeadTimeMean returns the expected demand summed over days 1..days.

@@ -11,6 +11,7 @@ const (
 	Naive          Method = "naive"
 	SeasonalNaive  Method = "snaive"
 	MovingAverage  Method = "ma"
+	MAWeekly       Method = "ma-weekly"
 	SES            Method = "ses"
 	ETS            Method = "ets"
 	HoltWintersAdd Method = "hw-add"
@@ -23,7 +24,7 @@ const (
 
 // Methods lists every single method (not Auto) in a fixed order.
 func Methods() []Method {
-	return []Method{Naive, SeasonalNaive, MovingAverage, SES, ETS, HoltWintersAdd, HoltWintersMul,
+	return []Method{Naive, SeasonalNaive, MovingAverage, MAWeekly, SES, ETS, HoltWintersAdd, HoltWintersMul,
 		ETSYearly, Croston, SBA, TSB}
 }
 

@@ -9,7 +9,7 @@ const (
 	// validationHorizon caps the horizon scored in rolling-origin validation.
 	validationHorizon = 28
 	// errorOrigins is how many recent origins feed the error distribution.
-	errorOrigins = 182
+	errorOrigins = 350
 	// warmup is how many days a model runs before its errors are trusted.
 	warmup = 14
 	// minFit is the fewest days a model is fitted on before validation is used.
@@ -18,7 +18,7 @@ const (
 	// error scale is taken from.
 	scaleFloor = 0.25
 	// combineTop is how many of the best validated methods Auto averages.
-	combineTop = 3
+	combineTop = 4
 )
 
 // Options control Fit. The zero value asks for Auto over DefaultHorizon days

@@ -56,6 +56,10 @@ type MethodResult struct {
 type Sums struct {
 	Forecast, Actual float64 // summed over scored days, for relative bias
 	Covered, Scored  int     // days with actual ≤ q95, days scored
+	// SumCovered counts series whose demand over the first lead time +
+	// review days was ≤ the quantile of the sum (the order-up-to level);
+	// SumScored counts series with all those days observed.
+	SumCovered, SumScored int
 }
 
 // SeriesResult is the evaluation of one series.
@@ -108,6 +112,12 @@ func EvaluateSeries(s forecast.Series, cfg Config) (SeriesResult, error) {
 			mr.Sums.Actual += a
 		}
 		upTo, _ := f.LeadTimeQuantile(protect, cfg.ServiceLevel)
+		if sum, ok := observedSum(testObs[:min(protect, h)]); ok && protect <= h {
+			mr.Sums.SumScored++
+			if sum <= upTo {
+				mr.Sums.SumCovered++
+			}
+		}
 		mr.Stock = SimulateBaseStock(testObs, upTo, cfg.LeadTime, trainObs)
 		res.Methods = append(res.Methods, mr)
 	}
@@ -139,4 +149,16 @@ func staticPolicy(train, test []float64, cfg Config) SimResult {
 	p := float64(cfg.LeadTime + cfg.Review)
 	z := distuv.UnitNormal.Quantile(cfg.ServiceLevel)
 	return SimulateBaseStock(test, mean*p+z*sd*math.Sqrt(p), cfg.LeadTime, train)
+}
+
+// observedSum sums xs; ok is false when a day is missing.
+func observedSum(xs []float64) (float64, bool) {
+	sum := 0.0
+	for _, v := range xs {
+		if math.IsNaN(v) {
+			return 0, false
+		}
+		sum += v
+	}
+	return sum, true
 }

@@ -221,11 +221,12 @@ func (a *app) runForecast(cmd *cobra.Command, r *demandcsv.Reader, out string, o
 			label := methodLabel(res.f)
 			sum.Members[label]++
 			end := s.Start + demandcsv.Day(len(s.Demand))
+			qs, err := res.f.Quantiles(0.5, 0.9, 0.95, 0.99)
+			if err != nil {
+				return err
+			}
 			for d := range rows {
-				rows[d] = demandcsv.ForecastRow{Day: end + demandcsv.Day(d), Method: label, Mean: res.f.Mean[d]}
-				for i, p := range []float64{0.5, 0.9, 0.95, 0.99} {
-					rows[d].Q[i], _ = res.f.Quantile(d+1, p)
-				}
+				rows[d] = demandcsv.ForecastRow{Day: end + demandcsv.Day(d), Method: label, Mean: res.f.Mean[d], Q: [4]float64(qs[d])}
 			}
 			sum.Rows += len(rows)
 			return cw.Forecast(s.ID, rows)
