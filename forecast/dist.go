@@ -90,14 +90,15 @@ func newErrDist(y, trace []float64, first, from, h int, floor float64) *errDist 
 }
 
 // dayQuantile is the p-quantile of the scaled error of a forecast k+1 days
-// ahead: the average of the quantiles of the horizons within dayBand of k
-// (averaging quantiles keeps them monotone in p). ok is false with too few
-// errors.
+// ahead: the average of the quantiles of the horizons within dayBand of k.
+// Quantiles are empirical (sample values, no interpolation: interpolated
+// ones can break the order by an ulp), and averaging them keeps them
+// non-decreasing in p exactly. ok is false with too few errors.
 func (d *errDist) dayQuantile(k int, p float64) (q float64, ok bool) {
 	if d == nil {
 		return 0, false
 	}
-	return d.band(k, func(j int) float64 { return stat.Quantile(p, stat.LinInterp, d.days()[j], nil) })
+	return d.band(k, func(j int) float64 { return stat.Quantile(p, stat.Empirical, d.days()[j], nil) })
 }
 
 // dayQuantiles is dayQuantile for every day of the horizon, each horizon's
@@ -107,7 +108,7 @@ func (d *errDist) dayQuantiles(p float64) []float64 {
 	per := make([]float64, len(days))
 	for j, e := range days {
 		if len(e) > 0 {
-			per[j] = stat.Quantile(p, stat.LinInterp, e, nil)
+			per[j] = stat.Quantile(p, stat.Empirical, e, nil)
 		}
 	}
 	out := make([]float64, len(days))
@@ -146,7 +147,7 @@ func (d *errDist) sumQuantile(k int, p float64) (float64, bool) {
 	if d == nil || k >= len(d.cum) || len(d.cum[k]) < minErrors {
 		return 0, false
 	}
-	return stat.Quantile(p, stat.LinInterp, d.sums()[k], nil), true
+	return stat.Quantile(p, stat.Empirical, d.sums()[k], nil), true
 }
 
 // robustScale is 1.4826 × the median absolute deviation of e (a standard
