@@ -1,8 +1,8 @@
 package forecast
 
 import (
-	"fmt"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 
