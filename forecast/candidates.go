@@ -20,7 +20,7 @@ var etsFamily = [...]etsSpec{
 }
 
 // yearlyFamily is the ETS members compared under the yearly profile.
-var yearlyFamily = [...]etsSpec{{false, addSeason}, {false, multSeason}, {true, addSeason}}
+var yearlyFamily = [...]etsSpec{{false, addSeason}, {false, multSeason}}
 
 // positive reports whether every observed value of y is > 0: multiplicative
 // seasonality is only considered then (as in Hyndman's ets), because a
@@ -66,6 +66,7 @@ func fitCandidates(methods []Method, train, hist []float64, off, h int) []*candi
 	var out []*candidate
 	var family []*etsModel
 	var bestETS *etsModel
+	var croston *crostonModel
 	needETS := false
 	for _, m := range methods {
 		switch m {
@@ -101,9 +102,12 @@ func fitCandidates(methods []Method, train, hist []float64, off, h int) []*candi
 			out = append(out, yearlyCandidates(train, hist, off, h)...)
 			continue
 		case Croston, SBA:
-			cm := &crostonModel{sba: m == SBA}
-			cm.fit(train)
-			c.model = cm
+			// SBA corrects Croston with the same alpha: fit it once.
+			if croston == nil {
+				croston = &crostonModel{}
+				croston.fit(train)
+			}
+			c.model = &crostonModel{sba: m == SBA, alpha: croston.alpha}
 		case TSB:
 			tm := &tsbModel{}
 			tm.fit(train)

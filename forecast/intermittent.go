@@ -52,9 +52,11 @@ func crostonRun(y []float64, alpha float64, sba bool, from, h int, fc []float64)
 	return sse
 }
 
+// fit chooses alpha by the one-step SSE of Croston's forecast (also for SBA,
+// which then applies its correction with the same alpha).
 func (m *crostonModel) fit(y []float64) {
 	x := minimize(func(x []float64) float64 {
-		return crostonRun(y, 0.02+0.48*logistic(x[0]), m.sba, 0, 0, nil)
+		return crostonRun(y, 0.02+0.48*logistic(x[0]), false, 0, 0, nil)
 	}, []float64{logit(0.1 / 0.48)}, 60)
 	m.alpha = 0.02 + 0.48*logistic(x[0])
 }

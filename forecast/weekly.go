@@ -17,52 +17,44 @@ type maWeeklyModel struct{}
 func (maWeeklyModel) fit([]float64) {}
 
 func (maWeeklyModel) run(y []float64, from, h int, fc []float64) {
-	n := len(y)
-	// ps[i], pc[i]: sum and count of observed values before i; pw[d][i]:
-	// sum and count of observed values before i on weekday d (i%7 == d).
-	ps, pc := make([]float64, n+1), make([]float64, n+1)
-	var pw, pwc [period][]float64
-	for d := range period {
-		pw[d], pwc[d] = make([]float64, n+1), make([]float64, n+1)
-	}
-	for i, v := range y {
-		ps[i+1], pc[i+1] = ps[i], pc[i]
-		for d := range period {
-			pw[d][i+1], pwc[d][i+1] = pw[d][i], pwc[d][i]
-		}
-		if !math.IsNaN(v) {
-			ps[i+1] += v
-			pc[i+1]++
-			pw[i%period][i+1] += v
-			pwc[i%period][i+1]++
-		}
-	}
+	// Running sums and counts of observed values over the last profileDays
+	// days (all and per weekday) and over the last maWindow days.
+	var wsum, wcnt [period]float64
+	var sum, cnt, rsum, rcnt float64
 	var prof [period]float64
-	for t := from; t <= n; t++ {
-		lo := max(0, t-profileDays)
-		cnt := pc[t] - pc[lo]
-		mean := 0.0
-		if cnt > 0 {
-			mean = (ps[t] - ps[lo]) / cnt
+	for t := 0; t <= len(y); t++ {
+		if t >= from {
+			mean := 0.0
+			if cnt > 0 {
+				mean = sum / cnt
+			}
+			for d := range period {
+				prof[d] = (wsum[d] + profilePrior) / (wcnt[d]*mean + profilePrior)
+			}
+			level := 0.0
+			if rcnt > 0 {
+				level = rsum / rcnt
+			}
+			out := fc[(t-from)*h : (t-from+1)*h]
+			for k := range out {
+				out[k] = clampForecast(level * prof[(t+k)%period])
+			}
 		}
-		for d := range period {
-			sum, c := pw[d][t]-pw[d][lo], pwc[d][t]-pwc[d][lo]
-			prof[d] = (sum + profilePrior) / (c*mean + profilePrior)
+		if t == len(y) {
+			break
 		}
-		level := recentMean(ps, pc, t)
-		out := fc[(t-from)*h : (t-from+1)*h]
-		for k := range out {
-			out[k] = clampForecast(level * prof[(t+k)%period])
+		if v := y[t]; !math.IsNaN(v) {
+			wsum[t%period] += v
+			wcnt[t%period]++
+			sum, cnt, rsum, rcnt = sum+v, cnt+1, rsum+v, rcnt+1
+		}
+		if old := t - profileDays; old >= 0 && !math.IsNaN(y[old]) {
+			wsum[old%period] -= y[old]
+			wcnt[old%period]--
+			sum, cnt = sum-y[old], cnt-1
+		}
+		if old := t - maWindow; old >= 0 && !math.IsNaN(y[old]) {
+			rsum, rcnt = rsum-y[old], rcnt-1
 		}
 	}
-}
-
-// recentMean is the mean of the observed values among the last maWindow
-// days before t (a window of days, not of observations).
-func recentMean(ps, pc []float64, t int) float64 {
-	lo := max(0, t-maWindow)
-	if c := pc[t] - pc[lo]; c > 0 {
-		return (ps[t] - ps[lo]) / c
-	}
-	return 0
 }

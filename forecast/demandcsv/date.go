@@ -65,21 +65,18 @@ func parseDay(b []byte) (Day, error) {
 	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
 		return 0, fmt.Errorf("date %q is not YYYY-MM-DD", b)
 	}
-	var v [8]int64
-	j := 0
-	for i, c := range b {
-		if i == 4 || i == 7 {
-			continue
-		}
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("date %q is not YYYY-MM-DD", b)
-		}
-		v[j] = int64(c - '0')
-		j++
+	var bad byte
+	digit := func(c byte) int64 {
+		d := c - '0'
+		bad |= d / 10 // non-zero unless 0 <= d <= 9 (bytes wrap below '0')
+		return int64(d)
 	}
-	y := v[0]*1000 + v[1]*100 + v[2]*10 + v[3]
-	m := v[4]*10 + v[5]
-	d := v[6]*10 + v[7]
+	y := digit(b[0])*1000 + digit(b[1])*100 + digit(b[2])*10 + digit(b[3])
+	m := digit(b[5])*10 + digit(b[6])
+	d := digit(b[8])*10 + digit(b[9])
+	if bad != 0 {
+		return 0, fmt.Errorf("date %q is not YYYY-MM-DD", b)
+	}
 	if m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
 		return 0, fmt.Errorf("date %q does not exist", b)
 	}

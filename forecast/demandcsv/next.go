@@ -40,7 +40,8 @@ func (r *Reader) Next() (Series, error) {
 			return Series{}, err
 		}
 		if row.id != s.ID {
-			r.pending = &row
+			next := row // a copy, so that only a series' first row escapes
+			r.pending = &next
 			return s, nil
 		}
 		want := s.Start + Day(len(s.Demand))

@@ -112,26 +112,27 @@ func (r *Reader) readLine() ([][]byte, error) {
 			return nil, err
 		}
 		r.line++
-		line = bytes.TrimRight(line, "\r\n")
+		for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
+			line = line[:len(line)-1]
+		}
 		if len(line) == 0 {
 			if err == io.EOF {
 				return nil, io.EOF
 			}
 			continue
 		}
-		if bytes.IndexByte(line, '"') >= 0 {
-			return quotedFields(line, r.line)
-		}
 		r.fields = r.fields[:0]
-		for {
-			i := bytes.IndexByte(line, ',')
-			if i < 0 {
-				r.fields = append(r.fields, line)
-				break
+		start := 0
+		for i, c := range line {
+			switch c {
+			case ',':
+				r.fields = append(r.fields, line[start:i])
+				start = i + 1
+			case '"':
+				return quotedFields(line, r.line)
 			}
-			r.fields = append(r.fields, line[:i])
-			line = line[i+1:]
 		}
+		r.fields = append(r.fields, line[start:])
 		return r.fields, nil
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -114,6 +115,12 @@ type runSummary struct {
 	Warnings []string       `json:"warnings"`
 }
 
+// gcPercent is the garbage collector's target while forecasting: every
+// series allocates a few hundred kilobytes that die at once while the live
+// heap stays small, so collecting four times less often saves CPU for
+// little memory.
+const gcPercent = 400
+
 // maxWarnings bounds the skipped-series messages kept.
 const maxWarnings = 10
 
@@ -155,6 +162,7 @@ Exit code 0 when the file is written, 1 when reading or writing fails, 2 on bad 
 				return err
 			}
 			defer closer.Close()
+			defer debug.SetGCPercent(debug.SetGCPercent(gcPercent))
 			sum, err := a.runForecast(cmd, r, out, forecast.Options{Method: m, Horizon: horizon, Window: in.window}, in.workers)
 			if err != nil {
 				return err
@@ -296,6 +304,7 @@ sees the real held-out days. Exit code 0 when the report is printed, 1 on a read
 				return err
 			}
 			defer closer.Close()
+			defer debug.SetGCPercent(debug.SetGCPercent(gcPercent))
 			if name == "" {
 				name = in.history
 			}
