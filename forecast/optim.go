@@ -11,8 +11,8 @@ import (
 // stallIters iterations (gonum's FunctionConverge rule).
 const (
 	stallAbs   = 1e-9
-	stallRel   = 1e-4
-	stallIters = 8
+	stallRel   = 1e-3
+	stallIters = 6
 )
 
 // minimize runs gonum's Nelder-Mead on f from x0 and returns the best point
