@@ -14,21 +14,23 @@
 // Every model skips them when it updates its state and when its error is
 // measured.
 //
-// Methods: Naive, SeasonalNaive (weekly), MovingAverage (28 days), SES,
-// ETS (additive errors; no or damped trend; no, additive or multiplicative
-// weekly season; chosen by AIC), the two Holt-Winters members of that family
+// Methods: Naive, SeasonalNaive (weekly), MovingAverage (28 days), MAWeekly
+// (moving average × weekday profile), SES, ETS (additive errors; no or damped
+// trend; no, additive or multiplicative weekly season; chosen by AIC), the
+// two Holt-Winters members of that family
 // (HoltWintersAdd, HoltWintersMul), ETSYearly (ETS on demand divided by a
 // yearly profile estimated from past years), Croston, SBA and TSB for
 // intermittent demand, and Auto. Auto fits every applicable method on the
 // history minus its last 56 days, scores each by rolling-origin validation on
 // those days (one origin per day, 28-day horizon) and forecasts the mean of the
-// best three. Smoothing parameters are fitted with gonum's Nelder-Mead on the
+// best four. Smoothing parameters are fitted with gonum's Nelder-Mead on the
 // sum of squared one-step errors; the models then run over the whole window
 // with those parameters, so the final forecast starts from current states.
 //
-// Quantiles are empirical: the model's own h-step errors over the last 182
-// origins of the window are added to the mean forecast (per day, averaged
-// over a band of neighbouring horizons), and the errors of forecasts summed
+// Quantiles are empirical: the model's own h-step errors from every other
+// origin of the window (up to 350 days back), scaled by the square root of
+// their forecast, are added to the mean forecast (per day, averaged over a
+// band of neighbouring horizons), and the errors of forecasts summed
 // over L days give the lead-time distribution directly, so correlated errors
 // widen it as they should (a quantile of a sum is not the sum of quantiles).
 // With too few errors a normal approximation with variance max(mean, sample

@@ -7,7 +7,7 @@ import (
 )
 
 // Forecast is the result of Fit: the mean demand per day over the horizon and
-// its distribution.
+// its distribution. Its methods are safe for concurrent use.
 type Forecast struct {
 	// Method is the method asked for (Auto or a single method).
 	Method Method `json:"method"`

@@ -158,10 +158,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		r.Name, r.Series, r.Skipped, c.Horizon, c.LeadTime, c.Review, 100*c.ServiceLevel)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "method\tMASE\tRMSSE\tbias%\tcover q95\tcover sum\tservice\tfill rate\tavg stock\tstock vs static\tfailed\t")
-	for _, row := range append(r.Rows, r.Static) {
+	for _, row := range r.Rows {
 		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%+.1f\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\t%.2f\t%+.1f%%\t%d\t\n", row.Method, row.MASE, row.RMSSE,
 			row.BiasPct, 100*row.Cover95, 100*row.CoverSum, 100*row.Service, 100*row.FillRate, row.AvgStock, row.StockVsStatic, row.Failures)
 	}
+	st := r.Static // a policy, not a forecast: no accuracy figures
+	fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t%.1f%%\t%.1f%%\t%.2f\t\t\t\n", st.Method, 100*st.Service, 100*st.FillRate, st.AvgStock)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
