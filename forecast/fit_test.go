@@ -214,3 +214,27 @@ func TestKnownAnswerPoisson(t *testing.T) {
 	near(t, "order-up-to", pol.OrderUpTo, 41.5, 4) // Poisson(32): q95 = 42
 	near(t, "residual scale", f.ResidualScale, 2, 0.5)
 }
+
+func TestForecastIsSafeForConcurrentReaders(t *testing.T) {
+	s, _ := synthSeries(1, 400, 0)
+	ref, err := Fit(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := ref.LeadTimeQuantile(8, 0.95)
+	f, _ := Fit(s, Options{}) // unsorted errors: the readers race to sort them
+	done := make(chan float64)
+	for range 4 {
+		go func() {
+			q, _ := f.LeadTimeQuantile(8, 0.95)
+			_, _ = f.Quantile(3, 0.9)
+			_, _ = f.Quantiles(0.5, 0.99)
+			done <- q
+		}()
+	}
+	for range 4 {
+		if q := <-done; q != want {
+			t.Errorf("concurrent LeadTimeQuantile = %v, want %v", q, want)
+		}
+	}
+}
