@@ -28,7 +28,7 @@
 // with those parameters, so the final forecast starts from current states.
 //
 // Quantiles are empirical: the model's own h-step errors from every other
-// origin of the window (up to 350 days back), scaled by the square root of
+// origin of the last 350 days of the window, scaled by the square root of
 // their forecast, are added to the mean forecast (per day, averaged over a
 // band of neighbouring horizons), and the errors of forecasts summed
 // over L days give the lead-time distribution directly, so correlated errors

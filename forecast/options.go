@@ -8,7 +8,8 @@ const (
 	MinWindow      = 28
 	// validationHorizon caps the horizon scored in rolling-origin validation.
 	validationHorizon = 28
-	// errorOrigins is how many recent origins feed the error distribution.
+	// errorOrigins is how many recent days of origins feed the error
+	// distribution (every originStride-th of them).
 	errorOrigins = 350
 	// warmup is how many days a model runs before its errors are trusted.
 	warmup = 14
