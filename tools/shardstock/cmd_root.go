@@ -107,6 +107,7 @@ Exit codes: 0 success, 1 failed operation, 2 bad usage.`,
 		a.archiveCommand(),
 		a.benchCommand(),
 		a.keysCommand(),
+		a.forecastCommand(),
 	)
 	return root
 }
