@@ -101,7 +101,7 @@ func alertStatusParam(r *http.Request) ([]inventory.AlertStatus, error) {
 	case inventory.AlertOpen, inventory.AlertAcknowledged, inventory.AlertResolved:
 		return []inventory.AlertStatus{v}, nil
 	default:
-		return nil, validationFailed("status", "status must be open, acknowledged or resolved, got %q", v)
+		return nil, inventory.Validation("status", "status must be open, acknowledged or resolved, got %q", v)
 	}
 }
 
@@ -277,7 +277,7 @@ func (c alertCursorCodec) seal(pos shard.AlertPosition, f shard.AlertFilter) str
 
 // open checks a cursor against the filter and returns the position it continues after.
 func (c alertCursorCodec) open(cursor string, f shard.AlertFilter) (shard.AlertPosition, error) {
-	bad := validationFailed("cursor", "cursor is invalid or was issued for another listing; start again without a cursor")
+	bad := inventory.Validation("cursor", "cursor is invalid or was issued for another listing; start again without a cursor")
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil || len(raw) < 17 {
 		return shard.AlertPosition{}, bad

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -131,13 +132,8 @@ func (s *Server) readEventsPage(ctx context.Context, after map[string]uint64, li
 
 // listEvents: GET /v1/events?after=CURSOR&limit=N.
 func (s *Server) listEvents(r *http.Request, _ []byte) (int, any, error) {
-	for name, vs := range r.URL.Query() {
-		if name != "after" && name != "limit" {
-			return 0, nil, validationFailed(name, "unknown query parameter %q", name)
-		}
-		if len(vs) > 1 {
-			return 0, nil, validationFailed(name, "query parameter %q is given more than once", name)
-		}
+	if err := queryParams(r, "after", "limit"); err != nil {
+		return 0, nil, err
 	}
 	limit, err := limitParam(r)
 	if err != nil {
@@ -145,7 +141,7 @@ func (s *Server) listEvents(r *http.Request, _ []byte) (int, any, error) {
 	}
 	after, err := decodeEventCursor(r.URL.Query().Get("after"))
 	if err != nil {
-		return 0, nil, validationFailed("after", "after is not a valid event cursor")
+		return 0, nil, inventory.Validation("after", "after is not a valid event cursor")
 	}
 	evs, next, err := s.readEventsPage(r.Context(), after, limit)
 	if err != nil {

@@ -36,11 +36,11 @@ const maxIdempotencyKeyLength = 128
 func (s *Server) idempotentCall(r *http.Request, body []byte, fn apiFunc) (int, []byte, http.Header) {
 	key := r.Header.Get("Idempotency-Key")
 	if utf8.RuneCountInString(key) > maxIdempotencyKeyLength || !utf8.ValidString(key) {
-		return s.encodeError(validationFailed("Idempotency-Key", "Idempotency-Key must be 1-%d characters", maxIdempotencyKeyLength))
+		return s.encodeError(inventory.Validation("Idempotency-Key", "Idempotency-Key must be 1-%d characters", maxIdempotencyKeyLength))
 	}
 	for i := 0; i < len(key); i++ {
 		if key[i] < 0x20 || key[i] == 0x7f {
-			return s.encodeError(validationFailed("Idempotency-Key", "Idempotency-Key must not contain control characters"))
+			return s.encodeError(inventory.Validation("Idempotency-Key", "Idempotency-Key must not contain control characters"))
 		}
 	}
 	ctx := r.Context()

@@ -116,7 +116,7 @@ func (c cursorCodec) seal(sku string, f shard.ReportFilter) string {
 
 // open checks a cursor against the filter and returns the SKU it continues after.
 func (c cursorCodec) open(cursor string, f shard.ReportFilter) (string, error) {
-	bad := validationFailed("cursor", "cursor is invalid or was issued for another listing; start again without a cursor")
+	bad := inventory.Validation("cursor", "cursor is invalid or was issued for another listing; start again without a cursor")
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil || len(raw) < 1+1+16 || raw[0] != cursorVersion {
 		return "", bad

@@ -67,13 +67,13 @@ func (s *Server) receiveLot(r *http.Request, body []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	if req.Lot == nil {
-		return 0, nil, validationFailed("lot", "lot is required")
+		return 0, nil, inventory.Validation("lot", "lot is required")
 	}
 	if err := shard.ValidateLotCode(*req.Lot); err != nil {
 		return 0, nil, err
 	}
 	if !req.Quantity.set {
-		return 0, nil, validationFailed("quantity", "quantity is required")
+		return 0, nil, inventory.Validation("quantity", "quantity is required")
 	}
 	qty, err := req.Quantity.decimal("quantity")
 	if err != nil {
@@ -83,14 +83,14 @@ func (s *Server) receiveLot(r *http.Request, body []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	if req.ExpiresAt == nil {
-		return 0, nil, validationFailed("expires_at", "expires_at is required")
+		return 0, nil, inventory.Validation("expires_at", "expires_at is required")
 	}
 	expires, err := time.Parse(time.RFC3339Nano, *req.ExpiresAt)
 	if err != nil {
-		return 0, nil, validationFailed("expires_at", "expires_at must be an RFC 3339 timestamp")
+		return 0, nil, inventory.Validation("expires_at", "expires_at must be an RFC 3339 timestamp")
 	}
 	if !expires.After(time.Now()) {
-		return 0, nil, validationFailed("expires_at", "expires_at must be in the future")
+		return 0, nil, inventory.Validation("expires_at", "expires_at must be in the future")
 	}
 	ctx := r.Context()
 	rc := shard.LotReceipt{SKU: sku, Partition: p, Code: *req.Lot, Quantity: qty, ExpiresAt: expires, Marker: markerFrom(ctx)}
@@ -151,7 +151,7 @@ func (s *Server) listLots(r *http.Request, _ []byte) (int, any, error) {
 	includeEmpty := false
 	if v := r.URL.Query().Get("include_empty"); v != "" {
 		if includeEmpty, err = strconv.ParseBool(v); err != nil {
-			return 0, nil, validationFailed("include_empty", "include_empty must be true or false")
+			return 0, nil, inventory.Validation("include_empty", "include_empty must be true or false")
 		}
 	}
 	prod, lots, err := s.readLots(r.Context(), sku, p, includeEmpty)

@@ -80,7 +80,7 @@ func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
 	}
 	if req.Scale != nil {
 		if *req.Scale < 0 || *req.Scale > inventory.MaxScale {
-			return 0, nil, validationFailed("scale", "scale must be 0-%d", inventory.MaxScale)
+			return 0, nil, inventory.Validation("scale", "scale must be 0-%d", inventory.MaxScale)
 		}
 		spec.Scale = req.Scale
 	}
@@ -90,11 +90,11 @@ func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
 			return 0, nil, err
 		}
 		if d.Units < 0 {
-			return 0, nil, validationFailed("low_stock_threshold", "low_stock_threshold must not be negative")
+			return 0, nil, inventory.Validation("low_stock_threshold", "low_stock_threshold must not be negative")
 		}
 		if req.Scale != nil {
 			if _, err := d.BaseUnits(*req.Scale); err != nil {
-				return 0, nil, validationFailed("low_stock_threshold", "low_stock_threshold: %v", err.(*inventory.Error).Message)
+				return 0, nil, fieldError("low_stock_threshold", err)
 			}
 		}
 		spec.LowStockThreshold = &d
@@ -173,20 +173,20 @@ func (s *Server) adjustStock(r *http.Request, body []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	if !req.Delta.set {
-		return 0, nil, validationFailed("delta", "delta is required")
+		return 0, nil, inventory.Validation("delta", "delta is required")
 	}
 	d, err := req.Delta.decimal("delta")
 	if err != nil {
 		return 0, nil, err
 	}
 	if d.Units == 0 {
-		return 0, nil, validationFailed("delta", "delta must not be zero")
+		return 0, nil, inventory.Validation("delta", "delta must not be zero")
 	}
 	if req.Reason == nil {
-		return 0, nil, validationFailed("reason", "reason is required: one of receive, return, correction, damage, count")
+		return 0, nil, inventory.Validation("reason", "reason is required: one of receive, return, correction, damage, count")
 	}
 	if !inventory.IsReason(inventory.ChangeKind(*req.Reason)) {
-		return 0, nil, validationFailed("reason", "reason %q is not one of receive, return, correction, damage, count", *req.Reason)
+		return 0, nil, inventory.Validation("reason", "reason %q is not one of receive, return, correction, damage, count", *req.Reason)
 	}
 	return s.changeStock(r, shard.StockChange{SKU: sku, Partition: p, Delta: &d, Reason: inventory.ChangeKind(*req.Reason), ExpectedVersion: req.ExpectedVersion})
 }
@@ -207,19 +207,19 @@ func (s *Server) setStock(r *http.Request, body []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	if !req.OnHand.set {
-		return 0, nil, validationFailed("on_hand", "on_hand is required")
+		return 0, nil, inventory.Validation("on_hand", "on_hand is required")
 	}
 	d, err := req.OnHand.decimal("on_hand")
 	if err != nil {
 		return 0, nil, err
 	}
 	if d.Units < 0 {
-		return 0, nil, validationFailed("on_hand", "on_hand must not be negative")
+		return 0, nil, inventory.Validation("on_hand", "on_hand must not be negative")
 	}
 	reason := inventory.KindCount
 	if req.Reason != nil {
 		if !inventory.IsReason(inventory.ChangeKind(*req.Reason)) {
-			return 0, nil, validationFailed("reason", "reason %q is not one of receive, return, correction, damage, count", *req.Reason)
+			return 0, nil, inventory.Validation("reason", "reason %q is not one of receive, return, correction, damage, count", *req.Reason)
 		}
 		reason = inventory.ChangeKind(*req.Reason)
 	}
@@ -263,10 +263,10 @@ func (s *Server) listProducts(r *http.Request, _ []byte) (int, any, error) {
 		return s.listCatalogue(r)
 	}
 	if len(q) > 1 {
-		return 0, nil, validationFailed("sku", "sku cannot be combined with other parameters")
+		return 0, nil, inventory.Validation("sku", "sku cannot be combined with other parameters")
 	}
 	if len(skus) == 0 || len(skus) > maxBatchSKUs {
-		return 0, nil, validationFailed("sku", "between 1 and %d sku parameters are required", maxBatchSKUs)
+		return 0, nil, inventory.Validation("sku", "between 1 and %d sku parameters are required", maxBatchSKUs)
 	}
 	var order []string
 	seen := map[string]bool{}

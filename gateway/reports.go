@@ -214,17 +214,26 @@ func asOfNow() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 // reportParams rejects query parameters the report does not know (422 validation_failed) and
 // reads ?partial. Every report accepts partial; extra lists the others it accepts.
 func reportParams(r *http.Request, extra ...string) (bool, error) {
+	if err := queryParams(r, append(extra, "partial")...); err != nil {
+		return false, err
+	}
+	return partialParam(r)
+}
+
+// queryParams rejects (422 validation_failed) a query parameter that is not among allowed, then
+// one that is given more than once.
+func queryParams(r *http.Request, allowed ...string) error {
 	for name := range r.URL.Query() {
-		if name != "partial" && !slices.Contains(extra, name) {
-			return false, validationFailed(name, "unknown query parameter %q", name)
+		if !slices.Contains(allowed, name) {
+			return inventory.Validation(name, "unknown query parameter %q", name)
 		}
 	}
 	for name, vs := range r.URL.Query() {
 		if len(vs) > 1 {
-			return false, validationFailed(name, "query parameter %q is given more than once", name)
+			return inventory.Validation(name, "query parameter %q is given more than once", name)
 		}
 	}
-	return partialParam(r)
+	return nil
 }
 
 // limitParam reads ?limit (default 50, 1-1000).
@@ -235,7 +244,7 @@ func limitParam(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > maxReportLimit {
-		return 0, validationFailed("limit", "limit must be an integer from 1 to %d, got %q", maxReportLimit, v)
+		return 0, inventory.Validation("limit", "limit must be an integer from 1 to %d, got %q", maxReportLimit, v)
 	}
 	return n, nil
 }

@@ -110,21 +110,21 @@ func (s *Server) createReservation(r *http.Request, body []byte) (int, any, erro
 		return 0, nil, err
 	}
 	if req.OrderID == nil {
-		return 0, nil, validationFailed("order_id", "order_id is required")
+		return 0, nil, inventory.Validation("order_id", "order_id is required")
 	}
 	if err := checkText("order_id", *req.OrderID, 1, 128); err != nil {
 		return 0, nil, err
 	}
 	if len(req.Lines) == 0 {
-		return 0, nil, validationFailed("lines", "lines must not be empty")
+		return 0, nil, inventory.Validation("lines", "lines must not be empty")
 	}
 	if len(req.Lines) > maxReservationLines {
-		return 0, nil, validationFailed("lines", "at most %d lines are allowed", maxReservationLines)
+		return 0, nil, inventory.Validation("lines", "at most %d lines are allowed", maxReservationLines)
 	}
 	ttl := s.cfg.Reservation.DefaultTTL
 	if req.TTLSeconds != nil {
 		if *req.TTLSeconds < 1 || *req.TTLSeconds > maxTTLSeconds {
-			return 0, nil, validationFailed("ttl_seconds", "ttl_seconds must be 1-%d", maxTTLSeconds)
+			return 0, nil, inventory.Validation("ttl_seconds", "ttl_seconds must be 1-%d", maxTTLSeconds)
 		}
 		ttl = time.Duration(*req.TTLSeconds) * time.Second
 	}
@@ -133,14 +133,14 @@ func (s *Server) createReservation(r *http.Request, body []byte) (int, any, erro
 	for i, l := range req.Lines {
 		field := fmt.Sprintf("lines[%d]", i)
 		if err := inventory.ValidateSKU(l.SKU); err != nil {
-			return 0, nil, validationFailed(field+".sku", "%s.sku: %s", field, err.(*inventory.Error).Message)
+			return 0, nil, fieldError(field+".sku", err)
 		}
 		if seen[l.SKU] {
-			return 0, nil, validationFailed(field+".sku", "sku %q appears more than once", l.SKU)
+			return 0, nil, inventory.Validation(field+".sku", "sku %q appears more than once", l.SKU)
 		}
 		seen[l.SKU] = true
 		if !l.Quantity.set {
-			return 0, nil, validationFailed(field+".quantity", "%s.quantity is required", field)
+			return 0, nil, inventory.Validation(field+".quantity", "%s.quantity is required", field)
 		}
 		d, err := l.Quantity.decimal(field + ".quantity")
 		if err != nil {

@@ -137,7 +137,7 @@ func partialParam(r *http.Request) (bool, error) {
 	case "true":
 		return true, nil
 	default:
-		return false, validationFailed("partial", "partial must be true or false, got %q", v)
+		return false, inventory.Validation("partial", "partial must be true or false, got %q", v)
 	}
 }
 

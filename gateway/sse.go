@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/shardstock/shardstock/inventory"
 )
 
 const (
@@ -28,7 +30,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	pos, err := decodeEventCursor(after)
 	if err != nil {
-		status, body, _ := s.encodeError(validationFailed("after", "Last-Event-ID / after is not a valid event cursor"))
+		status, body, _ := s.encodeError(inventory.Validation("after", "Last-Event-ID / after is not a valid event cursor"))
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = w.Write(body)

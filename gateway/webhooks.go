@@ -114,10 +114,10 @@ func (s *Server) createWebhook(r *http.Request, body []byte) (int, any, error) {
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(req.URL) > 2048 {
-		return 0, nil, validationFailed("url", "url must be an absolute http or https URL of at most 2048 characters")
+		return 0, nil, inventory.Validation("url", "url must be an absolute http or https URL of at most 2048 characters")
 	}
 	if len(req.Secret) < 16 || len(req.Secret) > 255 {
-		return 0, nil, validationFailed("secret", "secret must be 16-255 characters")
+		return 0, nil, inventory.Validation("secret", "secret must be 16-255 characters")
 	}
 	types := []string{}
 	for _, t := range req.EventTypes {
@@ -209,7 +209,7 @@ func (s *Server) listDeadLetters(r *http.Request, _ []byte) (int, any, error) {
 	var after int64
 	if v := r.URL.Query().Get("after"); v != "" {
 		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
-			return 0, nil, validationFailed("after", "after must be a dead letter id")
+			return 0, nil, inventory.Validation("after", "after must be a dead letter id")
 		}
 	}
 	dls, err := s.meta.DeadLetters(r.Context(), w.ID, after, limit)
@@ -237,7 +237,7 @@ func (s *Server) redeliverWebhook(r *http.Request, body []byte) (int, any, error
 		return 0, nil, err
 	}
 	if req.After == nil {
-		return 0, nil, validationFailed("after", "after is required (a cursor; \"\" for the beginning)")
+		return 0, nil, inventory.Validation("after", "after is required (a cursor; \"\" for the beginning)")
 	}
 	w, err := s.meta.Webhook(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
@@ -245,7 +245,7 @@ func (s *Server) redeliverWebhook(r *http.Request, body []byte) (int, any, error
 	}
 	positions, err := decodeEventCursor(*req.After)
 	if err != nil {
-		return 0, nil, validationFailed("after", "after is not a valid event cursor")
+		return 0, nil, inventory.Validation("after", "after is not a valid event cursor")
 	}
 	if *req.After == "" {
 		for _, st := range s.topo.Current().activeStores() {
