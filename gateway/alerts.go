@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -88,7 +89,7 @@ func alertTimePtr(t *time.Time) *string {
 type alertPageJSON struct {
 	Alerts     []alertJSON `json:"alerts"`
 	NextCursor *string     `json:"next_cursor"`
-	coverage
+	cluster.Coverage
 }
 
 // alertStatusParam reads ?status: open, acknowledged or resolved; without it, the active
@@ -139,7 +140,7 @@ func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any, error) {
 		}
 		after = &pos
 	}
-	res, err := scatter(r.Context(), s, reportAlerts, partial, func(ctx context.Context, st *shard.Store) ([]shard.Alert, error) {
+	res, err := cluster.Scatter(r.Context(), s.cluster, reportAlerts, partial, func(ctx context.Context, st *shard.Store, _ []int) ([]shard.Alert, error) {
 		return st.AlertPage(ctx, filter, after, limit+1)
 	})
 	if err != nil {
@@ -151,8 +152,8 @@ func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any, error) {
 		gap *big.Int
 	}
 	var all []ranked
-	for _, ans := range res.answers {
-		for _, a := range ans.value {
+	for _, ans := range res.Answers {
+		for _, a := range ans.Value {
 			gap := inventory.Micros(big.NewInt(a.Available-a.LowStockThreshold), a.Scale)
 			all = append(all, ranked{a, shard.AlertPosition{Rank: shard.AlertRank(a.Kind), GapMicros: gap.String(), SKU: a.SKU, ID: a.ID}, gap})
 		}
@@ -169,7 +170,7 @@ func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any, error) {
 		}
 		return cmp.Compare(x.pos.ID, y.pos.ID)
 	})
-	out := alertPageJSON{Alerts: make([]alertJSON, 0, min(len(all), limit)), coverage: res.coverage}
+	out := alertPageJSON{Alerts: make([]alertJSON, 0, min(len(all), limit)), Coverage: res.Coverage}
 	for _, x := range all[:min(len(all), limit)] {
 		out.Alerts = append(out.Alerts, toAlertJSON(x.a))
 	}
@@ -188,11 +189,11 @@ func (s *Server) acknowledgeAlert(r *http.Request, body []byte) (int, any, error
 	}
 	id := mux.Vars(r)["id"]
 	p, ok := shard.AlertPartition(id)
-	if !ok || p >= s.topo.Current().partitions {
+	if !ok || p >= s.cluster.Current().Partitions() {
 		return 0, nil, inventory.Errorf(inventory.CodeNotFound, "alert %q not found", id)
 	}
 	var a shard.Alert
-	err := s.onPartition(r.Context(), "alert_acknowledge", p, func(st *shard.Store) error {
+	err := s.cluster.OnPartition(r.Context(), "alert_acknowledge", p, func(st *shard.Store) error {
 		var err error
 		a, err = st.AcknowledgeAlert(r.Context(), id, p)
 		return err
@@ -217,7 +218,7 @@ const reconcileBatch = 500
 // product's lock, so overlapping passes fix each thing once.
 func (s *Server) ReconcileAlertsOnce(ctx context.Context) shard.AlertRepairs {
 	var total shard.AlertRepairs
-	for _, st := range s.topo.Current().activeStores() {
+	for _, st := range s.cluster.Current().ActiveStores() {
 		r, err := st.ReconcileAlerts(ctx, reconcileBatch)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("alert reconcile failed", "shard", st.Name(), "err", err)

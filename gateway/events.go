@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -76,7 +77,7 @@ func (s *Server) readEventsPage(ctx context.Context, after map[string]uint64, li
 		events []shard.Event
 		end    uint64 // position after the events (rows that publish nothing included)
 	}
-	res, err := scatter(ctx, s, "events", false, func(ctx context.Context, st *shard.Store) (shardPage, error) {
+	res, err := cluster.Scatter(ctx, s.cluster, "events", false, func(ctx context.Context, st *shard.Store, _ []int) (shardPage, error) {
 		pos, horizon := after[st.Name()], horizons[st.Name()]
 		// A copied row is left out when the client has read past its original.
 		skip := func(origin string, seq uint64) bool { return after[origin] >= seq }
@@ -100,31 +101,31 @@ func (s *Server) readEventsPage(ctx context.Context, after map[string]uint64, li
 		return nil, nil, err
 	}
 	next := maps.Clone(after)
-	heads := make([]int, len(res.answers))
+	heads := make([]int, len(res.Answers))
 	var out []pagedEvent
 	for len(out) < limit {
 		best := -1
-		for i, a := range res.answers {
-			if heads[i] >= len(a.value.events) {
+		for i, a := range res.Answers {
+			if heads[i] >= len(a.Value.events) {
 				continue
 			}
 			if best < 0 || cmp.Or(
-				a.value.events[heads[i]].OccurredAt.Compare(res.answers[best].value.events[heads[best]].OccurredAt),
-				cmp.Compare(a.shard, res.answers[best].shard)) < 0 {
+				a.Value.events[heads[i]].OccurredAt.Compare(res.Answers[best].Value.events[heads[best]].OccurredAt),
+				cmp.Compare(a.Shard, res.Answers[best].Shard)) < 0 {
 				best = i
 			}
 		}
 		if best < 0 {
 			break
 		}
-		ev := res.answers[best].value.events[heads[best]]
+		ev := res.Answers[best].Value.events[heads[best]]
 		heads[best]++
 		next[ev.Shard] = ev.Seq
 		out = append(out, pagedEvent{Event: ev, cursor: encodeEventCursor(next)})
 	}
-	for i, a := range res.answers {
-		if heads[i] == len(a.value.events) {
-			next[a.shard] = max(next[a.shard], a.value.end)
+	for i, a := range res.Answers {
+		if heads[i] == len(a.Value.events) {
+			next[a.Shard] = max(next[a.Shard], a.Value.end)
 		}
 	}
 	return out, next, nil

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/shardstock/shardstock/inventory"
-	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -47,11 +46,11 @@ func (s *Server) idempotentCall(r *http.Request, body []byte, fn apiFunc) (int, 
 	keySum := sha256.Sum256([]byte(key))
 	keyHash := keySum[:]
 	reqHash := requestHash(r, body)
-	partition := router.Partition("idempotency/"+hex.EncodeToString(keyHash), s.topo.Current().partitions)
+	partition := s.cluster.PartitionOf("idempotency/" + hex.EncodeToString(keyHash))
 	deadline := time.Now().Add(s.cfg.Idempotency.WaitTimeout)
 	for {
 		var claim shard.ClaimResult
-		err := s.onPartition(ctx, "claim_key", partition, func(st *shard.Store) error {
+		err := s.cluster.OnPartition(ctx, "claim_key", partition, func(st *shard.Store) error {
 			var err error
 			claim, err = st.ClaimKey(ctx, keyHash, reqHash, partition, s.cfg.Idempotency.Lease, s.cfg.Idempotency.Retention)
 			return err
@@ -80,9 +79,9 @@ func (s *Server) idempotentCall(r *http.Request, body []byte, fn apiFunc) (int, 
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if status >= 500 {
-			err = s.onPartition(sctx, "release_key", partition, func(st *shard.Store) error { return st.ReleaseKey(sctx, keyHash, partition) })
+			err = s.cluster.OnPartition(sctx, "release_key", partition, func(st *shard.Store) error { return st.ReleaseKey(sctx, keyHash, partition) })
 		} else {
-			err = s.onPartition(sctx, "complete_key", partition, func(st *shard.Store) error {
+			err = s.cluster.OnPartition(sctx, "complete_key", partition, func(st *shard.Store) error {
 				return st.CompleteKey(sctx, keyHash, partition, status, payload)
 			})
 		}

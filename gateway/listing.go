@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -18,7 +19,7 @@ import (
 type catalogueJSON struct {
 	Products   []productJSON `json:"products"`
 	NextCursor *string       `json:"next_cursor"`
-	coverage
+	cluster.Coverage
 }
 
 // listCatalogue serves the catalogue listing: GET /v1/products?category=C&limit=N&cursor=X.
@@ -45,20 +46,20 @@ func (s *Server) listCatalogue(r *http.Request) (int, any, error) {
 			return 0, nil, err
 		}
 	}
-	res, err := scatter(r.Context(), s, reportListing, partial, func(ctx context.Context, st *shard.Store) ([]shard.Product, error) {
+	res, err := cluster.Scatter(r.Context(), s.cluster, reportListing, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.Product, error) {
 		f := filter
-		f.Partitions = mapPartitions(ctx, st)
+		f.Partitions = owned
 		return st.ProductPage(ctx, f, after, limit+1)
 	})
 	if err != nil {
 		return 0, nil, err
 	}
 	var all []shard.Product
-	for _, a := range res.answers {
-		all = append(all, a.value...)
+	for _, a := range res.Answers {
+		all = append(all, a.Value...)
 	}
 	slices.SortFunc(all, func(a, b shard.Product) int { return cmp.Compare(a.SKU, b.SKU) })
-	out := catalogueJSON{Products: make([]productJSON, 0, min(len(all), limit)), coverage: res.coverage}
+	out := catalogueJSON{Products: make([]productJSON, 0, min(len(all), limit)), Coverage: res.Coverage}
 	for _, p := range all[:min(len(all), limit)] {
 		out.Products = append(out.Products, toProductJSON(p))
 	}
@@ -88,7 +89,7 @@ func (s *Server) cursors() cursorCodec {
 	h.Write([]byte("shardstock listing cursor v1\x00"))
 	h.Write([]byte(s.cfg.MetaDSN))
 	h.Write([]byte{0})
-	h.Write([]byte(strconv.Itoa(s.topo.Current().partitions)))
+	h.Write([]byte(strconv.Itoa(s.cluster.Current().Partitions())))
 	return cursorCodec{key: h.Sum(nil)}
 }
 

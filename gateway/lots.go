@@ -97,7 +97,7 @@ func (s *Server) receiveLot(r *http.Request, body []byte) (int, any, error) {
 	var prod shard.Product
 	var lot shard.Lot
 	var created bool
-	err = s.onPartition(ctx, "receive_lot", p, func(st *shard.Store) error {
+	err = s.cluster.OnPartition(ctx, "receive_lot", p, func(st *shard.Store) error {
 		var err error
 		prod, lot, created, err = st.ReceiveLot(ctx, rc)
 		return err
@@ -132,7 +132,7 @@ func (s *Server) replayLotReceipt(ctx context.Context, sku string, p int, code s
 func (s *Server) readLots(ctx context.Context, sku string, p int, includeEmpty bool) (shard.Product, []shard.Lot, error) {
 	var prod shard.Product
 	var lots []shard.Lot
-	err := s.onPartition(ctx, "list_lots", p, func(st *shard.Store) error {
+	err := s.cluster.OnPartition(ctx, "list_lots", p, func(st *shard.Store) error {
 		var err error
 		prod, lots, err = st.ListLots(ctx, sku, p, includeEmpty, maxLotsListed)
 		return err
@@ -200,9 +200,9 @@ func (s *Server) runLotSweeper(ctx context.Context) {
 // totals: products examined, lots expired, conflicts newly recorded.
 func (s *Server) SweepLotsOnce(ctx context.Context) shard.LotSweep {
 	var total shard.LotSweep
-	for _, st := range s.topo.Current().activeStores() {
+	for _, st := range s.cluster.Current().ActiveStores() {
 		var res shard.LotSweep
-		err := s.timed("sweep_lots", st, func() error {
+		err := s.cluster.Timed("sweep_lots", st, func() error {
 			var err error
 			res, err = st.SweepExpiredLots(ctx, 200)
 			return err

@@ -18,18 +18,18 @@ type readyJSON struct {
 
 // ready answers 200 when the topology is loaded and every shard answers a ping within a second.
 func (s *Server) ready(r *http.Request, _ []byte) (int, any, error) {
-	rt := s.topo.Current()
+	rt := s.cluster.Current()
 	if rt == nil {
 		return 0, nil, inventory.Errorf(inventory.CodeShardUnavailable, "topology not loaded").WithDetails(map[string]any{"shards": []string{}})
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
-	out := readyJSON{Status: "ready", TopologyVersion: rt.version, Shards: map[string]string{}}
+	out := readyJSON{Status: "ready", TopologyVersion: rt.Version(), Shards: map[string]string{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var down []string
-	for name, st := range rt.stores {
-		if rt.shards[name].State == inventory.ShardRemoved {
+	for name, st := range rt.Stores() {
+		if rt.Shards()[name].State == inventory.ShardRemoved {
 			continue
 		}
 		wg.Add(1)
@@ -50,7 +50,7 @@ func (s *Server) ready(r *http.Request, _ []byte) (int, any, error) {
 	if len(down) > 0 {
 		sort.Strings(down)
 		return 0, nil, inventory.Errorf(inventory.CodeShardUnavailable, "%d shard(s) do not answer", len(down)).
-			WithDetails(map[string]any{"shards": down, "topology_version": rt.version})
+			WithDetails(map[string]any{"shards": down, "topology_version": rt.Version()})
 	}
 	return http.StatusOK, out, nil
 }
@@ -69,13 +69,10 @@ type topologyShardJSON struct {
 }
 
 func (s *Server) getTopology(r *http.Request, _ []byte) (int, any, error) {
-	rt := s.topo.Current()
-	counts := map[string]int{}
-	for _, o := range rt.owners {
-		counts[o]++
-	}
-	out := topologyJSON{Version: rt.version, Partitions: rt.partitions, Shards: []topologyShardJSON{}}
-	for name, info := range rt.shards {
+	rt := s.cluster.Current()
+	counts := rt.PartitionCounts()
+	out := topologyJSON{Version: rt.Version(), Partitions: rt.Partitions(), Shards: []topologyShardJSON{}}
+	for name, info := range rt.Shards() {
 		out.Shards = append(out.Shards, topologyShardJSON{Name: name, State: info.State, Partitions: counts[name]})
 	}
 	sort.Slice(out.Shards, func(i, j int) bool { return out.Shards[i].Name < out.Shards[j].Name })

@@ -10,7 +10,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/shardstock/shardstock/inventory"
-	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -46,7 +45,7 @@ func (s *Server) skuVar(r *http.Request) (string, int, error) {
 	if err := inventory.ValidateSKU(sku); err != nil {
 		return "", 0, err
 	}
-	return sku, s.topo.partitionOf(sku), nil
+	return sku, s.cluster.PartitionOf(sku), nil
 }
 
 type putProductRequest struct {
@@ -101,7 +100,7 @@ func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
 	}
 	var prod shard.Product
 	var created bool
-	err = s.onPartition(r.Context(), "put_product", p, func(st *shard.Store) error {
+	err = s.cluster.OnPartition(r.Context(), "put_product", p, func(st *shard.Store) error {
 		var err error
 		prod, created, err = st.PutProduct(r.Context(), spec)
 		return err
@@ -120,7 +119,7 @@ func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
 
 func (s *Server) readProduct(ctx context.Context, sku string, p int) (shard.Product, error) {
 	var prod shard.Product
-	err := s.onPartition(ctx, "get_product", p, func(st *shard.Store) error {
+	err := s.cluster.OnPartition(ctx, "get_product", p, func(st *shard.Store) error {
 		var err error
 		prod, err = st.GetProduct(ctx, sku, p)
 		return err
@@ -233,7 +232,7 @@ func (s *Server) changeStock(r *http.Request, c shard.StockChange) (int, any, er
 		c.Ref = "idem:" + shortHash(c.Marker)
 	}
 	var prod shard.Product
-	err := s.onPartition(ctx, "change_stock", c.Partition, func(st *shard.Store) error {
+	err := s.cluster.OnPartition(ctx, "change_stock", c.Partition, func(st *shard.Store) error {
 		var err error
 		prod, err = st.ChangeStock(ctx, c)
 		return err
@@ -281,9 +280,9 @@ func (s *Server) listProducts(r *http.Request, _ []byte) (int, any, error) {
 	}
 	lines := make([]shard.LineRequest, len(order))
 	for i, sku := range order {
-		lines[i] = shard.LineRequest{SKU: sku, Partition: router.Partition(sku, s.topo.Current().partitions)}
+		lines[i] = shard.LineRequest{SKU: sku, Partition: s.cluster.PartitionOf(sku)}
 	}
-	found, err := s.fetchProducts(r.Context(), lines)
+	found, err := s.cluster.Products(r.Context(), lines)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -302,7 +301,7 @@ func (s *Server) listProducts(r *http.Request, _ []byte) (int, any, error) {
 func (s *Server) fetchProducts(ctx context.Context, lines []shard.LineRequest) (map[string]shard.Product, error) {
 	found := map[string]shard.Product{}
 	var mu sync.Mutex
-	err := s.onLines(ctx, "get_products", lines, func(st *shard.Store, ls []shard.LineRequest) error {
+	err := s.cluster.OnLines(ctx, "get_products", lines, func(st *shard.Store, ls []shard.LineRequest) error {
 		skus := make([]string, len(ls))
 		parts := make([]int, len(ls))
 		for i, l := range ls {

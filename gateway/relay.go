@@ -124,8 +124,8 @@ func (e *eventService) runRelays(ctx context.Context) {
 	defer t.Stop()
 	for {
 		active := map[string]*shard.Store{}
-		if rt := e.s.topo.Current(); rt != nil {
-			for _, st := range rt.activeStores() {
+		if rt := e.s.cluster.Current(); rt != nil {
+			for _, st := range rt.ActiveStores() {
 				active[st.Name()] = st
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -51,7 +52,7 @@ type totalsJSON struct {
 type summaryJSON struct {
 	totalsJSON
 	AsOf string `json:"as_of"`
-	coverage
+	cluster.Coverage
 }
 
 type categoryJSON struct {
@@ -62,7 +63,7 @@ type categoryJSON struct {
 type categoriesJSON struct {
 	Categories []categoryJSON `json:"categories"`
 	AsOf       string         `json:"as_of"`
-	coverage
+	cluster.Coverage
 }
 
 // lowStockItemJSON is a product of the low-stock report: the product representation plus
@@ -76,7 +77,7 @@ type lowStockItemJSON struct {
 type lowStockJSON struct {
 	Products []lowStockItemJSON `json:"products"`
 	AsOf     string             `json:"as_of"`
-	coverage
+	cluster.Coverage
 }
 
 func (s *Server) statsSummary(r *http.Request, _ []byte) (int, any, error) {
@@ -85,19 +86,19 @@ func (s *Server) statsSummary(r *http.Request, _ []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	asOf := asOfNow()
-	res, err := scatter(r.Context(), s, reportSummary, partial, func(ctx context.Context, st *shard.Store) ([]shard.Totals, error) {
-		return st.StockSummary(ctx, mapPartitions(ctx, st))
+	res, err := cluster.Scatter(r.Context(), s.cluster, reportSummary, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.Totals, error) {
+		return st.StockSummary(ctx, owned)
 	})
 	if err != nil {
 		return 0, nil, err
 	}
 	var acc stockTotals
-	for _, a := range res.answers {
-		for _, t := range a.value {
+	for _, a := range res.Answers {
+		for _, t := range a.Value {
 			acc.add(t)
 		}
 	}
-	return http.StatusOK, summaryJSON{totalsJSON: acc.json(), AsOf: asOf, coverage: res.coverage}, nil
+	return http.StatusOK, summaryJSON{totalsJSON: acc.json(), AsOf: asOf, Coverage: res.Coverage}, nil
 }
 
 func (s *Server) statsCategories(r *http.Request, _ []byte) (int, any, error) {
@@ -106,15 +107,15 @@ func (s *Server) statsCategories(r *http.Request, _ []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	asOf := asOfNow()
-	res, err := scatter(r.Context(), s, reportCategories, partial, func(ctx context.Context, st *shard.Store) ([]shard.CategoryTotals, error) {
-		return st.CategoryStats(ctx, mapPartitions(ctx, st))
+	res, err := cluster.Scatter(r.Context(), s.cluster, reportCategories, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.CategoryTotals, error) {
+		return st.CategoryStats(ctx, owned)
 	})
 	if err != nil {
 		return 0, nil, err
 	}
 	byCategory := map[string]*stockTotals{}
-	for _, a := range res.answers {
-		for _, t := range a.value {
+	for _, a := range res.Answers {
+		for _, t := range a.Value {
 			acc := byCategory[t.Category]
 			if acc == nil {
 				acc = &stockTotals{}
@@ -123,7 +124,7 @@ func (s *Server) statsCategories(r *http.Request, _ []byte) (int, any, error) {
 			acc.add(t.Totals)
 		}
 	}
-	out := categoriesJSON{Categories: make([]categoryJSON, 0, len(byCategory)), AsOf: asOf, coverage: res.coverage}
+	out := categoriesJSON{Categories: make([]categoryJSON, 0, len(byCategory)), AsOf: asOf, Coverage: res.Coverage}
 	for c, acc := range byCategory {
 		out.Categories = append(out.Categories, categoryJSON{Category: c, totalsJSON: acc.json()})
 	}
@@ -147,9 +148,9 @@ func (s *Server) statsLowStock(r *http.Request, _ []byte) (int, any, error) {
 	}
 	asOf := asOfNow()
 	// Each shard returns its own top `limit`; the global top `limit` is among their union.
-	res, err := scatter(r.Context(), s, reportLowStock, partial, func(ctx context.Context, st *shard.Store) ([]shard.Product, error) {
+	res, err := cluster.Scatter(r.Context(), s.cluster, reportLowStock, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.Product, error) {
 		f := filter
-		f.Partitions = mapPartitions(ctx, st)
+		f.Partitions = owned
 		return st.LowStock(ctx, f, limit)
 	})
 	if err != nil {
@@ -160,8 +161,8 @@ func (s *Server) statsLowStock(r *http.Request, _ []byte) (int, any, error) {
 		gap *big.Int // available - threshold in millionths: exact across scales
 	}
 	var all []ranked
-	for _, a := range res.answers {
-		for _, p := range a.value {
+	for _, a := range res.Answers {
+		for _, p := range a.Value {
 			all = append(all, ranked{p, inventory.Micros(big.NewInt(p.Available()-p.LowStockThreshold), p.Scale)})
 		}
 	}
@@ -171,7 +172,7 @@ func (s *Server) statsLowStock(r *http.Request, _ []byte) (int, any, error) {
 		}
 		return cmp.Compare(a.p.SKU, b.p.SKU)
 	})
-	out := lowStockJSON{Products: make([]lowStockItemJSON, 0, min(len(all), limit)), AsOf: asOf, coverage: res.coverage}
+	out := lowStockJSON{Products: make([]lowStockItemJSON, 0, min(len(all), limit)), AsOf: asOf, Coverage: res.Coverage}
 	for _, x := range all[:min(len(all), limit)] {
 		out.Products = append(out.Products, lowStockItemJSON{toProductJSON(x.p),
 			quantityJSON{x.p.Available() - x.p.LowStockThreshold, x.p.Scale}})
@@ -260,4 +261,16 @@ func categoryParam(r *http.Request) (shard.ReportFilter, error) {
 		return shard.ReportFilter{}, err
 	}
 	return shard.ReportFilter{Category: &c}, nil
+}
+
+// partialParam reads ?partial=true|false (422 validation_failed for anything else).
+func partialParam(r *http.Request) (bool, error) {
+	switch v := r.URL.Query().Get("partial"); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, inventory.Validation("partial", "partial must be true or false, got %q", v)
+	}
 }

@@ -149,7 +149,7 @@ func (s *Server) createReservation(r *http.Request, body []byte) (int, any, erro
 		if err := mustPositive(field+".quantity", d); err != nil {
 			return 0, nil, err
 		}
-		lines[i] = shard.LineRequest{SKU: l.SKU, Partition: s.topo.partitionOf(l.SKU), Quantity: d, Requested: d.String()}
+		lines[i] = shard.LineRequest{SKU: l.SKU, Partition: s.cluster.PartitionOf(l.SKU), Quantity: d, Requested: d.String()}
 	}
 	marker := markerFrom(r.Context())
 	h := shard.Header{ID: newReservationID(lines[0].Partition, marker), Partition: lines[0].Partition,
@@ -183,10 +183,10 @@ func (e *failpointError) Unwrap() error { return e.err }
 
 // singleShard reports whether the header and every line are owned by one shard right now.
 func (s *Server) singleShard(h shard.Header) bool {
-	rt := s.topo.Current()
-	home := rt.owners[h.Partition]
+	rt := s.cluster.Current()
+	home := rt.OwnerName(h.Partition)
 	for _, l := range h.Lines {
-		if rt.owners[l.Partition] != home {
+		if rt.OwnerName(l.Partition) != home {
 			return false
 		}
 	}
@@ -215,7 +215,7 @@ func (s *Server) reserve(ctx context.Context, h shard.Header, ttl time.Duration)
 	}
 	if s.singleShard(h) {
 		var out shard.Header
-		err := s.onPartition(ctx, "create_reservation_local", h.Partition, func(st *shard.Store) error {
+		err := s.cluster.OnPartition(ctx, "create_reservation_local", h.Partition, func(st *shard.Store) error {
 			if !s.singleShard(h) {
 				return inventory.Errorf(inventory.CodePartitionMoved, "lines no longer on one shard")
 			}
@@ -241,7 +241,7 @@ func (s *Server) reserve(ctx context.Context, h shard.Header, ttl time.Duration)
 // a product is missing, a quantity has too many decimals or the stock is short right now. The
 // saga re-checks under lock; this only spares the common failures a rollback.
 func (s *Server) precheck(ctx context.Context, lines []shard.LineRequest) error {
-	found, err := s.fetchProducts(ctx, lines)
+	found, err := s.cluster.Products(ctx, lines)
 	if err != nil {
 		return err
 	}
@@ -269,7 +269,7 @@ func (s *Server) reserveSaga(ctx context.Context, h shard.Header, ttl time.Durat
 	if err := s.precheck(ctx, h.Lines); err != nil {
 		return shard.Header{}, err
 	}
-	err := s.onPartition(ctx, "insert_header", h.Partition, func(st *shard.Store) error {
+	err := s.cluster.OnPartition(ctx, "insert_header", h.Partition, func(st *shard.Store) error {
 		return st.InsertHeader(ctx, h, ttl)
 	})
 	if inventory.IsCode(err, inventory.CodeAlreadyApplied) {
@@ -281,7 +281,7 @@ func (s *Server) reserveSaga(ctx context.Context, h shard.Header, ttl time.Durat
 	if err := s.failpoint("saga.header_written"); err != nil {
 		return shard.Header{}, err
 	}
-	err = s.onLines(ctx, "reserve_lines", h.Lines, func(st *shard.Store, ls []shard.LineRequest) error {
+	err = s.cluster.OnLines(ctx, "reserve_lines", h.Lines, func(st *shard.Store, ls []shard.LineRequest) error {
 		if err := st.ReserveLines(ctx, h.ID, ls); err != nil {
 			return err
 		}
@@ -336,7 +336,7 @@ func (s *Server) rollback(ctx context.Context, h shard.Header) {
 func (s *Server) transition(ctx context.Context, h shard.Header, from []inventory.Status, to inventory.Status, unexpiredOnly bool) (shard.Header, bool, error) {
 	var cur shard.Header
 	var moved bool
-	err := s.onPartition(ctx, "transition_header", h.Partition, func(st *shard.Store) error {
+	err := s.cluster.OnPartition(ctx, "transition_header", h.Partition, func(st *shard.Store) error {
 		var err error
 		cur, moved, err = st.TransitionHeader(ctx, h.ID, h.Partition, from, to, unexpiredOnly)
 		return err
@@ -347,7 +347,7 @@ func (s *Server) transition(ctx context.Context, h shard.Header, from []inventor
 // finish applies a decided header (committing, releasing, expiring) to all its lines and then
 // marks it final. Every step is idempotent, so the recovery worker runs the same code.
 func (s *Server) finish(ctx context.Context, h shard.Header, action shard.LineAction, kind inventory.ChangeKind, final inventory.Status) (shard.Header, error) {
-	err := s.onLines(ctx, "apply_lines", h.Lines, func(st *shard.Store, ls []shard.LineRequest) error {
+	err := s.cluster.OnLines(ctx, "apply_lines", h.Lines, func(st *shard.Store, ls []shard.LineRequest) error {
 		if err := st.ApplyLines(ctx, h.ID, ls, action, kind); err != nil {
 			return err
 		}
@@ -365,7 +365,7 @@ func (s *Server) finish(ctx context.Context, h shard.Header, action shard.LineAc
 
 func (s *Server) readHeader(ctx context.Context, id string, partition int) (shard.Header, error) {
 	var h shard.Header
-	err := s.onPartition(ctx, "get_reservation", partition, func(st *shard.Store) error {
+	err := s.cluster.OnPartition(ctx, "get_reservation", partition, func(st *shard.Store) error {
 		var err error
 		h, err = st.GetHeader(ctx, id, partition)
 		return err
@@ -402,7 +402,7 @@ func (s *Server) awaitSettled(ctx context.Context, h shard.Header) (shard.Header
 
 func (s *Server) reservationVar(r *http.Request) (string, int, error) {
 	id := mux.Vars(r)["id"]
-	p, ok := reservationPartition(id, s.topo.Current().partitions)
+	p, ok := reservationPartition(id, s.cluster.Current().Partitions())
 	if !ok {
 		return "", 0, inventory.Errorf(inventory.CodeNotFound, "reservation %q not found", id)
 	}
@@ -484,7 +484,7 @@ func (s *Server) settle(r *http.Request, action shard.LineAction) (int, any, err
 	}
 	defer s.wroteLines(h.Lines)
 	if s.singleShard(h) {
-		err = s.onPartition(ctx, "settle_local", p, func(st *shard.Store) error {
+		err = s.cluster.OnPartition(ctx, "settle_local", p, func(st *shard.Store) error {
 			var err error
 			cur, moved, err = st.FinishLocal(ctx, id, p, []inventory.Status{inventory.StatusHeld}, final, action, kind, unexpiredOnly)
 			return err
@@ -561,12 +561,12 @@ func (s *Server) startCoalescing() {
 	s.reserveGroups = newGroupCommit(s.cfg.Coalesce.MaxBatch, groupCtx,
 		func(ctx context.Context, sku string, p int, reqs []shard.BatchRequest) ([]shard.BatchResult, error) {
 			s.metrics.batchSize.WithLabelValues("reserve").Observe(float64(len(reqs)))
-			st, err := s.topo.Current().owner(p)
+			st, err := s.cluster.Current().Owner(p)
 			if err != nil {
 				return nil, err
 			}
 			var out []shard.BatchResult
-			err = s.timed("create_reservation_batch", st, func() error {
+			err = s.cluster.Timed("create_reservation_batch", st, func() error {
 				var err error
 				out, err = st.CreateLocalBatch(ctx, sku, p, reqs)
 				return err
@@ -576,12 +576,12 @@ func (s *Server) startCoalescing() {
 	s.settleGroups = newGroupCommit(s.cfg.Coalesce.MaxBatch, groupCtx,
 		func(ctx context.Context, _ string, p int, reqs []shard.SettleRequest) ([]shard.SettleResult, error) {
 			s.metrics.batchSize.WithLabelValues("settle").Observe(float64(len(reqs)))
-			st, err := s.topo.Current().owner(p)
+			st, err := s.cluster.Current().Owner(p)
 			if err != nil {
 				return nil, err
 			}
 			var out []shard.SettleResult
-			err = s.timed("settle_reservation_batch", st, func() error {
+			err = s.cluster.Timed("settle_reservation_batch", st, func() error {
 				var err error
 				out, err = st.SettleLocalBatch(ctx, p, reqs)
 				return err

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -40,7 +41,7 @@ type Server struct {
 	cfg     configs.Config
 	log     *slog.Logger
 	meta    *shard.Meta
-	topo    *TopologyCache
+	cluster *cluster.Client
 	metrics *metrics
 	opts    Options
 	handler http.Handler
@@ -73,14 +74,18 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, meta: meta, opts: opts}
-	s.topo = NewTopologyCache(meta, shard.PoolOptions{MaxOpen: cfg.Pool.MaxOpen, MaxIdle: cfg.Pool.MaxIdle, MaxLifetime: cfg.Pool.MaxLifetime}, s.log)
-	s.metrics = newMetrics(s.poolStats)
+	s := &Server{cfg: cfg, log: opts.Logger, meta: meta, opts: opts, metrics: newMetrics()}
+	s.cluster = cluster.New(meta, cluster.Options{
+		Pool:             shard.PoolOptions{MaxOpen: cfg.Pool.MaxOpen, MaxIdle: cfg.Pool.MaxIdle, MaxLifetime: cfg.Pool.MaxLifetime},
+		MovedRetryBudget: cfg.Topology.MovedRetryBudget,
+		ShardTimeout:     cfg.Reports.ShardTimeout,
+		Logger:           s.log,
+		Registry:         s.metrics.registry,
+	})
 	s.lotMetrics = newLotMetrics(s.metrics.registry)
 	s.alertMetrics = newAlertMetrics(s.metrics.registry)
-	s.topo.onNewVersion = func(v int64) { s.metrics.topologyVersion.Set(float64(v)) }
 	s.events = newEventService(s)
-	if err := s.topo.Load(ctx); err != nil {
+	if err := s.cluster.Load(ctx); err != nil {
 		meta.Close()
 		return nil, fmt.Errorf("load topology: %w", err)
 	}
@@ -94,19 +99,6 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 	return s, nil
 }
 
-func (s *Server) poolStats() map[string]poolStats {
-	out := map[string]poolStats{}
-	rt := s.topo.Current()
-	if rt == nil {
-		return out
-	}
-	for name, st := range rt.stores {
-		ds := st.DB().Stats()
-		out[name] = poolStats{open: ds.OpenConnections, inUse: ds.InUse, idle: ds.Idle, waitCount: ds.WaitCount, waitSeconds: ds.WaitDuration.Seconds()}
-	}
-	return out
-}
-
 // Handler returns the gateway's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -115,7 +107,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopWorkers = cancel
-	s.goWorker(func() { s.topo.Poll(ctx, s.cfg.Topology.PollInterval) })
+	s.goWorker(func() { s.cluster.Poll(ctx, s.cfg.Topology.PollInterval) })
 	if s.opts.DisableWorkers {
 		return
 	}
@@ -150,7 +142,7 @@ func (s *Server) Stop() {
 // Close stops the workers and closes every connection pool.
 func (s *Server) Close() {
 	s.Stop()
-	s.topo.Close()
+	s.cluster.Close()
 	s.meta.Close()
 }
 

@@ -134,7 +134,7 @@ func (s *Server) createWebhook(r *http.Request, body []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	start := map[string]uint64{}
-	for _, st := range s.topo.Current().activeStores() {
+	for _, st := range s.cluster.Current().ActiveStores() {
 		start[st.Name()] = horizons[st.Name()]
 	}
 	id := make([]byte, 10)
@@ -248,7 +248,7 @@ func (s *Server) redeliverWebhook(r *http.Request, body []byte) (int, any, error
 		return 0, nil, inventory.Validation("after", "after is not a valid event cursor")
 	}
 	if *req.After == "" {
-		for _, st := range s.topo.Current().activeStores() {
+		for _, st := range s.cluster.Current().ActiveStores() {
 			positions[st.Name()] = 0
 		}
 	}

@@ -22,7 +22,7 @@ func (s *Server) runRecovery(ctx context.Context) {
 // RecoverOnce runs one recovery pass over every shard and returns how many headers it finished.
 func (s *Server) RecoverOnce(ctx context.Context) int {
 	done := 0
-	for _, st := range s.topo.Current().activeStores() {
+	for _, st := range s.cluster.Current().ActiveStores() {
 		headers, err := st.StuckHeaders(ctx, s.cfg.Reservation.RecoveryGrace, 200)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -83,7 +83,7 @@ func (s *Server) runHousekeeping(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		for _, st := range s.topo.Current().activeStores() {
+		for _, st := range s.cluster.Current().ActiveStores() {
 			if _, err := st.PurgeExpiredKeys(ctx, 1000); err != nil && ctx.Err() == nil {
 				s.log.Warn("purging idempotency keys failed", "shard", st.Name(), "err", err)
 			}
