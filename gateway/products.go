@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"sync"
 	"time"
@@ -319,8 +318,4 @@ func (s *Server) fetchProducts(ctx context.Context, lines []shard.LineRequest) (
 		return nil
 	})
 	return found, err
-}
-
-func jsonNum(units int64, scale int) json.Number {
-	return json.Number(inventory.FormatUnits(units, scale))
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway/cluster"
+	"github.com/shardstock/shardstock/gateway/saga"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -45,10 +46,8 @@ type Server struct {
 	metrics *metrics
 	opts    Options
 	handler http.Handler
-	// reserveGroups and settleGroups batch hot-SKU reservations and their commits/releases
-	// (nil when coalescing is disabled).
-	reserveGroups *groupCommit[shard.BatchRequest, shard.BatchResult]
-	settleGroups  *groupCommit[shard.SettleRequest, shard.SettleResult]
+	// saga coordinates reservations (coalescing and recovery included).
+	saga *saga.Coordinator
 	// readCache serves product reads when enabled (nil otherwise).
 	readCache  *readCache
 	lotMetrics *lotMetrics
@@ -89,12 +88,20 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 		meta.Close()
 		return nil, fmt.Errorf("load topology: %w", err)
 	}
-	if cfg.Coalesce.Enabled {
-		s.startCoalescing()
-	}
 	if cfg.ReadCache.Enabled {
 		s.readCache = newReadCache(cfg.ReadCache.MaxStaleness, cfg.ReadCache.MaxEntries)
 	}
+	s.saga = saga.New(s.cluster, saga.Options{
+		Logger:        s.log,
+		Registry:      s.metrics.registry,
+		Coalesce:      cfg.Coalesce.Enabled,
+		MaxBatch:      cfg.Coalesce.MaxBatch,
+		GroupTimeout:  cfg.HTTP.RequestTimeout,
+		SweepInterval: cfg.Reservation.SweepInterval,
+		RecoveryGrace: cfg.Reservation.RecoveryGrace,
+		Failpoint:     opts.Failpoint,
+		Wrote:         s.wrote,
+	})
 	s.handler = s.routes()
 	return s, nil
 }
@@ -111,7 +118,7 @@ func (s *Server) Start() {
 	if s.opts.DisableWorkers {
 		return
 	}
-	s.goWorker(func() { s.runRecovery(ctx) })
+	s.goWorker(func() { s.saga.Run(ctx) })
 	s.goWorker(func() { s.runHousekeeping(ctx) })
 	s.goWorker(func() { s.events.runRelays(ctx) })
 	s.goWorker(func() { <-ctx.Done(); s.events.shutdown() })
@@ -133,10 +140,7 @@ func (s *Server) Stop() {
 		s.stopWorkers()
 	}
 	s.workers.Wait()
-	if s.reserveGroups != nil {
-		s.reserveGroups.wait()
-		s.settleGroups.wait()
-	}
+	s.saga.Wait()
 }
 
 // Close stops the workers and closes every connection pool.

@@ -1,8 +1,10 @@
-package gateway
+package saga
 
 import (
 	"context"
 	"sync"
+
+	"github.com/shardstock/shardstock/shard"
 )
 
 // groupCommit groups concurrent requests for the same key (a SKU) that arrive at this gateway
@@ -99,3 +101,41 @@ func (g *groupCommit[Req, Res]) drain(key string, q *groupQueue[Req, Res]) {
 
 // wait blocks until every group in flight finished (shutdown).
 func (g *groupCommit[Req, Res]) wait() { g.wg.Wait() }
+
+// startCoalescing creates the hot-SKU groups: reservations and settles of single-line,
+// single-shard reservations are applied many per shard transaction.
+func (c *Coordinator) startCoalescing() {
+	groupCtx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), c.opts.GroupTimeout)
+	}
+	c.reserveGroups = newGroupCommit(c.opts.MaxBatch, groupCtx,
+		func(ctx context.Context, sku string, p int, reqs []shard.BatchRequest) ([]shard.BatchResult, error) {
+			c.metrics.batchSize.WithLabelValues("reserve").Observe(float64(len(reqs)))
+			st, err := c.cluster.Current().Owner(p)
+			if err != nil {
+				return nil, err
+			}
+			var out []shard.BatchResult
+			err = c.cluster.Timed("create_reservation_batch", st, func() error {
+				var err error
+				out, err = st.CreateLocalBatch(ctx, sku, p, reqs)
+				return err
+			})
+			return out, err
+		})
+	c.settleGroups = newGroupCommit(c.opts.MaxBatch, groupCtx,
+		func(ctx context.Context, _ string, p int, reqs []shard.SettleRequest) ([]shard.SettleResult, error) {
+			c.metrics.batchSize.WithLabelValues("settle").Observe(float64(len(reqs)))
+			st, err := c.cluster.Current().Owner(p)
+			if err != nil {
+				return nil, err
+			}
+			var out []shard.SettleResult
+			err = c.cluster.Timed("settle_reservation_batch", st, func() error {
+				var err error
+				out, err = st.SettleLocalBatch(ctx, p, reqs)
+				return err
+			})
+			return out, err
+		})
+}
