@@ -59,7 +59,7 @@ func Scatter[T any](ctx context.Context, c *Client, report string, allowPartial 
 	}
 	stores := snap.ActiveStores()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // stragglers past their deadline are cancelled when the gather returns
+	defer cancel()                                // stragglers past their deadline are cancelled when the gather returns
 	results := make(chan outcome[T], len(stores)) // buffered: a straggler never blocks
 	deadline := time.Now().Add(c.opts.ShardTimeout)
 	for _, st := range stores {
