@@ -59,8 +59,10 @@ func Scatter[T any](ctx context.Context, c *Client, report string, allowPartial 
 	}
 	stores := snap.ActiveStores()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()                                // stragglers past their deadline are cancelled when the gather returns
-	results := make(chan outcome[T], len(stores)) // buffered: a straggler never blocks
+	// Stragglers past their deadline are cancelled when the gather returns; the channel is
+	// buffered, so a straggler never blocks.
+	defer cancel()
+	results := make(chan outcome[T], len(stores))
 	deadline := time.Now().Add(c.opts.ShardTimeout)
 	for _, st := range stores {
 		go func() {
