@@ -22,6 +22,7 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway/cluster"
+	"github.com/shardstock/shardstock/gateway/events"
 	"github.com/shardstock/shardstock/gateway/saga"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
@@ -55,7 +56,7 @@ type Server struct {
 	alertMetrics *alertMetrics
 
 	// events relays the shards' change logs to webhooks and NATS and serves event streams.
-	events *eventService
+	events *events.Service
 
 	stopWorkers context.CancelFunc
 	workers     sync.WaitGroup
@@ -83,7 +84,12 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 	})
 	s.lotMetrics = newLotMetrics(s.metrics.registry)
 	s.alertMetrics = newAlertMetrics(s.metrics.registry)
-	s.events = newEventService(s)
+	s.events = events.New(s.cluster, meta, events.Options{
+		Config:      cfg.Events,
+		ReadTimeout: cfg.HTTP.RequestTimeout,
+		Logger:      s.log,
+		Registry:    s.metrics.registry,
+	})
 	if err := s.cluster.Load(ctx); err != nil {
 		meta.Close()
 		return nil, fmt.Errorf("load topology: %w", err)
@@ -120,8 +126,7 @@ func (s *Server) Start() {
 	}
 	s.goWorker(func() { s.saga.Run(ctx) })
 	s.goWorker(func() { s.runHousekeeping(ctx) })
-	s.goWorker(func() { s.events.runRelays(ctx) })
-	s.goWorker(func() { <-ctx.Done(); s.events.shutdown() })
+	s.goWorker(func() { s.events.Run(ctx) })
 	s.goWorker(func() { s.runLotSweeper(ctx) })
 	s.goWorker(func() { s.runAlertReconcile(ctx) })
 }

@@ -40,3 +40,6 @@ func runEvery(ctx context.Context, interval time.Duration, fn func()) {
 		fn()
 	}
 }
+
+// RelaysHeld returns the shards whose event relay this gateway runs right now.
+func (s *Server) RelaysHeld() []string { return s.events.Held() }
