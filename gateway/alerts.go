@@ -13,9 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
@@ -23,28 +20,6 @@ import (
 
 // reportAlerts is the `report` label of the alert listing's scatter-gather metrics.
 const reportAlerts = "alerts"
-
-// alertRoutes registers the low-stock alert endpoints.
-func (s *Server) alertRoutes() []apiRoute {
-	return []apiRoute{
-		{http.MethodGet, "/v1/alerts", false, s.listAlerts},
-		{http.MethodPost, "/v1/alerts/{id}/acknowledge", true, s.acknowledgeAlert},
-	}
-}
-
-// alertMetrics counts what the reconcile pass fixed, by action (opened, resolved, relinked).
-type alertMetrics struct {
-	reconciled *prometheus.CounterVec
-}
-
-func newAlertMetrics(reg *prometheus.Registry) *alertMetrics {
-	m := &alertMetrics{reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "shardstock_alerts_reconciled_total",
-		Help: "Alerts repaired by the reconcile pass, by action (opened, resolved, relinked).",
-	}, []string{"action"})}
-	reg.MustRegister(m.reconciled)
-	return m
-}
 
 // alertJSON is the contract's alert representation. available and low_stock_threshold are the
 // product's current figures, exact in its scale; available_at_open is what it was when the
@@ -94,7 +69,7 @@ type alertPageJSON struct {
 
 // alertStatusParam reads ?status: open, acknowledged or resolved; without it, the active
 // alerts (open and acknowledged).
-func alertStatusParam(r *http.Request) ([]inventory.AlertStatus, error) {
+func alertStatusParam(r *request) ([]inventory.AlertStatus, error) {
 	if !r.URL.Query().Has("status") {
 		return []inventory.AlertStatus{inventory.AlertOpen, inventory.AlertAcknowledged}, nil
 	}
@@ -113,7 +88,7 @@ func alertStatusParam(r *http.Request) ([]inventory.AlertStatus, error) {
 // catalogue listing (more than limit rows in the union means there is a next page). Coverage
 // and ?partial follow the reports. The order uses current stock, so an alert whose stock moves
 // between two pages may be seen twice or not at all: pages are a position, not a snapshot.
-func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any, error) {
+func (api *reportAPI) listAlerts(r *request) (int, any, error) {
 	partial, err := reportParams(r, "status", "category", "limit", "cursor")
 	if err != nil {
 		return 0, nil, err
@@ -131,7 +106,7 @@ func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	filter := shard.AlertFilter{Statuses: statuses, Category: cat.Category}
-	codec := s.alertCursors()
+	codec := api.alertCursors
 	var after *shard.AlertPosition
 	if r.URL.Query().Has("cursor") {
 		pos, err := codec.open(r.URL.Query().Get("cursor"), filter)
@@ -140,7 +115,7 @@ func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any, error) {
 		}
 		after = &pos
 	}
-	res, err := cluster.Scatter(r.Context(), s.cluster, reportAlerts, partial, func(ctx context.Context, st *shard.Store, _ []int) ([]shard.Alert, error) {
+	res, err := cluster.Scatter(r.Context(), api.cluster, reportAlerts, partial, func(ctx context.Context, st *shard.Store, _ []int) ([]shard.Alert, error) {
 		return st.AlertPage(ctx, filter, after, limit+1)
 	})
 	if err != nil {
@@ -183,17 +158,17 @@ func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any, error) {
 
 // acknowledgeAlert serves POST /v1/alerts/{id}/acknowledge: 200 with the alert (also when it
 // was acknowledged before), 404 for an unknown id, 409 invalid_state for a resolved alert.
-func (s *Server) acknowledgeAlert(r *http.Request, body []byte) (int, any, error) {
-	if err := emptyBody(body); err != nil {
+func (api *reportAPI) acknowledgeAlert(r *request) (int, any, error) {
+	if err := emptyBody(r.body); err != nil {
 		return 0, nil, err
 	}
-	id := mux.Vars(r)["id"]
+	id := r.pathVar("id")
 	p, ok := shard.AlertPartition(id)
-	if !ok || p >= s.cluster.Current().Partitions() {
+	if !ok || p >= api.cluster.Current().Partitions() {
 		return 0, nil, inventory.Errorf(inventory.CodeNotFound, "alert %q not found", id)
 	}
 	var a shard.Alert
-	err := s.cluster.OnPartition(r.Context(), "alert_acknowledge", p, func(st *shard.Store) error {
+	err := api.cluster.OnPartition(r.Context(), "alert_acknowledge", p, func(st *shard.Store) error {
 		var err error
 		a, err = st.AcknowledgeAlert(r.Context(), id, p)
 		return err
@@ -204,46 +179,10 @@ func (s *Server) acknowledgeAlert(r *http.Request, body []byte) (int, any, error
 	return http.StatusOK, toAlertJSON(a), nil
 }
 
-// runAlertReconcile runs ReconcileAlertsOnce every alerts.reconcile_interval until ctx is done.
-func (s *Server) runAlertReconcile(ctx context.Context) {
-	runEvery(ctx, s.cfg.Alerts.ReconcileInterval, func() { s.ReconcileAlertsOnce(ctx) })
-}
-
-// reconcileBatch is how many candidate products one reconcile query returns.
-const reconcileBatch = 500
-
-// ReconcileAlertsOnce runs one alert reconcile pass over every active shard (see
-// shard.Store.ReconcileAlerts) and returns what it fixed. A shard that fails is logged and
-// skipped; the next pass retries it. Every gateway runs it: repairs re-evaluate under the
-// product's lock, so overlapping passes fix each thing once.
-func (s *Server) ReconcileAlertsOnce(ctx context.Context) shard.AlertRepairs {
-	var total shard.AlertRepairs
-	for _, st := range s.cluster.Current().ActiveStores() {
-		r, err := st.ReconcileAlerts(ctx, reconcileBatch)
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("alert reconcile failed", "shard", st.Name(), "err", err)
-		}
-		total.Opened += r.Opened
-		total.Resolved += r.Resolved
-		total.Relinked += r.Relinked
-	}
-	for action, n := range map[string]int{"opened": total.Opened, "resolved": total.Resolved, "relinked": total.Relinked} {
-		if n > 0 {
-			s.alertMetrics.reconciled.WithLabelValues(action).Add(float64(n))
-		}
-	}
-	if total.Total() > 0 {
-		s.log.Info("alerts reconciled", "opened", total.Opened, "resolved", total.Resolved, "relinked", total.Relinked)
-	}
-	return total
-}
-
 // alertCursorCodec makes alert listing cursors opaque and tamper-safe, like the catalogue's
 // (cursorCodec, same key): base64url(JSON position | HMAC-SHA256(key, "alerts" | filter |
 // JSON position)[:16]). The MAC binds the cursor to the status and category filter.
 type alertCursorCodec struct{ key []byte }
-
-func (s *Server) alertCursors() alertCursorCodec { return alertCursorCodec{key: s.cursors().key} }
 
 func (c alertCursorCodec) mac(payload []byte, f shard.AlertFilter) []byte {
 	m := hmac.New(sha256.New, c.key)

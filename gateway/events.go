@@ -1,17 +1,27 @@
 package gateway
 
 import (
+	"log/slog"
 	"net/http"
 
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/gateway/events"
 	"github.com/shardstock/shardstock/inventory"
+	"github.com/shardstock/shardstock/shard"
 )
 
-// Event endpoints: the polling page GET /v1/events and the Server-Sent Events stream. The relay,
-// its sinks and the page reads are the events package's.
+// eventAPI serves change events to clients (the polling page, the Server-Sent Events stream)
+// and the webhook subscriptions. The relay, its sinks and the page reads are the events
+// package's.
+type eventAPI struct {
+	events  *events.Service
+	meta    *shard.Meta
+	cluster *cluster.Client
+	log     *slog.Logger
+}
 
 // listEvents: GET /v1/events?after=CURSOR&limit=N.
-func (s *Server) listEvents(r *http.Request, _ []byte) (int, any, error) {
+func (api *eventAPI) listEvents(r *request) (int, any, error) {
 	if err := queryParams(r, "after", "limit"); err != nil {
 		return 0, nil, err
 	}
@@ -23,7 +33,7 @@ func (s *Server) listEvents(r *http.Request, _ []byte) (int, any, error) {
 	if err != nil {
 		return 0, nil, inventory.Validation("after", "after is not a valid event cursor")
 	}
-	list, next, err := s.events.Page(r.Context(), after, limit)
+	list, next, err := api.events.Page(r.Context(), after, limit)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -33,14 +43,14 @@ func (s *Server) listEvents(r *http.Request, _ []byte) (int, any, error) {
 // streamEvents serves GET /v1/events/stream as Server-Sent Events (see events.Service.Stream).
 // A client that reconnects with Last-Event-ID (or ?after=CURSOR) resumes right after the last
 // event it received. The stream ends when the client goes away or the gateway stops.
-func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
+func (api *eventAPI) streamEvents(w http.ResponseWriter, r *http.Request) {
 	after := r.Header.Get("Last-Event-ID")
 	if after == "" {
 		after = r.URL.Query().Get("after")
 	}
 	pos, err := events.DecodeCursor(after)
 	if err != nil {
-		status, body, _ := s.encodeError(inventory.Validation("after", "Last-Event-ID / after is not a valid event cursor"))
+		status, body, _ := errorAnswer(api.log, inventory.Validation("after", "Last-Event-ID / after is not a valid event cursor"))
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
@@ -55,5 +65,5 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	s.events.Stream(r.Context(), w, flusher.Flush, pos)
+	api.events.Stream(r.Context(), w, flusher.Flush, pos)
 }

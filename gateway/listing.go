@@ -22,12 +22,12 @@ type catalogueJSON struct {
 	cluster.Coverage
 }
 
-// listCatalogue serves the catalogue listing: GET /v1/products?category=C&limit=N&cursor=X.
+// catalogue serves the catalogue listing: GET /v1/products?category=C&limit=N&cursor=X.
 // Every shard returns its first limit+1 owned products after the cursor in SKU order; the
 // gateway merges them by SKU and keeps the first limit. More than limit rows in the union means
 // there is a next page (the cursor is the last SKU returned); at most limit means every shard
 // is exhausted, and next_cursor is null.
-func (s *Server) listCatalogue(r *http.Request) (int, any, error) {
+func (api *productAPI) catalogue(r *request) (int, any, error) {
 	partial, err := reportParams(r, "category", "limit", "cursor")
 	if err != nil {
 		return 0, nil, err
@@ -42,11 +42,11 @@ func (s *Server) listCatalogue(r *http.Request) (int, any, error) {
 	}
 	after := ""
 	if r.URL.Query().Has("cursor") {
-		if after, err = s.cursors().open(r.URL.Query().Get("cursor"), filter); err != nil {
+		if after, err = api.cursors.open(r.URL.Query().Get("cursor"), filter); err != nil {
 			return 0, nil, err
 		}
 	}
-	res, err := cluster.Scatter(r.Context(), s.cluster, reportListing, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.Product, error) {
+	res, err := cluster.Scatter(r.Context(), api.cluster, reportListing, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.Product, error) {
 		f := filter
 		f.Partitions = owned
 		return st.ProductPage(ctx, f, after, limit+1)
@@ -64,7 +64,7 @@ func (s *Server) listCatalogue(r *http.Request) (int, any, error) {
 		out.Products = append(out.Products, toProductJSON(p))
 	}
 	if len(all) > limit {
-		c := s.cursors().seal(all[limit-1].SKU, filter)
+		c := api.cursors.seal(all[limit-1].SKU, filter)
 		out.NextCursor = &c
 	}
 	return http.StatusOK, out, nil
@@ -84,12 +84,13 @@ type cursorCodec struct{ key []byte }
 
 const cursorVersion = 1
 
-func (s *Server) cursors() cursorCodec {
+// newCursorCodec derives the cursor key from the meta DSN and the partition count.
+func newCursorCodec(metaDSN string, partitions int) cursorCodec {
 	h := sha256.New()
 	h.Write([]byte("shardstock listing cursor v1\x00"))
-	h.Write([]byte(s.cfg.MetaDSN))
+	h.Write([]byte(metaDSN))
 	h.Write([]byte{0})
-	h.Write([]byte(strconv.Itoa(s.cluster.Current().Partitions())))
+	h.Write([]byte(strconv.Itoa(partitions)))
 	return cursorCodec{key: h.Sum(nil)}
 }
 

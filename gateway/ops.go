@@ -2,13 +2,23 @@ package gateway
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/inventory"
+	"github.com/shardstock/shardstock/shard"
 )
+
+// opsAPI serves the operational endpoints: readiness and the topology.
+type opsAPI struct {
+	cluster *cluster.Client
+	meta    *shard.Meta
+	log     *slog.Logger
+}
 
 type readyJSON struct {
 	Status          string            `json:"status"`
@@ -17,8 +27,8 @@ type readyJSON struct {
 }
 
 // ready answers 200 when the topology is loaded and every shard answers a ping within a second.
-func (s *Server) ready(r *http.Request, _ []byte) (int, any, error) {
-	rt := s.cluster.Current()
+func (api *opsAPI) ready(r *request) (int, any, error) {
+	rt := api.cluster.Current()
 	if rt == nil {
 		return 0, nil, inventory.Errorf(inventory.CodeShardUnavailable, "topology not loaded").WithDetails(map[string]any{"shards": []string{}})
 	}
@@ -68,17 +78,17 @@ type topologyShardJSON struct {
 	Partitions int                  `json:"partitions"`
 }
 
-func (s *Server) getTopology(r *http.Request, _ []byte) (int, any, error) {
-	rt := s.cluster.Current()
+func (api *opsAPI) topology(r *request) (int, any, error) {
+	rt := api.cluster.Current()
 	counts := rt.PartitionCounts()
 	out := topologyJSON{Version: rt.Version(), Partitions: rt.Partitions(), Shards: []topologyShardJSON{}}
 	for name, info := range rt.Shards() {
 		out.Shards = append(out.Shards, topologyShardJSON{Name: name, State: info.State, Partitions: counts[name]})
 	}
 	sort.Slice(out.Shards, func(i, j int) bool { return out.Shards[i].Name < out.Shards[j].Name })
-	job, err := s.meta.ActiveJob(r.Context())
+	job, err := api.meta.ActiveJob(r.Context())
 	if err != nil {
-		s.log.Warn("cannot read the resharding job", "err", err)
+		api.log.Warn("cannot read the resharding job", "err", err)
 	} else if job != nil {
 		out.Job = job
 	}

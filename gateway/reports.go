@@ -6,7 +6,6 @@ import (
 	"math/big"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,13 +28,10 @@ const (
 	maxReportLimit     = 1000
 )
 
-// reportRoutes registers the scatter-gather reports.
-func (s *Server) reportRoutes() []apiRoute {
-	return []apiRoute{
-		{http.MethodGet, "/v1/stats/summary", false, s.statsSummary},
-		{http.MethodGet, "/v1/stats/categories", false, s.statsCategories},
-		{http.MethodGet, "/v1/stats/low-stock", false, s.statsLowStock},
-	}
+// reportAPI serves the scatter-gather reports and the low-stock alerts.
+type reportAPI struct {
+	cluster      *cluster.Client
+	alertCursors alertCursorCodec
 }
 
 // totalsJSON are the merged stock figures of a set of products. Quantities are exact decimal
@@ -80,13 +76,13 @@ type lowStockJSON struct {
 	cluster.Coverage
 }
 
-func (s *Server) statsSummary(r *http.Request, _ []byte) (int, any, error) {
+func (api *reportAPI) summary(r *request) (int, any, error) {
 	partial, err := reportParams(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	asOf := asOfNow()
-	res, err := cluster.Scatter(r.Context(), s.cluster, reportSummary, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.Totals, error) {
+	res, err := cluster.Scatter(r.Context(), api.cluster, reportSummary, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.Totals, error) {
 		return st.StockSummary(ctx, owned)
 	})
 	if err != nil {
@@ -101,13 +97,13 @@ func (s *Server) statsSummary(r *http.Request, _ []byte) (int, any, error) {
 	return http.StatusOK, summaryJSON{totalsJSON: acc.json(), AsOf: asOf, Coverage: res.Coverage}, nil
 }
 
-func (s *Server) statsCategories(r *http.Request, _ []byte) (int, any, error) {
+func (api *reportAPI) categories(r *request) (int, any, error) {
 	partial, err := reportParams(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	asOf := asOfNow()
-	res, err := cluster.Scatter(r.Context(), s.cluster, reportCategories, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.CategoryTotals, error) {
+	res, err := cluster.Scatter(r.Context(), api.cluster, reportCategories, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.CategoryTotals, error) {
 		return st.CategoryStats(ctx, owned)
 	})
 	if err != nil {
@@ -133,7 +129,7 @@ func (s *Server) statsCategories(r *http.Request, _ []byte) (int, any, error) {
 	return http.StatusOK, out, nil
 }
 
-func (s *Server) statsLowStock(r *http.Request, _ []byte) (int, any, error) {
+func (api *reportAPI) lowStock(r *request) (int, any, error) {
 	partial, err := reportParams(r, "limit", "category")
 	if err != nil {
 		return 0, nil, err
@@ -148,7 +144,7 @@ func (s *Server) statsLowStock(r *http.Request, _ []byte) (int, any, error) {
 	}
 	asOf := asOfNow()
 	// Each shard returns its own top `limit`; the global top `limit` is among their union.
-	res, err := cluster.Scatter(r.Context(), s.cluster, reportLowStock, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.Product, error) {
+	res, err := cluster.Scatter(r.Context(), api.cluster, reportLowStock, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.Product, error) {
 		f := filter
 		f.Partitions = owned
 		return st.LowStock(ctx, f, limit)
@@ -211,66 +207,3 @@ func (d decimalJSON) MarshalJSON() ([]byte, error) {
 }
 
 func asOfNow() string { return time.Now().UTC().Format(time.RFC3339Nano) }
-
-// reportParams rejects query parameters the report does not know (422 validation_failed) and
-// reads ?partial. Every report accepts partial; extra lists the others it accepts.
-func reportParams(r *http.Request, extra ...string) (bool, error) {
-	if err := queryParams(r, append(extra, "partial")...); err != nil {
-		return false, err
-	}
-	return partialParam(r)
-}
-
-// queryParams rejects (422 validation_failed) a query parameter that is not among allowed, then
-// one that is given more than once.
-func queryParams(r *http.Request, allowed ...string) error {
-	for name := range r.URL.Query() {
-		if !slices.Contains(allowed, name) {
-			return inventory.Validation(name, "unknown query parameter %q", name)
-		}
-	}
-	for name, vs := range r.URL.Query() {
-		if len(vs) > 1 {
-			return inventory.Validation(name, "query parameter %q is given more than once", name)
-		}
-	}
-	return nil
-}
-
-// limitParam reads ?limit (default 50, 1-1000).
-func limitParam(r *http.Request) (int, error) {
-	v := r.URL.Query().Get("limit")
-	if v == "" && !r.URL.Query().Has("limit") {
-		return defaultReportLimit, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > maxReportLimit {
-		return 0, inventory.Validation("limit", "limit must be an integer from 1 to %d, got %q", maxReportLimit, v)
-	}
-	return n, nil
-}
-
-// categoryParam reads ?category. When the parameter is present the report is restricted to
-// that category, even when it is empty (products without a category).
-func categoryParam(r *http.Request) (shard.ReportFilter, error) {
-	if !r.URL.Query().Has("category") {
-		return shard.ReportFilter{}, nil
-	}
-	c := r.URL.Query().Get("category")
-	if err := checkText("category", c, 0, 128); err != nil {
-		return shard.ReportFilter{}, err
-	}
-	return shard.ReportFilter{Category: &c}, nil
-}
-
-// partialParam reads ?partial=true|false (422 validation_failed for anything else).
-func partialParam(r *http.Request) (bool, error) {
-	switch v := r.URL.Query().Get("partial"); v {
-	case "", "false":
-		return false, nil
-	case "true":
-		return true, nil
-	default:
-		return false, inventory.Validation("partial", "partial must be true or false, got %q", v)
-	}
-}

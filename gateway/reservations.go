@@ -6,8 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gorilla/mux"
-
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/gateway/saga"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
@@ -17,6 +16,14 @@ const (
 	maxReservationLines = 500
 	maxTTLSeconds       = 86400
 )
+
+// reservationAPI serves reservations: it validates requests and hands them to the saga
+// coordinator.
+type reservationAPI struct {
+	saga       *saga.Coordinator
+	cluster    *cluster.Client
+	defaultTTL time.Duration
+}
 
 type reservationLineJSON struct {
 	SKU      string       `json:"sku"`
@@ -61,9 +68,9 @@ func toReservationJSON(h shard.Header) reservationJSON {
 	return out
 }
 
-func (s *Server) createReservation(r *http.Request, body []byte) (int, any, error) {
+func (api *reservationAPI) create(r *request) (int, any, error) {
 	var req createReservationRequest
-	if err := decodeStrict(body, &req); err != nil {
+	if err := decodeStrict(r.body, &req); err != nil {
 		return 0, nil, err
 	}
 	if req.OrderID == nil {
@@ -78,7 +85,7 @@ func (s *Server) createReservation(r *http.Request, body []byte) (int, any, erro
 	if len(req.Lines) > maxReservationLines {
 		return 0, nil, inventory.Validation("lines", "at most %d lines are allowed", maxReservationLines)
 	}
-	ttl := s.cfg.Reservation.DefaultTTL
+	ttl := api.defaultTTL
 	if req.TTLSeconds != nil {
 		if *req.TTLSeconds < 1 || *req.TTLSeconds > maxTTLSeconds {
 			return 0, nil, inventory.Validation("ttl_seconds", "ttl_seconds must be 1-%d", maxTTLSeconds)
@@ -106,40 +113,40 @@ func (s *Server) createReservation(r *http.Request, body []byte) (int, any, erro
 		if err := mustPositive(field+".quantity", d); err != nil {
 			return 0, nil, err
 		}
-		lines[i] = shard.LineRequest{SKU: l.SKU, Partition: s.cluster.PartitionOf(l.SKU), Quantity: d, Requested: d.String()}
+		lines[i] = shard.LineRequest{SKU: l.SKU, Partition: api.cluster.PartitionOf(l.SKU), Quantity: d, Requested: d.String()}
 	}
-	out, err := s.saga.Reserve(r.Context(), saga.Request{OrderID: *req.OrderID, Lines: lines, TTL: ttl,
-		Commit: req.Commit != nil && *req.Commit, Marker: markerFrom(r.Context())})
+	out, err := api.saga.Reserve(r.Context(), saga.Request{OrderID: *req.OrderID, Lines: lines, TTL: ttl,
+		Commit: req.Commit != nil && *req.Commit, Marker: r.marker})
 	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusCreated, toReservationJSON(out), nil
 }
 
-func (s *Server) getReservation(r *http.Request, _ []byte) (int, any, error) {
-	h, err := s.saga.Get(r.Context(), mux.Vars(r)["id"])
+func (api *reservationAPI) get(r *request) (int, any, error) {
+	h, err := api.saga.Get(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, toReservationJSON(h), nil
 }
 
-func (s *Server) commitReservation(r *http.Request, body []byte) (int, any, error) {
-	if err := emptyBody(body); err != nil {
+func (api *reservationAPI) commit(r *request) (int, any, error) {
+	if err := emptyBody(r.body); err != nil {
 		return 0, nil, err
 	}
-	h, err := s.saga.Commit(r.Context(), mux.Vars(r)["id"])
+	h, err := api.saga.Commit(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, toReservationJSON(h), nil
 }
 
-func (s *Server) releaseReservation(r *http.Request, body []byte) (int, any, error) {
-	if err := emptyBody(body); err != nil {
+func (api *reservationAPI) release(r *request) (int, any, error) {
+	if err := emptyBody(r.body); err != nil {
 		return 0, nil, err
 	}
-	h, err := s.saga.Release(r.Context(), mux.Vars(r)["id"])
+	h, err := api.saga.Release(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/shardstock/shardstock/gateway/events"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
@@ -43,9 +41,9 @@ type webhookRequest struct {
 
 // createWebhook subscribes a URL. Deliveries start with the changes after the current relay
 // horizon of every shard (the events from now on).
-func (s *Server) createWebhook(r *http.Request, body []byte) (int, any, error) {
+func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 	var req webhookRequest
-	if err := decodeStrict(body, &req); err != nil {
+	if err := decodeStrict(r.body, &req); err != nil {
 		return 0, nil, err
 	}
 	u, err := url.Parse(req.URL)
@@ -65,19 +63,19 @@ func (s *Server) createWebhook(r *http.Request, body []byte) (int, any, error) {
 			types = append(types, t)
 		}
 	}
-	horizons, err := s.meta.RelayHorizons(r.Context())
+	horizons, err := api.meta.RelayHorizons(r.Context())
 	if err != nil {
 		return 0, nil, err
 	}
 	start := map[string]uint64{}
-	for _, st := range s.cluster.Current().ActiveStores() {
+	for _, st := range api.cluster.Current().ActiveStores() {
 		start[st.Name()] = horizons[st.Name()]
 	}
 	id := make([]byte, 10)
 	_, _ = rand.Read(id)
 	w := shard.Webhook{ID: "wh_" + hex.EncodeToString(id), URL: req.URL, EventTypes: types, Secret: req.Secret,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := s.meta.CreateWebhook(r.Context(), w, start); err != nil {
+	if err := api.meta.CreateWebhook(r.Context(), w, start); err != nil {
 		return 0, nil, err
 	}
 	out := toWebhookJSON(w)
@@ -85,8 +83,8 @@ func (s *Server) createWebhook(r *http.Request, body []byte) (int, any, error) {
 	return http.StatusCreated, out, nil
 }
 
-func (s *Server) listWebhooks(r *http.Request, _ []byte) (int, any, error) {
-	hooks, err := s.meta.Webhooks(r.Context())
+func (api *eventAPI) listWebhooks(r *request) (int, any, error) {
+	hooks, err := api.meta.Webhooks(r.Context())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -98,12 +96,12 @@ func (s *Server) listWebhooks(r *http.Request, _ []byte) (int, any, error) {
 }
 
 // getWebhook shows a subscription with its delivery position on every shard.
-func (s *Server) getWebhook(r *http.Request, _ []byte) (int, any, error) {
-	w, err := s.meta.Webhook(r.Context(), mux.Vars(r)["id"])
+func (api *eventAPI) getWebhook(r *request) (int, any, error) {
+	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}
-	pos, err := s.meta.SinkPositions(r.Context(), shard.WebhookSink(w.ID))
+	pos, err := api.meta.SinkPositions(r.Context(), shard.WebhookSink(w.ID))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -112,9 +110,9 @@ func (s *Server) getWebhook(r *http.Request, _ []byte) (int, any, error) {
 	return http.StatusOK, out, nil
 }
 
-func (s *Server) deleteWebhook(r *http.Request, _ []byte) (int, any, error) {
-	id := mux.Vars(r)["id"]
-	if err := s.meta.DeleteWebhook(r.Context(), id); err != nil {
+func (api *eventAPI) deleteWebhook(r *request) (int, any, error) {
+	id := r.pathVar("id")
+	if err := api.meta.DeleteWebhook(r.Context(), id); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{"id": id, "deleted": true}, nil
@@ -133,8 +131,8 @@ type rawJSON []byte
 func (r rawJSON) MarshalJSON() ([]byte, error) { return bytes.TrimSpace(r), nil }
 
 // listDeadLetters: GET /v1/webhooks/{id}/dead-letters?after=ID&limit=N.
-func (s *Server) listDeadLetters(r *http.Request, _ []byte) (int, any, error) {
-	w, err := s.meta.Webhook(r.Context(), mux.Vars(r)["id"])
+func (api *eventAPI) listDeadLetters(r *request) (int, any, error) {
+	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -148,7 +146,7 @@ func (s *Server) listDeadLetters(r *http.Request, _ []byte) (int, any, error) {
 			return 0, nil, inventory.Validation("after", "after must be a dead letter id")
 		}
 	}
-	dls, err := s.meta.DeadLetters(r.Context(), w.ID, after, limit)
+	dls, err := api.meta.DeadLetters(r.Context(), w.ID, after, limit)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -165,17 +163,17 @@ func (s *Server) listDeadLetters(r *http.Request, _ []byte) (int, any, error) {
 // cursor on every shard named in the cursor back (or forward) to that position; the events after
 // it are delivered again, in order. An empty cursor means every shard from the beginning of its
 // retained change log.
-func (s *Server) redeliverWebhook(r *http.Request, body []byte) (int, any, error) {
+func (api *eventAPI) redeliverWebhook(r *request) (int, any, error) {
 	var req struct {
 		After *string `json:"after"`
 	}
-	if err := decodeStrict(body, &req); err != nil {
+	if err := decodeStrict(r.body, &req); err != nil {
 		return 0, nil, err
 	}
 	if req.After == nil {
 		return 0, nil, inventory.Validation("after", "after is required (a cursor; \"\" for the beginning)")
 	}
-	w, err := s.meta.Webhook(r.Context(), mux.Vars(r)["id"])
+	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -184,11 +182,11 @@ func (s *Server) redeliverWebhook(r *http.Request, body []byte) (int, any, error
 		return 0, nil, inventory.Validation("after", "after is not a valid event cursor")
 	}
 	if *req.After == "" {
-		for _, st := range s.cluster.Current().ActiveStores() {
+		for _, st := range api.cluster.Current().ActiveStores() {
 			positions[st.Name()] = 0
 		}
 	}
-	if err := s.meta.RepositionSink(r.Context(), shard.WebhookSink(w.ID), positions); err != nil {
+	if err := api.meta.RepositionSink(r.Context(), shard.WebhookSink(w.ID), positions); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusAccepted, map[string]any{"id": w.ID, "positions": positions}, nil
