@@ -67,20 +67,6 @@ type alertPageJSON struct {
 	cluster.Coverage
 }
 
-// alertStatusParam reads ?status: open, acknowledged or resolved; without it, the active
-// alerts (open and acknowledged).
-func alertStatusParam(r *request) ([]inventory.AlertStatus, error) {
-	if !r.URL.Query().Has("status") {
-		return []inventory.AlertStatus{inventory.AlertOpen, inventory.AlertAcknowledged}, nil
-	}
-	switch v := inventory.AlertStatus(r.URL.Query().Get("status")); v {
-	case inventory.AlertOpen, inventory.AlertAcknowledged, inventory.AlertResolved:
-		return []inventory.AlertStatus{v}, nil
-	default:
-		return nil, inventory.Validation("status", "status must be open, acknowledged or resolved, got %q", v)
-	}
-}
-
 // listAlerts serves GET /v1/alerts?status=S&category=C&limit=N&cursor=X, most urgent first:
 // out_of_stock before low_stock, then available - low_stock_threshold ascending (exact across
 // scales), then SKU, then id. Every shard returns its first limit+1 owned alerts after the
@@ -89,23 +75,12 @@ func alertStatusParam(r *request) ([]inventory.AlertStatus, error) {
 // and ?partial follow the reports. The order uses current stock, so an alert whose stock moves
 // between two pages may be seen twice or not at all: pages are a position, not a snapshot.
 func (api *reportAPI) listAlerts(r *request) (int, any, error) {
-	partial, err := reportParams(r, "status", "category", "limit", "cursor")
+	params, err := listingParams(r, "status", "category", "limit", "cursor")
 	if err != nil {
 		return 0, nil, err
 	}
-	statuses, err := alertStatusParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	limit, err := limitParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	cat, err := categoryParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	filter := shard.AlertFilter{Statuses: statuses, Category: cat.Category}
+	partial, limit := params.partial, params.limit
+	filter := shard.AlertFilter{Statuses: params.statuses, Category: params.filter.Category}
 	codec := api.alertCursors
 	var after *shard.AlertPosition
 	if r.URL.Query().Has("cursor") {

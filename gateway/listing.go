@@ -28,18 +28,11 @@ type catalogueJSON struct {
 // there is a next page (the cursor is the last SKU returned); at most limit means every shard
 // is exhausted, and next_cursor is null.
 func (api *productAPI) catalogue(r *request) (int, any, error) {
-	partial, err := reportParams(r, "category", "limit", "cursor")
+	params, err := listingParams(r, "category", "limit", "cursor")
 	if err != nil {
 		return 0, nil, err
 	}
-	limit, err := limitParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	filter, err := categoryParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
+	partial, limit, filter := params.partial, params.limit, params.filter
 	after := ""
 	if r.URL.Query().Has("cursor") {
 		if after, err = api.cursors.open(r.URL.Query().Get("cursor"), filter); err != nil {

@@ -10,6 +10,35 @@ import (
 
 // Query parameters shared by the listings, reports and event pages.
 
+// listing are the query parameters of a paged scatter-gather listing.
+type listing struct {
+	partial  bool
+	statuses []inventory.AlertStatus // only where ?status is accepted
+	limit    int
+	filter   shard.ReportFilter
+}
+
+// listingParams reads a listing's parameters in one order, the first problem winning: unknown
+// or repeated names (names are those accepted besides partial), ?partial, ?status (where
+// accepted), ?limit, ?category.
+func listingParams(r *request, names ...string) (listing, error) {
+	var l listing
+	var err error
+	if l.partial, err = reportParams(r, names...); err != nil {
+		return l, err
+	}
+	if slices.Contains(names, "status") {
+		if l.statuses, err = alertStatusParam(r); err != nil {
+			return l, err
+		}
+	}
+	if l.limit, err = limitParam(r); err != nil {
+		return l, err
+	}
+	l.filter, err = categoryParam(r)
+	return l, err
+}
+
 // reportParams rejects query parameters the report does not know (422 validation_failed) and
 // reads ?partial. Every report accepts partial; extra lists the others it accepts.
 func reportParams(r *request, extra ...string) (bool, error) {
@@ -70,5 +99,19 @@ func partialParam(r *request) (bool, error) {
 		return true, nil
 	default:
 		return false, inventory.Validation("partial", "partial must be true or false, got %q", v)
+	}
+}
+
+// alertStatusParam reads ?status: open, acknowledged or resolved; without it, the active
+// alerts (open and acknowledged).
+func alertStatusParam(r *request) ([]inventory.AlertStatus, error) {
+	if !r.URL.Query().Has("status") {
+		return []inventory.AlertStatus{inventory.AlertOpen, inventory.AlertAcknowledged}, nil
+	}
+	switch v := inventory.AlertStatus(r.URL.Query().Get("status")); v {
+	case inventory.AlertOpen, inventory.AlertAcknowledged, inventory.AlertResolved:
+		return []inventory.AlertStatus{v}, nil
+	default:
+		return nil, inventory.Validation("status", "status must be open, acknowledged or resolved, got %q", v)
 	}
 }

@@ -130,18 +130,11 @@ func (api *reportAPI) categories(r *request) (int, any, error) {
 }
 
 func (api *reportAPI) lowStock(r *request) (int, any, error) {
-	partial, err := reportParams(r, "limit", "category")
+	params, err := listingParams(r, "limit", "category")
 	if err != nil {
 		return 0, nil, err
 	}
-	limit, err := limitParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	filter, err := categoryParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
+	partial, limit, filter := params.partial, params.limit, params.filter
 	asOf := asOfNow()
 	// Each shard returns its own top `limit`; the global top `limit` is among their union.
 	res, err := cluster.Scatter(r.Context(), api.cluster, reportLowStock, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.Product, error) {

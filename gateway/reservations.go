@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -132,21 +133,19 @@ func (api *reservationAPI) get(r *request) (int, any, error) {
 }
 
 func (api *reservationAPI) commit(r *request) (int, any, error) {
-	if err := emptyBody(r.body); err != nil {
-		return 0, nil, err
-	}
-	h, err := api.saga.Commit(r.Context(), r.pathVar("id"))
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, toReservationJSON(h), nil
+	return api.settle(r, api.saga.Commit)
 }
 
 func (api *reservationAPI) release(r *request) (int, any, error) {
+	return api.settle(r, api.saga.Release)
+}
+
+// settle serves commit and release: no body (or {}), then the coordinator's verdict.
+func (api *reservationAPI) settle(r *request, do func(ctx context.Context, id string) (shard.Header, error)) (int, any, error) {
 	if err := emptyBody(r.body); err != nil {
 		return 0, nil, err
 	}
-	h, err := api.saga.Release(r.Context(), r.pathVar("id"))
+	h, err := do(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}

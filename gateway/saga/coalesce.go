@@ -108,34 +108,33 @@ func (c *Coordinator) startCoalescing() {
 	groupCtx := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.Background(), c.opts.GroupTimeout)
 	}
-	c.reserveGroups = newGroupCommit(c.opts.MaxBatch, groupCtx,
-		func(ctx context.Context, sku string, p int, reqs []shard.BatchRequest) ([]shard.BatchResult, error) {
-			c.metrics.batchSize.WithLabelValues("reserve").Observe(float64(len(reqs)))
-			st, err := c.cluster.Current().Owner(p)
-			if err != nil {
-				return nil, err
-			}
-			var out []shard.BatchResult
-			err = c.cluster.Timed("create_reservation_batch", st, func() error {
-				var err error
-				out, err = st.CreateLocalBatch(ctx, sku, p, reqs)
-				return err
-			})
-			return out, err
+	c.reserveGroups = newGroupCommit(c.opts.MaxBatch, groupCtx, onOwner(c, "reserve", "create_reservation_batch",
+		func(ctx context.Context, st *shard.Store, sku string, p int, reqs []shard.BatchRequest) ([]shard.BatchResult, error) {
+			return st.CreateLocalBatch(ctx, sku, p, reqs)
+		}))
+	c.settleGroups = newGroupCommit(c.opts.MaxBatch, groupCtx, onOwner(c, "settle", "settle_reservation_batch",
+		func(ctx context.Context, st *shard.Store, _ string, p int, reqs []shard.SettleRequest) ([]shard.SettleResult, error) {
+			return st.SettleLocalBatch(ctx, p, reqs)
+		}))
+}
+
+// onOwner makes a group's apply function: it records the batch size under kind and runs apply
+// on the partition's owner, timed as op. A group goes to the owner it finds, without the
+// moved-partition retry: a failed group falls back to the per-request path, which retries.
+func onOwner[Req, Res any](c *Coordinator, kind, op string,
+	apply func(ctx context.Context, st *shard.Store, key string, p int, reqs []Req) ([]Res, error)) func(context.Context, string, int, []Req) ([]Res, error) {
+	return func(ctx context.Context, key string, p int, reqs []Req) ([]Res, error) {
+		c.metrics.batchSize.WithLabelValues(kind).Observe(float64(len(reqs)))
+		st, err := c.cluster.Current().Owner(p)
+		if err != nil {
+			return nil, err
+		}
+		var out []Res
+		err = c.cluster.Timed(op, st, func() error {
+			var err error
+			out, err = apply(ctx, st, key, p, reqs)
+			return err
 		})
-	c.settleGroups = newGroupCommit(c.opts.MaxBatch, groupCtx,
-		func(ctx context.Context, _ string, p int, reqs []shard.SettleRequest) ([]shard.SettleResult, error) {
-			c.metrics.batchSize.WithLabelValues("settle").Observe(float64(len(reqs)))
-			st, err := c.cluster.Current().Owner(p)
-			if err != nil {
-				return nil, err
-			}
-			var out []shard.SettleResult
-			err = c.cluster.Timed("settle_reservation_batch", st, func() error {
-				var err error
-				out, err = st.SettleLocalBatch(ctx, p, reqs)
-				return err
-			})
-			return out, err
-		})
+		return out, err
+	}
 }
