@@ -28,18 +28,18 @@ type readyJSON struct {
 
 // ready answers 200 when the topology is loaded and every shard answers a ping within a second.
 func (api *opsAPI) ready(r *request) (int, any, error) {
-	rt := api.cluster.Current()
-	if rt == nil {
+	snap := api.cluster.Current()
+	if snap == nil {
 		return 0, nil, inventory.Errorf(inventory.CodeShardUnavailable, "topology not loaded").WithDetails(map[string]any{"shards": []string{}})
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
-	out := readyJSON{Status: "ready", TopologyVersion: rt.Version(), Shards: map[string]string{}}
+	out := readyJSON{Status: "ready", TopologyVersion: snap.Version(), Shards: map[string]string{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var down []string
-	for name, st := range rt.Stores() {
-		if rt.Shards()[name].State == inventory.ShardRemoved {
+	for name, st := range snap.Stores() {
+		if snap.Shards()[name].State == inventory.ShardRemoved {
 			continue
 		}
 		wg.Add(1)
@@ -60,7 +60,7 @@ func (api *opsAPI) ready(r *request) (int, any, error) {
 	if len(down) > 0 {
 		sort.Strings(down)
 		return 0, nil, inventory.Errorf(inventory.CodeShardUnavailable, "%d shard(s) do not answer", len(down)).
-			WithDetails(map[string]any{"shards": down, "topology_version": rt.Version()})
+			WithDetails(map[string]any{"shards": down, "topology_version": snap.Version()})
 	}
 	return http.StatusOK, out, nil
 }
@@ -79,10 +79,10 @@ type topologyShardJSON struct {
 }
 
 func (api *opsAPI) topology(r *request) (int, any, error) {
-	rt := api.cluster.Current()
-	counts := rt.PartitionCounts()
-	out := topologyJSON{Version: rt.Version(), Partitions: rt.Partitions(), Shards: []topologyShardJSON{}}
-	for name, info := range rt.Shards() {
+	snap := api.cluster.Current()
+	counts := snap.PartitionCounts()
+	out := topologyJSON{Version: snap.Version(), Partitions: snap.Partitions(), Shards: []topologyShardJSON{}}
+	for name, info := range snap.Shards() {
 		out.Shards = append(out.Shards, topologyShardJSON{Name: name, State: info.State, Partitions: counts[name]})
 	}
 	sort.Slice(out.Shards, func(i, j int) bool { return out.Shards[i].Name < out.Shards[j].Name })
