@@ -13,37 +13,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
 // reportAlerts is the `report` label of the alert listing's scatter-gather metrics.
 const reportAlerts = "alerts"
-
-// alertRoutes registers the low-stock alert endpoints.
-func (s *Server) alertRoutes() []apiRoute {
-	return []apiRoute{
-		{http.MethodGet, "/v1/alerts", false, s.listAlerts},
-		{http.MethodPost, "/v1/alerts/{id}/acknowledge", true, s.acknowledgeAlert},
-	}
-}
-
-// alertMetrics counts what the reconcile pass fixed, by action (opened, resolved, relinked).
-type alertMetrics struct {
-	reconciled *prometheus.CounterVec
-}
-
-func newAlertMetrics(reg *prometheus.Registry) *alertMetrics {
-	m := &alertMetrics{reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "shardstock_alerts_reconciled_total",
-		Help: "Alerts repaired by the reconcile pass, by action (opened, resolved, relinked).",
-	}, []string{"action"})}
-	reg.MustRegister(m.reconciled)
-	return m
-}
 
 // alertJSON is the contract's alert representation. available and low_stock_threshold are the
 // product's current figures, exact in its scale; available_at_open is what it was when the
@@ -88,21 +64,7 @@ func alertTimePtr(t *time.Time) *string {
 type alertPageJSON struct {
 	Alerts     []alertJSON `json:"alerts"`
 	NextCursor *string     `json:"next_cursor"`
-	coverage
-}
-
-// alertStatusParam reads ?status: open, acknowledged or resolved; without it, the active
-// alerts (open and acknowledged).
-func alertStatusParam(r *http.Request) ([]inventory.AlertStatus, error) {
-	if !r.URL.Query().Has("status") {
-		return []inventory.AlertStatus{inventory.AlertOpen, inventory.AlertAcknowledged}, nil
-	}
-	switch v := inventory.AlertStatus(r.URL.Query().Get("status")); v {
-	case inventory.AlertOpen, inventory.AlertAcknowledged, inventory.AlertResolved:
-		return []inventory.AlertStatus{v}, nil
-	default:
-		return nil, validationFailed("status", "status must be open, acknowledged or resolved, got %q", v)
-	}
+	cluster.Coverage
 }
 
 // listAlerts serves GET /v1/alerts?status=S&category=C&limit=N&cursor=X, most urgent first:
@@ -112,25 +74,14 @@ func alertStatusParam(r *http.Request) ([]inventory.AlertStatus, error) {
 // catalogue listing (more than limit rows in the union means there is a next page). Coverage
 // and ?partial follow the reports. The order uses current stock, so an alert whose stock moves
 // between two pages may be seen twice or not at all: pages are a position, not a snapshot.
-func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any, error) {
-	partial, err := reportParams(r, "status", "category", "limit", "cursor")
+func (api *reportAPI) listAlerts(r *request) (int, any, error) {
+	params, err := listingParams(r, "status", "category", "limit", "cursor")
 	if err != nil {
 		return 0, nil, err
 	}
-	statuses, err := alertStatusParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	limit, err := limitParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	cat, err := categoryParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	filter := shard.AlertFilter{Statuses: statuses, Category: cat.Category}
-	codec := s.alertCursors()
+	partial, limit := params.partial, params.limit
+	filter := shard.AlertFilter{Statuses: params.statuses, Category: params.filter.Category}
+	codec := api.alertCursors
 	var after *shard.AlertPosition
 	if r.URL.Query().Has("cursor") {
 		pos, err := codec.open(r.URL.Query().Get("cursor"), filter)
@@ -139,7 +90,7 @@ func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any, error) {
 		}
 		after = &pos
 	}
-	res, err := scatter(r.Context(), s, reportAlerts, partial, func(ctx context.Context, st *shard.Store) ([]shard.Alert, error) {
+	res, err := cluster.Scatter(r.Context(), api.cluster, reportAlerts, partial, func(ctx context.Context, st *shard.Store, _ []int) ([]shard.Alert, error) {
 		return st.AlertPage(ctx, filter, after, limit+1)
 	})
 	if err != nil {
@@ -151,8 +102,8 @@ func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any, error) {
 		gap *big.Int
 	}
 	var all []ranked
-	for _, ans := range res.answers {
-		for _, a := range ans.value {
+	for _, ans := range res.Answers {
+		for _, a := range ans.Value {
 			gap := inventory.Micros(big.NewInt(a.Available-a.LowStockThreshold), a.Scale)
 			all = append(all, ranked{a, shard.AlertPosition{Rank: shard.AlertRank(a.Kind), GapMicros: gap.String(), SKU: a.SKU, ID: a.ID}, gap})
 		}
@@ -169,7 +120,7 @@ func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any, error) {
 		}
 		return cmp.Compare(x.pos.ID, y.pos.ID)
 	})
-	out := alertPageJSON{Alerts: make([]alertJSON, 0, min(len(all), limit)), coverage: res.coverage}
+	out := alertPageJSON{Alerts: make([]alertJSON, 0, min(len(all), limit)), Coverage: res.Coverage}
 	for _, x := range all[:min(len(all), limit)] {
 		out.Alerts = append(out.Alerts, toAlertJSON(x.a))
 	}
@@ -182,17 +133,17 @@ func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any, error) {
 
 // acknowledgeAlert serves POST /v1/alerts/{id}/acknowledge: 200 with the alert (also when it
 // was acknowledged before), 404 for an unknown id, 409 invalid_state for a resolved alert.
-func (s *Server) acknowledgeAlert(r *http.Request, body []byte) (int, any, error) {
-	if err := emptyBody(body); err != nil {
+func (api *reportAPI) acknowledgeAlert(r *request) (int, any, error) {
+	if err := emptyBody(r.body); err != nil {
 		return 0, nil, err
 	}
-	id := mux.Vars(r)["id"]
+	id := r.pathVar("id")
 	p, ok := shard.AlertPartition(id)
-	if !ok || p >= s.topo.Current().partitions {
+	if !ok || p >= api.cluster.Current().Partitions() {
 		return 0, nil, inventory.Errorf(inventory.CodeNotFound, "alert %q not found", id)
 	}
 	var a shard.Alert
-	err := s.onPartition(r.Context(), "alert_acknowledge", p, func(st *shard.Store) error {
+	err := api.cluster.OnPartition(r.Context(), "alert_acknowledge", p, func(st *shard.Store) error {
 		var err error
 		a, err = st.AcknowledgeAlert(r.Context(), id, p)
 		return err
@@ -203,46 +154,10 @@ func (s *Server) acknowledgeAlert(r *http.Request, body []byte) (int, any, error
 	return http.StatusOK, toAlertJSON(a), nil
 }
 
-// runAlertReconcile runs ReconcileAlertsOnce every alerts.reconcile_interval until ctx is done.
-func (s *Server) runAlertReconcile(ctx context.Context) {
-	runEvery(ctx, s.cfg.Alerts.ReconcileInterval, func() { s.ReconcileAlertsOnce(ctx) })
-}
-
-// reconcileBatch is how many candidate products one reconcile query returns.
-const reconcileBatch = 500
-
-// ReconcileAlertsOnce runs one alert reconcile pass over every active shard (see
-// shard.Store.ReconcileAlerts) and returns what it fixed. A shard that fails is logged and
-// skipped; the next pass retries it. Every gateway runs it: repairs re-evaluate under the
-// product's lock, so overlapping passes fix each thing once.
-func (s *Server) ReconcileAlertsOnce(ctx context.Context) shard.AlertRepairs {
-	var total shard.AlertRepairs
-	for _, st := range s.topo.Current().activeStores() {
-		r, err := st.ReconcileAlerts(ctx, reconcileBatch)
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("alert reconcile failed", "shard", st.Name(), "err", err)
-		}
-		total.Opened += r.Opened
-		total.Resolved += r.Resolved
-		total.Relinked += r.Relinked
-	}
-	for action, n := range map[string]int{"opened": total.Opened, "resolved": total.Resolved, "relinked": total.Relinked} {
-		if n > 0 {
-			s.alertMetrics.reconciled.WithLabelValues(action).Add(float64(n))
-		}
-	}
-	if total.Total() > 0 {
-		s.log.Info("alerts reconciled", "opened", total.Opened, "resolved", total.Resolved, "relinked", total.Relinked)
-	}
-	return total
-}
-
 // alertCursorCodec makes alert listing cursors opaque and tamper-safe, like the catalogue's
 // (cursorCodec, same key): base64url(JSON position | HMAC-SHA256(key, "alerts" | filter |
 // JSON position)[:16]). The MAC binds the cursor to the status and category filter.
 type alertCursorCodec struct{ key []byte }
-
-func (s *Server) alertCursors() alertCursorCodec { return alertCursorCodec{key: s.cursors().key} }
 
 func (c alertCursorCodec) mac(payload []byte, f shard.AlertFilter) []byte {
 	m := hmac.New(sha256.New, c.key)
@@ -277,7 +192,7 @@ func (c alertCursorCodec) seal(pos shard.AlertPosition, f shard.AlertFilter) str
 
 // open checks a cursor against the filter and returns the position it continues after.
 func (c alertCursorCodec) open(cursor string, f shard.AlertFilter) (shard.AlertPosition, error) {
-	bad := validationFailed("cursor", "cursor is invalid or was issued for another listing; start again without a cursor")
+	bad := inventory.Validation("cursor", "cursor is invalid or was issued for another listing; start again without a cursor")
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil || len(raw) < 17 {
 		return shard.AlertPosition{}, bad

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strings"
+	"reflect"
 	"unicode/utf8"
 
 	"github.com/shardstock/shardstock/inventory"
@@ -20,7 +20,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		return nil, inventory.Errorf(inventory.CodePayloadTooLarge, "request body is larger than %d bytes", limit)
 	}
 	if err != nil {
-		return nil, invalidRequest("cannot read request body: %v", err)
+		return nil, inventory.InvalidRequest("cannot read request body: %v", err)
 	}
 	return body, nil
 }
@@ -29,7 +29,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // trailing data (400 invalid_request).
 func decodeStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return invalidRequest("request body is empty; a JSON object is required")
+		return inventory.InvalidRequest("request body is empty; a JSON object is required")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -39,17 +39,17 @@ func decodeStrict(body []byte, v any) error {
 		var syntaxErr *json.SyntaxError
 		switch {
 		case errors.As(err, &typeErr):
-			return invalidRequest("field %q has the wrong type: %s where %s is expected", typeErr.Field, typeErr.Value, jsonKind(typeErr))
+			return inventory.InvalidRequest("field %q has the wrong type: %s where %s is expected", typeErr.Field, typeErr.Value, jsonKind(typeErr))
 		case errors.As(err, &syntaxErr):
-			return invalidRequest("malformed JSON at offset %d: %v", syntaxErr.Offset, err)
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return invalidRequest("%s", strings.TrimPrefix(err.Error(), "json: "))
-		default:
-			return invalidRequest("malformed JSON: %v", err)
+			return inventory.InvalidRequest("malformed JSON at offset %d: %v", syntaxErr.Offset, err)
 		}
+		if name, ok := unknownField(body, reflect.TypeOf(v)); ok {
+			return inventory.InvalidRequest("unknown field %q", name)
+		}
+		return inventory.InvalidRequest("malformed JSON: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return invalidRequest("unexpected data after the JSON object")
+		return inventory.InvalidRequest("unexpected data after the JSON object")
 	}
 	return nil
 }
@@ -98,30 +98,36 @@ func (q *jsonQuantity) UnmarshalJSON(b []byte) error {
 func (q jsonQuantity) decimal(field string) (inventory.Quantity, error) {
 	d, err := inventory.ParseQuantity(q.raw)
 	if err != nil {
-		var de *inventory.Error
-		if errors.As(err, &de) {
-			return d, validationFailed(field, "%s: %s", field, de.Message)
-		}
-		return d, err
+		return d, fieldError(field, err)
 	}
 	return d, nil
+}
+
+// fieldError names the field a domain error was found in: "<field>: <message>", with
+// details.field. Other errors are returned as they are.
+func fieldError(field string, err error) error {
+	var de *inventory.Error
+	if errors.As(err, &de) {
+		return inventory.Validation(field, "%s: %s", field, de.Message)
+	}
+	return err
 }
 
 // checkText validates a free-text field: valid UTF-8, no control characters, length bounds.
 func checkText(field, v string, minLen, maxLen int) error {
 	if !utf8.ValidString(v) {
-		return validationFailed(field, "%s must be valid UTF-8", field)
+		return inventory.Validation(field, "%s must be valid UTF-8", field)
 	}
 	n := utf8.RuneCountInString(v)
 	if n < minLen || n > maxLen {
 		if minLen > 0 {
-			return validationFailed(field, "%s must be %d-%d characters", field, minLen, maxLen)
+			return inventory.Validation(field, "%s must be %d-%d characters", field, minLen, maxLen)
 		}
-		return validationFailed(field, "%s must be at most %d characters", field, maxLen)
+		return inventory.Validation(field, "%s must be at most %d characters", field, maxLen)
 	}
 	for _, r := range v {
 		if r < 0x20 || r == 0x7f {
-			return validationFailed(field, "%s must not contain control characters", field)
+			return inventory.Validation(field, "%s must not contain control characters", field)
 		}
 	}
 	return nil
@@ -140,7 +146,7 @@ func (q quantityJSON) MarshalJSON() ([]byte, error) {
 
 func mustPositive(field string, d inventory.Quantity) error {
 	if d.Units <= 0 {
-		return validationFailed(field, "%s must be greater than zero", field)
+		return inventory.Validation(field, "%s must be greater than zero", field)
 	}
 	return nil
 }

@@ -72,11 +72,3 @@ func errorResponse(log *slog.Logger, err error) (int, errorBody, http.Header) {
 	log.Error("internal error", "err", err)
 	return http.StatusInternalServerError, errorBody{errorPayload{"internal", "internal error", map[string]any{}}}, nil
 }
-
-func invalidRequest(format string, args ...any) error {
-	return inventory.Errorf(inventory.CodeInvalidRequest, format, args...)
-}
-
-func validationFailed(field, format string, args ...any) error {
-	return inventory.Errorf(inventory.CodeValidation, format, args...).WithDetails(map[string]any{"field": field})
-}

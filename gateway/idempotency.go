@@ -6,91 +6,127 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/inventory"
-	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 )
 
-type markerKey struct{}
-
-// markerFrom returns the idempotency marker (the key's hash) of the request being run under an
-// Idempotency-Key, or nil.
-func markerFrom(ctx context.Context) []byte {
-	m, _ := ctx.Value(markerKey{}).([]byte)
-	return m
-}
-
+// shortHash is the printable prefix of a marker, used in change-log refs.
 func shortHash(b []byte) string { return hex.EncodeToString(b[:12]) }
 
 const maxIdempotencyKeyLength = 128
 
-// idempotentCall runs fn at most once per Idempotency-Key. The key is claimed on the shard that
-// owns the key's own partition: a replay with the same request gets the stored first answer, a
-// different request gets idempotency_conflict, and concurrent replays wait for the first to
-// finish. Answers of 5xx are not stored, so the client may retry; the mutation's own marker
-// then prevents a second application if the first one did land.
-func (s *Server) idempotentCall(r *http.Request, body []byte, fn apiFunc) (int, []byte, http.Header) {
+// idempotency runs mutating requests under their Idempotency-Key and purges expired keys.
+type idempotency struct {
+	cluster *cluster.Client
+	cfg     configs.Idempotency
+	log     *slog.Logger
+	replays prometheus.Counter
+}
+
+// call runs fn at most once per Idempotency-Key. The key is claimed on the shard that owns the
+// key's own partition: a replay with the same request gets the stored first answer, a different
+// request gets idempotency_conflict, and concurrent replays wait for the first to finish.
+// Answers of 5xx are not stored, so the client may retry; the mutation's own marker then
+// prevents a second application if the first one did land.
+func (k *idempotency) call(r *request, fn apiFunc) (int, []byte, http.Header) {
 	key := r.Header.Get("Idempotency-Key")
+	if err := checkIdempotencyKey(key); err != nil {
+		return errorAnswer(k.log, err)
+	}
+	keySum := sha256.Sum256([]byte(key))
+	keyHash := keySum[:]
+	reqHash := requestHash(r.Request, r.body)
+	partition := k.cluster.PartitionOf("idempotency/" + hex.EncodeToString(keyHash))
+	claim, err := k.claim(r.Context(), keyHash, reqHash, partition)
+	switch {
+	case err != nil:
+		return errorAnswer(k.log, err)
+	case claim.Done:
+		k.replays.Inc()
+		return claim.Status, claim.Body, http.Header{"Idempotent-Replayed": []string{"true"}}
+	}
+	run := *r
+	run.marker = keyHash
+	status, payload, hdr := answer(k.log, &run, fn)
+	k.store(r.Context(), keyHash, partition, status, payload)
+	return status, payload, hdr
+}
+
+// checkIdempotencyKey validates the header: at most 128 characters of valid UTF-8 without
+// control characters.
+func checkIdempotencyKey(key string) error {
 	if utf8.RuneCountInString(key) > maxIdempotencyKeyLength || !utf8.ValidString(key) {
-		return s.encodeError(validationFailed("Idempotency-Key", "Idempotency-Key must be 1-%d characters", maxIdempotencyKeyLength))
+		return inventory.Validation("Idempotency-Key", "Idempotency-Key must be 1-%d characters", maxIdempotencyKeyLength)
 	}
 	for i := 0; i < len(key); i++ {
 		if key[i] < 0x20 || key[i] == 0x7f {
-			return s.encodeError(validationFailed("Idempotency-Key", "Idempotency-Key must not contain control characters"))
+			return inventory.Validation("Idempotency-Key", "Idempotency-Key must not contain control characters")
 		}
 	}
-	ctx := r.Context()
-	keySum := sha256.Sum256([]byte(key))
-	keyHash := keySum[:]
-	reqHash := requestHash(r, body)
-	partition := router.Partition("idempotency/"+hex.EncodeToString(keyHash), s.topo.Current().partitions)
-	deadline := time.Now().Add(s.cfg.Idempotency.WaitTimeout)
+	return nil
+}
+
+// claim claims the key for this request, or finds its stored answer (Done). While another
+// request with the key is in progress it waits, up to idempotency.wait_timeout.
+func (k *idempotency) claim(ctx context.Context, keyHash, reqHash []byte, partition int) (shard.ClaimResult, error) {
+	deadline := time.Now().Add(k.cfg.WaitTimeout)
 	for {
 		var claim shard.ClaimResult
-		err := s.onPartition(ctx, "claim_key", partition, func(st *shard.Store) error {
+		err := k.cluster.OnPartition(ctx, "claim_key", partition, func(st *shard.Store) error {
 			var err error
-			claim, err = st.ClaimKey(ctx, keyHash, reqHash, partition, s.cfg.Idempotency.Lease, s.cfg.Idempotency.Retention)
+			claim, err = st.ClaimKey(ctx, keyHash, reqHash, partition, k.cfg.Lease, k.cfg.Retention)
 			return err
 		})
-		switch {
-		case err != nil:
-			return s.encodeError(err)
-		case claim.Done:
-			s.metrics.replays.Inc()
-			return claim.Status, claim.Body, http.Header{"Idempotent-Replayed": []string{"true"}}
-		case claim.InProgress:
-			if time.Now().After(deadline) {
-				return s.encodeError(inventory.Errorf(inventory.CodeShardUnavailable, "a request with this Idempotency-Key is still in progress").
-					WithDetails(map[string]any{"shards": []string{}}))
-			}
-			select {
-			case <-time.After(20 * time.Millisecond):
-				continue
-			case <-ctx.Done():
-				return s.encodeError(ctx.Err())
-			}
+		if err != nil || claim.Done || !claim.InProgress {
+			return claim, err
 		}
-		rr := r.WithContext(context.WithValue(ctx, markerKey{}, keyHash))
-		status, payload, hdr := s.call(rr, body, fn)
-		// Store the answer even if the client has gone away meanwhile.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if status >= 500 {
-			err = s.onPartition(sctx, "release_key", partition, func(st *shard.Store) error { return st.ReleaseKey(sctx, keyHash, partition) })
-		} else {
-			err = s.onPartition(sctx, "complete_key", partition, func(st *shard.Store) error {
-				return st.CompleteKey(sctx, keyHash, partition, status, payload)
-			})
+		if time.Now().After(deadline) {
+			return claim, inventory.Errorf(inventory.CodeShardUnavailable, "a request with this Idempotency-Key is still in progress").
+				WithDetails(map[string]any{"shards": []string{}})
 		}
-		if err != nil {
-			s.log.Warn("cannot store the idempotent answer; a replay after the lease will re-run the request (its marker prevents a second application)", "err", err)
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return claim, ctx.Err()
 		}
-		return status, payload, hdr
 	}
+}
+
+// store keeps the answer under the key (a 5xx releases the key instead), even if the client has
+// gone away meanwhile.
+func (k *idempotency) store(ctx context.Context, keyHash []byte, partition, status int, payload []byte) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var err error
+	if status >= 500 {
+		err = k.cluster.OnPartition(sctx, "release_key", partition, func(st *shard.Store) error { return st.ReleaseKey(sctx, keyHash, partition) })
+	} else {
+		err = k.cluster.OnPartition(sctx, "complete_key", partition, func(st *shard.Store) error {
+			return st.CompleteKey(sctx, keyHash, partition, status, payload)
+		})
+	}
+	if err != nil {
+		k.log.Warn("cannot store the idempotent answer; a replay after the lease will re-run the request (its marker prevents a second application)", "err", err)
+	}
+}
+
+// run purges expired idempotency keys and request markers every minute until ctx is done.
+func (k *idempotency) run(ctx context.Context) {
+	runEvery(ctx, time.Minute, func() {
+		for _, st := range k.cluster.Current().ActiveStores() {
+			if _, err := st.PurgeExpiredKeys(ctx, 1000); err != nil && ctx.Err() == nil {
+				k.log.Warn("purging idempotency keys failed", "shard", st.Name(), "err", err)
+			}
+		}
+	})
 }
 
 // requestHash identifies a request: method, path and the body in canonical JSON (members

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -18,52 +19,45 @@ import (
 type catalogueJSON struct {
 	Products   []productJSON `json:"products"`
 	NextCursor *string       `json:"next_cursor"`
-	coverage
+	cluster.Coverage
 }
 
-// listCatalogue serves the catalogue listing: GET /v1/products?category=C&limit=N&cursor=X.
+// catalogue serves the catalogue listing: GET /v1/products?category=C&limit=N&cursor=X.
 // Every shard returns its first limit+1 owned products after the cursor in SKU order; the
 // gateway merges them by SKU and keeps the first limit. More than limit rows in the union means
 // there is a next page (the cursor is the last SKU returned); at most limit means every shard
 // is exhausted, and next_cursor is null.
-func (s *Server) listCatalogue(r *http.Request) (int, any, error) {
-	partial, err := reportParams(r, "category", "limit", "cursor")
+func (api *productAPI) catalogue(r *request) (int, any, error) {
+	params, err := listingParams(r, "category", "limit", "cursor")
 	if err != nil {
 		return 0, nil, err
 	}
-	limit, err := limitParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	filter, err := categoryParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
+	partial, limit, filter := params.partial, params.limit, params.filter
 	after := ""
 	if r.URL.Query().Has("cursor") {
-		if after, err = s.cursors().open(r.URL.Query().Get("cursor"), filter); err != nil {
+		if after, err = api.cursors.open(r.URL.Query().Get("cursor"), filter); err != nil {
 			return 0, nil, err
 		}
 	}
-	res, err := scatter(r.Context(), s, reportListing, partial, func(ctx context.Context, st *shard.Store) ([]shard.Product, error) {
+	res, err := cluster.Scatter(r.Context(), api.cluster, reportListing, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.Product, error) {
 		f := filter
-		f.Partitions = mapPartitions(ctx, st)
+		f.Partitions = owned
 		return st.ProductPage(ctx, f, after, limit+1)
 	})
 	if err != nil {
 		return 0, nil, err
 	}
 	var all []shard.Product
-	for _, a := range res.answers {
-		all = append(all, a.value...)
+	for _, a := range res.Answers {
+		all = append(all, a.Value...)
 	}
 	slices.SortFunc(all, func(a, b shard.Product) int { return cmp.Compare(a.SKU, b.SKU) })
-	out := catalogueJSON{Products: make([]productJSON, 0, min(len(all), limit)), coverage: res.coverage}
+	out := catalogueJSON{Products: make([]productJSON, 0, min(len(all), limit)), Coverage: res.Coverage}
 	for _, p := range all[:min(len(all), limit)] {
 		out.Products = append(out.Products, toProductJSON(p))
 	}
 	if len(all) > limit {
-		c := s.cursors().seal(all[limit-1].SKU, filter)
+		c := api.cursors.seal(all[limit-1].SKU, filter)
 		out.NextCursor = &c
 	}
 	return http.StatusOK, out, nil
@@ -83,12 +77,13 @@ type cursorCodec struct{ key []byte }
 
 const cursorVersion = 1
 
-func (s *Server) cursors() cursorCodec {
+// newCursorCodec derives the cursor key from the meta DSN and the partition count.
+func newCursorCodec(metaDSN string, partitions int) cursorCodec {
 	h := sha256.New()
 	h.Write([]byte("shardstock listing cursor v1\x00"))
-	h.Write([]byte(s.cfg.MetaDSN))
+	h.Write([]byte(metaDSN))
 	h.Write([]byte{0})
-	h.Write([]byte(strconv.Itoa(s.topo.Current().partitions)))
+	h.Write([]byte(strconv.Itoa(partitions)))
 	return cursorCodec{key: h.Sum(nil)}
 }
 
@@ -116,7 +111,7 @@ func (c cursorCodec) seal(sku string, f shard.ReportFilter) string {
 
 // open checks a cursor against the filter and returns the SKU it continues after.
 func (c cursorCodec) open(cursor string, f shard.ReportFilter) (string, error) {
-	bad := validationFailed("cursor", "cursor is invalid or was issued for another listing; start again without a cursor")
+	bad := inventory.Validation("cursor", "cursor is invalid or was issued for another listing; start again without a cursor")
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil || len(raw) < 1+1+16 || raw[0] != cursorVersion {
 		return "", bad

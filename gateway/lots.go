@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -57,23 +55,23 @@ type receiveLotRequest struct {
 // receiveLot serves POST /v1/products/{sku}/lots: 201 with a new lot, 200 when quantity was
 // added to an existing lot with the same expiry; 409 invalid_state when the code exists with
 // another expiry or the product holds stock outside lots.
-func (s *Server) receiveLot(r *http.Request, body []byte) (int, any, error) {
-	sku, p, err := s.skuVar(r)
+func (api *productAPI) receiveLot(r *request) (int, any, error) {
+	sku, p, err := api.skuVar(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	var req receiveLotRequest
-	if err := decodeStrict(body, &req); err != nil {
+	if err := decodeStrict(r.body, &req); err != nil {
 		return 0, nil, err
 	}
 	if req.Lot == nil {
-		return 0, nil, validationFailed("lot", "lot is required")
+		return 0, nil, inventory.Validation("lot", "lot is required")
 	}
 	if err := shard.ValidateLotCode(*req.Lot); err != nil {
 		return 0, nil, err
 	}
 	if !req.Quantity.set {
-		return 0, nil, validationFailed("quantity", "quantity is required")
+		return 0, nil, inventory.Validation("quantity", "quantity is required")
 	}
 	qty, err := req.Quantity.decimal("quantity")
 	if err != nil {
@@ -83,28 +81,28 @@ func (s *Server) receiveLot(r *http.Request, body []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	if req.ExpiresAt == nil {
-		return 0, nil, validationFailed("expires_at", "expires_at is required")
+		return 0, nil, inventory.Validation("expires_at", "expires_at is required")
 	}
 	expires, err := time.Parse(time.RFC3339Nano, *req.ExpiresAt)
 	if err != nil {
-		return 0, nil, validationFailed("expires_at", "expires_at must be an RFC 3339 timestamp")
+		return 0, nil, inventory.Validation("expires_at", "expires_at must be an RFC 3339 timestamp")
 	}
 	if !expires.After(time.Now()) {
-		return 0, nil, validationFailed("expires_at", "expires_at must be in the future")
+		return 0, nil, inventory.Validation("expires_at", "expires_at must be in the future")
 	}
 	ctx := r.Context()
-	rc := shard.LotReceipt{SKU: sku, Partition: p, Code: *req.Lot, Quantity: qty, ExpiresAt: expires, Marker: markerFrom(ctx)}
+	rc := shard.LotReceipt{SKU: sku, Partition: p, Code: *req.Lot, Quantity: qty, ExpiresAt: expires, Marker: r.marker}
 	var prod shard.Product
 	var lot shard.Lot
 	var created bool
-	err = s.onPartition(ctx, "receive_lot", p, func(st *shard.Store) error {
+	err = api.cluster.OnPartition(ctx, "receive_lot", p, func(st *shard.Store) error {
 		var err error
 		prod, lot, created, err = st.ReceiveLot(ctx, rc)
 		return err
 	})
 	if inventory.IsCode(err, inventory.CodeAlreadyApplied) {
 		// Applied by an earlier attempt with this Idempotency-Key: answer with the current state.
-		return s.replayLotReceipt(ctx, sku, p, rc.Code)
+		return api.replayLotReceipt(ctx, sku, p, rc.Code)
 	}
 	if err != nil {
 		return 0, nil, err
@@ -116,8 +114,8 @@ func (s *Server) receiveLot(r *http.Request, body []byte) (int, any, error) {
 	return status, lotReceiptJSON{toLotJSON(lot, prod.Scale), toProductJSON(prod)}, nil
 }
 
-func (s *Server) replayLotReceipt(ctx context.Context, sku string, p int, code string) (int, any, error) {
-	prod, lots, err := s.readLots(ctx, sku, p, true)
+func (api *productAPI) replayLotReceipt(ctx context.Context, sku string, p int, code string) (int, any, error) {
+	prod, lots, err := api.readLots(ctx, sku, p, true)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -129,10 +127,10 @@ func (s *Server) replayLotReceipt(ctx context.Context, sku string, p int, code s
 	return 0, nil, inventory.Errorf(inventory.CodeNotFound, "lot %q of %q not found", code, sku)
 }
 
-func (s *Server) readLots(ctx context.Context, sku string, p int, includeEmpty bool) (shard.Product, []shard.Lot, error) {
+func (api *productAPI) readLots(ctx context.Context, sku string, p int, includeEmpty bool) (shard.Product, []shard.Lot, error) {
 	var prod shard.Product
 	var lots []shard.Lot
-	err := s.onPartition(ctx, "list_lots", p, func(st *shard.Store) error {
+	err := api.cluster.OnPartition(ctx, "list_lots", p, func(st *shard.Store) error {
 		var err error
 		prod, lots, err = st.ListLots(ctx, sku, p, includeEmpty, maxLotsListed)
 		return err
@@ -143,18 +141,18 @@ func (s *Server) readLots(ctx context.Context, sku string, p int, includeEmpty b
 // listLots serves GET /v1/products/{sku}/lots[?include_empty=true]: the product's lots with
 // stock (all lots with include_empty), earliest expiry first, with on_hand, reserved and
 // available read in the same snapshot.
-func (s *Server) listLots(r *http.Request, _ []byte) (int, any, error) {
-	sku, p, err := s.skuVar(r)
+func (api *productAPI) listLots(r *request) (int, any, error) {
+	sku, p, err := api.skuVar(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	includeEmpty := false
 	if v := r.URL.Query().Get("include_empty"); v != "" {
 		if includeEmpty, err = strconv.ParseBool(v); err != nil {
-			return 0, nil, validationFailed("include_empty", "include_empty must be true or false")
+			return 0, nil, inventory.Validation("include_empty", "include_empty must be true or false")
 		}
 	}
-	prod, lots, err := s.readLots(r.Context(), sku, p, includeEmpty)
+	prod, lots, err := api.readLots(r.Context(), sku, p, includeEmpty)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -164,61 +162,4 @@ func (s *Server) listLots(r *http.Request, _ []byte) (int, any, error) {
 		out.Lots[i] = toLotJSON(l, prod.Scale)
 	}
 	return http.StatusOK, out, nil
-}
-
-// lotMetrics are the expiry sweeper's series.
-type lotMetrics struct {
-	expired   prometheus.Counter
-	conflicts prometheus.Counter
-	failures  *prometheus.CounterVec
-}
-
-func newLotMetrics(reg *prometheus.Registry) *lotMetrics {
-	m := &lotMetrics{
-		expired: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "shardstock_lots_expired_total", Help: "Lots from which the expiry sweeper removed expired quantity.",
-		}),
-		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "shardstock_lot_expiry_conflicts_total", Help: "Lots whose expired quantity could not be removed because reserved stock needs it.",
-		}),
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "shardstock_lot_sweep_failures_total", Help: "Expiry sweeps of a shard that failed, by shard.",
-		}, []string{"shard"}),
-	}
-	reg.MustRegister(m.expired, m.conflicts, m.failures)
-	return m
-}
-
-// runLotSweeper removes expired lot quantity on every shard each lots.sweep_interval until ctx
-// is done. Every gateway runs it; each product's sweep is one conditional transaction, so
-// overlapping sweeps are harmless.
-func (s *Server) runLotSweeper(ctx context.Context) {
-	runEvery(ctx, s.cfg.Lots.SweepInterval, func() { s.SweepLotsOnce(ctx) })
-}
-
-// SweepLotsOnce runs one expiry sweep over every shard (partitions each owns) and returns the
-// totals: products examined, lots expired, conflicts newly recorded.
-func (s *Server) SweepLotsOnce(ctx context.Context) shard.LotSweep {
-	var total shard.LotSweep
-	for _, st := range s.topo.Current().activeStores() {
-		var res shard.LotSweep
-		err := s.timed("sweep_lots", st, func() error {
-			var err error
-			res, err = st.SweepExpiredLots(ctx, 200)
-			return err
-		})
-		total.Products += res.Products
-		total.Expired += res.Expired
-		total.Conflicts += res.Conflicts
-		s.lotMetrics.expired.Add(float64(res.Expired))
-		s.lotMetrics.conflicts.Add(float64(res.Conflicts))
-		if res.Conflicts > 0 {
-			s.log.Warn("expired lot stock is held by reservations", "shard", st.Name(), "lots", res.Conflicts)
-		}
-		if err != nil && ctx.Err() == nil {
-			s.lotMetrics.failures.WithLabelValues(st.Name()).Inc()
-			s.log.Warn("lot expiry sweep failed", "shard", st.Name(), "err", err)
-		}
-	}
-	return total
 }

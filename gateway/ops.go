@@ -2,13 +2,23 @@ package gateway
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/inventory"
+	"github.com/shardstock/shardstock/shard"
 )
+
+// opsAPI serves the operational endpoints: readiness and the topology.
+type opsAPI struct {
+	cluster *cluster.Client
+	meta    *shard.Meta
+	log     *slog.Logger
+}
 
 type readyJSON struct {
 	Status          string            `json:"status"`
@@ -17,19 +27,19 @@ type readyJSON struct {
 }
 
 // ready answers 200 when the topology is loaded and every shard answers a ping within a second.
-func (s *Server) ready(r *http.Request, _ []byte) (int, any, error) {
-	rt := s.topo.Current()
-	if rt == nil {
+func (api *opsAPI) ready(r *request) (int, any, error) {
+	snap := api.cluster.Current()
+	if snap == nil {
 		return 0, nil, inventory.Errorf(inventory.CodeShardUnavailable, "topology not loaded").WithDetails(map[string]any{"shards": []string{}})
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
-	out := readyJSON{Status: "ready", TopologyVersion: rt.version, Shards: map[string]string{}}
+	out := readyJSON{Status: "ready", TopologyVersion: snap.Version(), Shards: map[string]string{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var down []string
-	for name, st := range rt.stores {
-		if rt.shards[name].State == inventory.ShardRemoved {
+	for name, st := range snap.Stores() {
+		if snap.Shards()[name].State == inventory.ShardRemoved {
 			continue
 		}
 		wg.Add(1)
@@ -50,7 +60,7 @@ func (s *Server) ready(r *http.Request, _ []byte) (int, any, error) {
 	if len(down) > 0 {
 		sort.Strings(down)
 		return 0, nil, inventory.Errorf(inventory.CodeShardUnavailable, "%d shard(s) do not answer", len(down)).
-			WithDetails(map[string]any{"shards": down, "topology_version": rt.version})
+			WithDetails(map[string]any{"shards": down, "topology_version": snap.Version()})
 	}
 	return http.StatusOK, out, nil
 }
@@ -68,20 +78,17 @@ type topologyShardJSON struct {
 	Partitions int                  `json:"partitions"`
 }
 
-func (s *Server) getTopology(r *http.Request, _ []byte) (int, any, error) {
-	rt := s.topo.Current()
-	counts := map[string]int{}
-	for _, o := range rt.owners {
-		counts[o]++
-	}
-	out := topologyJSON{Version: rt.version, Partitions: rt.partitions, Shards: []topologyShardJSON{}}
-	for name, info := range rt.shards {
+func (api *opsAPI) topology(r *request) (int, any, error) {
+	snap := api.cluster.Current()
+	counts := snap.PartitionCounts()
+	out := topologyJSON{Version: snap.Version(), Partitions: snap.Partitions(), Shards: []topologyShardJSON{}}
+	for name, info := range snap.Shards() {
 		out.Shards = append(out.Shards, topologyShardJSON{Name: name, State: info.State, Partitions: counts[name]})
 	}
 	sort.Slice(out.Shards, func(i, j int) bool { return out.Shards[i].Name < out.Shards[j].Name })
-	job, err := s.meta.ActiveJob(r.Context())
+	job, err := api.meta.ActiveJob(r.Context())
 	if err != nil {
-		s.log.Warn("cannot read the resharding job", "err", err)
+		api.log.Warn("cannot read the resharding job", "err", err)
 	} else if job != nil {
 		out.Job = job
 	}

@@ -2,17 +2,21 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
-	"sync"
 	"time"
 
-	"github.com/gorilla/mux"
-
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/inventory"
-	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 )
+
+// productAPI serves products and their lots: creation and updates, stock changes, reads
+// (through the read cache when it is on), the batch get and the catalogue listing.
+type productAPI struct {
+	cluster *cluster.Client
+	cache   *readCache // nil when off
+	cursors cursorCodec
+}
 
 // productJSON is the contract's product representation.
 type productJSON struct {
@@ -41,12 +45,12 @@ func toProductJSON(p shard.Product) productJSON {
 }
 
 // skuVar validates the {sku} path variable and returns it with its partition.
-func (s *Server) skuVar(r *http.Request) (string, int, error) {
-	sku := mux.Vars(r)["sku"]
+func (api *productAPI) skuVar(r *request) (string, int, error) {
+	sku := r.pathVar("sku")
 	if err := inventory.ValidateSKU(sku); err != nil {
 		return "", 0, err
 	}
-	return sku, s.topo.partitionOf(sku), nil
+	return sku, api.cluster.PartitionOf(sku), nil
 }
 
 type putProductRequest struct {
@@ -56,16 +60,16 @@ type putProductRequest struct {
 	LowStockThreshold jsonQuantity `json:"low_stock_threshold"`
 }
 
-func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
-	sku, p, err := s.skuVar(r)
+func (api *productAPI) put(r *request) (int, any, error) {
+	sku, p, err := api.skuVar(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	var req putProductRequest
-	if err := decodeStrict(body, &req); err != nil {
+	if err := decodeStrict(r.body, &req); err != nil {
 		return 0, nil, err
 	}
-	spec := shard.ProductSpec{SKU: sku, Partition: p, Marker: markerFrom(r.Context())}
+	spec := shard.ProductSpec{SKU: sku, Partition: p, Marker: r.marker}
 	if req.Name != nil {
 		if err := checkText("name", *req.Name, 1, 255); err != nil {
 			return 0, nil, err
@@ -80,7 +84,7 @@ func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
 	}
 	if req.Scale != nil {
 		if *req.Scale < 0 || *req.Scale > inventory.MaxScale {
-			return 0, nil, validationFailed("scale", "scale must be 0-%d", inventory.MaxScale)
+			return 0, nil, inventory.Validation("scale", "scale must be 0-%d", inventory.MaxScale)
 		}
 		spec.Scale = req.Scale
 	}
@@ -90,24 +94,24 @@ func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
 			return 0, nil, err
 		}
 		if d.Units < 0 {
-			return 0, nil, validationFailed("low_stock_threshold", "low_stock_threshold must not be negative")
+			return 0, nil, inventory.Validation("low_stock_threshold", "low_stock_threshold must not be negative")
 		}
 		if req.Scale != nil {
 			if _, err := d.BaseUnits(*req.Scale); err != nil {
-				return 0, nil, validationFailed("low_stock_threshold", "low_stock_threshold: %v", err.(*inventory.Error).Message)
+				return 0, nil, fieldError("low_stock_threshold", err)
 			}
 		}
 		spec.LowStockThreshold = &d
 	}
 	var prod shard.Product
 	var created bool
-	err = s.onPartition(r.Context(), "put_product", p, func(st *shard.Store) error {
+	err = api.cluster.OnPartition(r.Context(), "put_product", p, func(st *shard.Store) error {
 		var err error
 		prod, created, err = st.PutProduct(r.Context(), spec)
 		return err
 	})
 	if inventory.IsCode(err, inventory.CodeAlreadyApplied) {
-		prod, err = s.readProduct(r.Context(), sku, p)
+		prod, err = api.read(r.Context(), sku, p)
 	}
 	if err != nil {
 		return 0, nil, err
@@ -118,9 +122,9 @@ func (s *Server) putProduct(r *http.Request, body []byte) (int, any, error) {
 	return http.StatusOK, toProductJSON(prod), nil
 }
 
-func (s *Server) readProduct(ctx context.Context, sku string, p int) (shard.Product, error) {
+func (api *productAPI) read(ctx context.Context, sku string, p int) (shard.Product, error) {
 	var prod shard.Product
-	err := s.onPartition(ctx, "get_product", p, func(st *shard.Store) error {
+	err := api.cluster.OnPartition(ctx, "get_product", p, func(st *shard.Store) error {
 		var err error
 		prod, err = st.GetProduct(ctx, sku, p)
 		return err
@@ -128,33 +132,21 @@ func (s *Server) readProduct(ctx context.Context, sku string, p int) (shard.Prod
 	return prod, err
 }
 
-func (s *Server) getProduct(r *http.Request, _ []byte) (int, any, error) {
-	sku, p, err := s.skuVar(r)
+func (api *productAPI) get(r *request) (int, any, error) {
+	sku, p, err := api.skuVar(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	if s.readCache != nil {
-		if prod, ok := s.readCache.get(sku); ok {
-			return http.StatusOK, toProductJSON(prod), nil
-		}
+	if prod, ok := api.cache.get(sku); ok {
+		return http.StatusOK, toProductJSON(prod), nil
 	}
 	fetched := time.Now()
-	prod, err := s.readProduct(r.Context(), sku, p)
+	prod, err := api.read(r.Context(), sku, p)
 	if err != nil {
 		return 0, nil, err
 	}
-	if s.readCache != nil {
-		s.readCache.put(prod, fetched)
-	}
+	api.cache.put(prod, fetched)
 	return http.StatusOK, toProductJSON(prod), nil
-}
-
-// wrote drops written SKUs from the read cache (this gateway reads its own writes). The endpoint
-// wrapper calls it for every write to a /v1/products/{sku} path; reservations call it for their lines.
-func (s *Server) wrote(skus ...string) {
-	if s.readCache != nil {
-		s.readCache.invalidate(skus...)
-	}
 }
 
 type adjustmentRequest struct {
@@ -163,32 +155,32 @@ type adjustmentRequest struct {
 	ExpectedVersion *int64       `json:"expected_version"`
 }
 
-func (s *Server) adjustStock(r *http.Request, body []byte) (int, any, error) {
-	sku, p, err := s.skuVar(r)
+func (api *productAPI) adjust(r *request) (int, any, error) {
+	sku, p, err := api.skuVar(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	var req adjustmentRequest
-	if err := decodeStrict(body, &req); err != nil {
+	if err := decodeStrict(r.body, &req); err != nil {
 		return 0, nil, err
 	}
 	if !req.Delta.set {
-		return 0, nil, validationFailed("delta", "delta is required")
+		return 0, nil, inventory.Validation("delta", "delta is required")
 	}
 	d, err := req.Delta.decimal("delta")
 	if err != nil {
 		return 0, nil, err
 	}
 	if d.Units == 0 {
-		return 0, nil, validationFailed("delta", "delta must not be zero")
+		return 0, nil, inventory.Validation("delta", "delta must not be zero")
 	}
 	if req.Reason == nil {
-		return 0, nil, validationFailed("reason", "reason is required: one of receive, return, correction, damage, count")
+		return 0, nil, inventory.Validation("reason", "reason is required: one of receive, return, correction, damage, count")
 	}
 	if !inventory.IsReason(inventory.ChangeKind(*req.Reason)) {
-		return 0, nil, validationFailed("reason", "reason %q is not one of receive, return, correction, damage, count", *req.Reason)
+		return 0, nil, inventory.Validation("reason", "reason %q is not one of receive, return, correction, damage, count", *req.Reason)
 	}
-	return s.changeStock(r, shard.StockChange{SKU: sku, Partition: p, Delta: &d, Reason: inventory.ChangeKind(*req.Reason), ExpectedVersion: req.ExpectedVersion})
+	return api.changeStock(r, shard.StockChange{SKU: sku, Partition: p, Delta: &d, Reason: inventory.ChangeKind(*req.Reason), ExpectedVersion: req.ExpectedVersion})
 }
 
 type setStockRequest struct {
@@ -197,49 +189,49 @@ type setStockRequest struct {
 	Reason          *string      `json:"reason"`
 }
 
-func (s *Server) setStock(r *http.Request, body []byte) (int, any, error) {
-	sku, p, err := s.skuVar(r)
+func (api *productAPI) setStock(r *request) (int, any, error) {
+	sku, p, err := api.skuVar(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	var req setStockRequest
-	if err := decodeStrict(body, &req); err != nil {
+	if err := decodeStrict(r.body, &req); err != nil {
 		return 0, nil, err
 	}
 	if !req.OnHand.set {
-		return 0, nil, validationFailed("on_hand", "on_hand is required")
+		return 0, nil, inventory.Validation("on_hand", "on_hand is required")
 	}
 	d, err := req.OnHand.decimal("on_hand")
 	if err != nil {
 		return 0, nil, err
 	}
 	if d.Units < 0 {
-		return 0, nil, validationFailed("on_hand", "on_hand must not be negative")
+		return 0, nil, inventory.Validation("on_hand", "on_hand must not be negative")
 	}
 	reason := inventory.KindCount
 	if req.Reason != nil {
 		if !inventory.IsReason(inventory.ChangeKind(*req.Reason)) {
-			return 0, nil, validationFailed("reason", "reason %q is not one of receive, return, correction, damage, count", *req.Reason)
+			return 0, nil, inventory.Validation("reason", "reason %q is not one of receive, return, correction, damage, count", *req.Reason)
 		}
 		reason = inventory.ChangeKind(*req.Reason)
 	}
-	return s.changeStock(r, shard.StockChange{SKU: sku, Partition: p, OnHand: &d, Reason: reason, ExpectedVersion: req.ExpectedVersion})
+	return api.changeStock(r, shard.StockChange{SKU: sku, Partition: p, OnHand: &d, Reason: reason, ExpectedVersion: req.ExpectedVersion})
 }
 
-func (s *Server) changeStock(r *http.Request, c shard.StockChange) (int, any, error) {
+func (api *productAPI) changeStock(r *request, c shard.StockChange) (int, any, error) {
 	ctx := r.Context()
-	c.Marker = markerFrom(ctx)
+	c.Marker = r.marker
 	if c.Marker != nil {
 		c.Ref = "idem:" + shortHash(c.Marker)
 	}
 	var prod shard.Product
-	err := s.onPartition(ctx, "change_stock", c.Partition, func(st *shard.Store) error {
+	err := api.cluster.OnPartition(ctx, "change_stock", c.Partition, func(st *shard.Store) error {
 		var err error
 		prod, err = st.ChangeStock(ctx, c)
 		return err
 	})
 	if inventory.IsCode(err, inventory.CodeAlreadyApplied) {
-		prod, err = s.readProduct(ctx, c.SKU, c.Partition)
+		prod, err = api.read(ctx, c.SKU, c.Partition)
 	}
 	if err != nil {
 		return 0, nil, err
@@ -255,18 +247,18 @@ type batchProductsJSON struct {
 	Missing  []string      `json:"missing"`
 }
 
-// listProducts serves GET /v1/products: the batch get by SKU, or the category listing.
-func (s *Server) listProducts(r *http.Request, _ []byte) (int, any, error) {
+// list serves GET /v1/products: the batch get by SKU, or the category listing.
+func (api *productAPI) list(r *request) (int, any, error) {
 	q := r.URL.Query()
 	skus, hasSKU := q["sku"]
 	if !hasSKU {
-		return s.listCatalogue(r)
+		return api.catalogue(r)
 	}
 	if len(q) > 1 {
-		return 0, nil, validationFailed("sku", "sku cannot be combined with other parameters")
+		return 0, nil, inventory.Validation("sku", "sku cannot be combined with other parameters")
 	}
 	if len(skus) == 0 || len(skus) > maxBatchSKUs {
-		return 0, nil, validationFailed("sku", "between 1 and %d sku parameters are required", maxBatchSKUs)
+		return 0, nil, inventory.Validation("sku", "between 1 and %d sku parameters are required", maxBatchSKUs)
 	}
 	var order []string
 	seen := map[string]bool{}
@@ -281,9 +273,9 @@ func (s *Server) listProducts(r *http.Request, _ []byte) (int, any, error) {
 	}
 	lines := make([]shard.LineRequest, len(order))
 	for i, sku := range order {
-		lines[i] = shard.LineRequest{SKU: sku, Partition: router.Partition(sku, s.topo.Current().partitions)}
+		lines[i] = shard.LineRequest{SKU: sku, Partition: api.cluster.PartitionOf(sku)}
 	}
-	found, err := s.fetchProducts(r.Context(), lines)
+	found, err := api.cluster.Products(r.Context(), lines)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -296,32 +288,4 @@ func (s *Server) listProducts(r *http.Request, _ []byte) (int, any, error) {
 		}
 	}
 	return http.StatusOK, out, nil
-}
-
-// fetchProducts reads the products of the given lines from their shards in parallel.
-func (s *Server) fetchProducts(ctx context.Context, lines []shard.LineRequest) (map[string]shard.Product, error) {
-	found := map[string]shard.Product{}
-	var mu sync.Mutex
-	err := s.onLines(ctx, "get_products", lines, func(st *shard.Store, ls []shard.LineRequest) error {
-		skus := make([]string, len(ls))
-		parts := make([]int, len(ls))
-		for i, l := range ls {
-			skus[i], parts[i] = l.SKU, l.Partition
-		}
-		ps, err := st.GetProducts(ctx, skus, parts)
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		for k, v := range ps {
-			found[k] = v
-		}
-		mu.Unlock()
-		return nil
-	})
-	return found, err
-}
-
-func jsonNum(units int64, scale int) json.Number {
-	return json.Number(inventory.FormatUnits(units, scale))
 }

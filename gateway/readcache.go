@@ -27,7 +27,11 @@ func newReadCache(maxStaleness time.Duration, maxEntries int) *readCache {
 	return &readCache{maxStaleness: maxStaleness, maxEntries: maxEntries, entries: map[string]cachedProduct{}}
 }
 
+// get returns a cached product that is not older than maxStaleness (never from a nil cache).
 func (c *readCache) get(sku string) (shard.Product, bool) {
+	if c == nil {
+		return shard.Product{}, false
+	}
 	c.mu.RLock()
 	e, ok := c.entries[sku]
 	c.mu.RUnlock()
@@ -37,8 +41,12 @@ func (c *readCache) get(sku string) (shard.Product, bool) {
 	return e.p, true
 }
 
-// put stores a product read at fetched (taken before the read, so staleness is never understated).
+// put stores a product read at fetched (taken before the read, so staleness is never
+// understated); a nil cache stores nothing.
 func (c *readCache) put(p shard.Product, fetched time.Time) {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= c.maxEntries {
@@ -48,7 +56,12 @@ func (c *readCache) put(p shard.Product, fetched time.Time) {
 	c.entries[p.SKU] = cachedProduct{p, fetched}
 }
 
+// invalidate drops the SKUs (a nil cache holds nothing). The endpoint wrapper calls it for every
+// write to a /v1/products/{sku} path, the saga coordinator for the lines it writes.
 func (c *readCache) invalidate(skus ...string) {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range skus {

@@ -6,10 +6,10 @@ import (
 	"math/big"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -28,13 +28,10 @@ const (
 	maxReportLimit     = 1000
 )
 
-// reportRoutes registers the scatter-gather reports.
-func (s *Server) reportRoutes() []apiRoute {
-	return []apiRoute{
-		{http.MethodGet, "/v1/stats/summary", false, s.statsSummary},
-		{http.MethodGet, "/v1/stats/categories", false, s.statsCategories},
-		{http.MethodGet, "/v1/stats/low-stock", false, s.statsLowStock},
-	}
+// reportAPI serves the scatter-gather reports and the low-stock alerts.
+type reportAPI struct {
+	cluster      *cluster.Client
+	alertCursors alertCursorCodec
 }
 
 // totalsJSON are the merged stock figures of a set of products. Quantities are exact decimal
@@ -51,7 +48,7 @@ type totalsJSON struct {
 type summaryJSON struct {
 	totalsJSON
 	AsOf string `json:"as_of"`
-	coverage
+	cluster.Coverage
 }
 
 type categoryJSON struct {
@@ -62,7 +59,7 @@ type categoryJSON struct {
 type categoriesJSON struct {
 	Categories []categoryJSON `json:"categories"`
 	AsOf       string         `json:"as_of"`
-	coverage
+	cluster.Coverage
 }
 
 // lowStockItemJSON is a product of the low-stock report: the product representation plus
@@ -76,45 +73,45 @@ type lowStockItemJSON struct {
 type lowStockJSON struct {
 	Products []lowStockItemJSON `json:"products"`
 	AsOf     string             `json:"as_of"`
-	coverage
+	cluster.Coverage
 }
 
-func (s *Server) statsSummary(r *http.Request, _ []byte) (int, any, error) {
+func (api *reportAPI) summary(r *request) (int, any, error) {
 	partial, err := reportParams(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	asOf := asOfNow()
-	res, err := scatter(r.Context(), s, reportSummary, partial, func(ctx context.Context, st *shard.Store) ([]shard.Totals, error) {
-		return st.StockSummary(ctx, mapPartitions(ctx, st))
+	res, err := cluster.Scatter(r.Context(), api.cluster, reportSummary, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.Totals, error) {
+		return st.StockSummary(ctx, owned)
 	})
 	if err != nil {
 		return 0, nil, err
 	}
 	var acc stockTotals
-	for _, a := range res.answers {
-		for _, t := range a.value {
+	for _, a := range res.Answers {
+		for _, t := range a.Value {
 			acc.add(t)
 		}
 	}
-	return http.StatusOK, summaryJSON{totalsJSON: acc.json(), AsOf: asOf, coverage: res.coverage}, nil
+	return http.StatusOK, summaryJSON{totalsJSON: acc.json(), AsOf: asOf, Coverage: res.Coverage}, nil
 }
 
-func (s *Server) statsCategories(r *http.Request, _ []byte) (int, any, error) {
+func (api *reportAPI) categories(r *request) (int, any, error) {
 	partial, err := reportParams(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	asOf := asOfNow()
-	res, err := scatter(r.Context(), s, reportCategories, partial, func(ctx context.Context, st *shard.Store) ([]shard.CategoryTotals, error) {
-		return st.CategoryStats(ctx, mapPartitions(ctx, st))
+	res, err := cluster.Scatter(r.Context(), api.cluster, reportCategories, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.CategoryTotals, error) {
+		return st.CategoryStats(ctx, owned)
 	})
 	if err != nil {
 		return 0, nil, err
 	}
 	byCategory := map[string]*stockTotals{}
-	for _, a := range res.answers {
-		for _, t := range a.value {
+	for _, a := range res.Answers {
+		for _, t := range a.Value {
 			acc := byCategory[t.Category]
 			if acc == nil {
 				acc = &stockTotals{}
@@ -123,7 +120,7 @@ func (s *Server) statsCategories(r *http.Request, _ []byte) (int, any, error) {
 			acc.add(t.Totals)
 		}
 	}
-	out := categoriesJSON{Categories: make([]categoryJSON, 0, len(byCategory)), AsOf: asOf, coverage: res.coverage}
+	out := categoriesJSON{Categories: make([]categoryJSON, 0, len(byCategory)), AsOf: asOf, Coverage: res.Coverage}
 	for c, acc := range byCategory {
 		out.Categories = append(out.Categories, categoryJSON{Category: c, totalsJSON: acc.json()})
 	}
@@ -132,24 +129,17 @@ func (s *Server) statsCategories(r *http.Request, _ []byte) (int, any, error) {
 	return http.StatusOK, out, nil
 }
 
-func (s *Server) statsLowStock(r *http.Request, _ []byte) (int, any, error) {
-	partial, err := reportParams(r, "limit", "category")
+func (api *reportAPI) lowStock(r *request) (int, any, error) {
+	params, err := listingParams(r, "limit", "category")
 	if err != nil {
 		return 0, nil, err
 	}
-	limit, err := limitParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	filter, err := categoryParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
+	partial, limit, filter := params.partial, params.limit, params.filter
 	asOf := asOfNow()
 	// Each shard returns its own top `limit`; the global top `limit` is among their union.
-	res, err := scatter(r.Context(), s, reportLowStock, partial, func(ctx context.Context, st *shard.Store) ([]shard.Product, error) {
+	res, err := cluster.Scatter(r.Context(), api.cluster, reportLowStock, partial, func(ctx context.Context, st *shard.Store, owned []int) ([]shard.Product, error) {
 		f := filter
-		f.Partitions = mapPartitions(ctx, st)
+		f.Partitions = owned
 		return st.LowStock(ctx, f, limit)
 	})
 	if err != nil {
@@ -160,8 +150,8 @@ func (s *Server) statsLowStock(r *http.Request, _ []byte) (int, any, error) {
 		gap *big.Int // available - threshold in millionths: exact across scales
 	}
 	var all []ranked
-	for _, a := range res.answers {
-		for _, p := range a.value {
+	for _, a := range res.Answers {
+		for _, p := range a.Value {
 			all = append(all, ranked{p, inventory.Micros(big.NewInt(p.Available()-p.LowStockThreshold), p.Scale)})
 		}
 	}
@@ -171,7 +161,7 @@ func (s *Server) statsLowStock(r *http.Request, _ []byte) (int, any, error) {
 		}
 		return cmp.Compare(a.p.SKU, b.p.SKU)
 	})
-	out := lowStockJSON{Products: make([]lowStockItemJSON, 0, min(len(all), limit)), AsOf: asOf, coverage: res.coverage}
+	out := lowStockJSON{Products: make([]lowStockItemJSON, 0, min(len(all), limit)), AsOf: asOf, Coverage: res.Coverage}
 	for _, x := range all[:min(len(all), limit)] {
 		out.Products = append(out.Products, lowStockItemJSON{toProductJSON(x.p),
 			quantityJSON{x.p.Available() - x.p.LowStockThreshold, x.p.Scale}})
@@ -210,45 +200,3 @@ func (d decimalJSON) MarshalJSON() ([]byte, error) {
 }
 
 func asOfNow() string { return time.Now().UTC().Format(time.RFC3339Nano) }
-
-// reportParams rejects query parameters the report does not know (422 validation_failed) and
-// reads ?partial. Every report accepts partial; extra lists the others it accepts.
-func reportParams(r *http.Request, extra ...string) (bool, error) {
-	for name := range r.URL.Query() {
-		if name != "partial" && !slices.Contains(extra, name) {
-			return false, validationFailed(name, "unknown query parameter %q", name)
-		}
-	}
-	for name, vs := range r.URL.Query() {
-		if len(vs) > 1 {
-			return false, validationFailed(name, "query parameter %q is given more than once", name)
-		}
-	}
-	return partialParam(r)
-}
-
-// limitParam reads ?limit (default 50, 1-1000).
-func limitParam(r *http.Request) (int, error) {
-	v := r.URL.Query().Get("limit")
-	if v == "" && !r.URL.Query().Has("limit") {
-		return defaultReportLimit, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > maxReportLimit {
-		return 0, validationFailed("limit", "limit must be an integer from 1 to %d, got %q", maxReportLimit, v)
-	}
-	return n, nil
-}
-
-// categoryParam reads ?category. When the parameter is present the report is restricted to
-// that category, even when it is empty (products without a category).
-func categoryParam(r *http.Request) (shard.ReportFilter, error) {
-	if !r.URL.Query().Has("category") {
-		return shard.ReportFilter{}, nil
-	}
-	c := r.URL.Query().Get("category")
-	if err := checkText("category", c, 0, 128); err != nil {
-		return shard.ReportFilter{}, err
-	}
-	return shard.ReportFilter{Category: &c}, nil
-}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -82,4 +83,68 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	c.RequireInvariants(t, true)
 
+}
+
+// Stop ends every background worker the gateway started (topology polling, reservation
+// recovery, key housekeeping, the event relays, the lot sweeper, the alert reconcile) and returns
+// once all of them are gone; the relays it held are released.
+func TestStopEndsEveryWorker(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{})
+	cfg := c.Config()
+	cfg.Lots.SweepInterval = 20 * time.Millisecond
+	cfg.Alerts.ReconcileInterval = 20 * time.Millisecond
+	srv, err := gateway.New(context.Background(), cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	workers := []string{
+		"gateway/cluster.(*Client).Poll",
+		"gateway/saga.(*Coordinator).Run",
+		"gateway.(*idempotency).run",
+		"gateway/events.(*Service).Run",
+		"gateway.(*lotSweeper).run",
+		"gateway.(*alertReconciler).run",
+	}
+	srv.Start()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(srv.RelaysHeld()) < len(c.Shards) {
+		if time.Now().After(deadline) {
+			t.Fatalf("relays held %v, want every shard", srv.RelaysHeld())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if missing := runningWorkers(workers, false); len(missing) > 0 {
+		t.Fatalf("workers not running after Start: %v", missing)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		srv.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Stop did not return")
+	}
+	if left := runningWorkers(workers, true); len(left) > 0 {
+		t.Errorf("workers still running after Stop: %v", left)
+	}
+	if held := srv.RelaysHeld(); len(held) > 0 {
+		t.Errorf("relays still held after Stop: %v", held)
+	}
+}
+
+// runningWorkers returns the workers whose function is on some goroutine's stack (present), or
+// those that are not (!present).
+func runningWorkers(workers []string, present bool) []string {
+	buf := make([]byte, 1<<22)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	var out []string
+	for _, w := range workers {
+		if strings.Contains(stacks, w+"(") == present {
+			out = append(out, w)
+		}
+	}
+	return out
 }

@@ -2,84 +2,18 @@ package gateway
 
 import (
 	"bytes"
-	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/gorilla/mux"
-
-	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/gateway/events"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
-
-// SignatureHeader carries the HMAC-SHA256 of a webhook delivery's body under the webhook's
-// secret: "sha256=<hex>".
-const SignatureHeader = "X-Shardstock-Signature"
-
-// Sign returns the signature header value of body under secret.
-func Sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
-
-// webhookClient POSTs deliveries.
-type webhookClient struct{ http *http.Client }
-
-func newWebhookClient(timeout time.Duration) *webhookClient {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 32
-	return &webhookClient{http: &http.Client{Timeout: timeout, Transport: tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-// webhookSink delivers to one subscription.
-type webhookSink struct {
-	hook   shard.Webhook
-	client *webhookClient
-}
-
-func (w webhookSink) name() string                       { return shard.WebhookSink(w.hook.ID) }
-func (w webhookSink) accepts(t string) bool              { return w.hook.Accepts(t) }
-func (w webhookSink) maxAttempts(cfg configs.Events) int { return cfg.WebhookMaxAttempts }
-
-func (w webhookSink) deadLetter(ctx context.Context, meta *shard.Meta, d shard.DeadLetter, epoch int64) error {
-	d.WebhookID = w.hook.ID
-	return meta.AddDeadLetter(context.WithoutCancel(ctx), d, epoch)
-}
-
-// deliver POSTs one event; any answer but 2xx is a failure.
-func (w webhookSink) deliver(ctx context.Context, ev shard.Event, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.hook.URL, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "shardstock-webhooks/1")
-	req.Header.Set("X-Shardstock-Event-Id", ev.ID)
-	req.Header.Set("X-Shardstock-Event-Type", ev.Type)
-	req.Header.Set(SignatureHeader, Sign(w.hook.Secret, body))
-	resp, err := w.client.http.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("webhook answered %d", resp.StatusCode)
-	}
-	return nil
-}
 
 // webhookJSON is a subscription as the API shows it (the secret is write-only).
 type webhookJSON struct {
@@ -107,17 +41,17 @@ type webhookRequest struct {
 
 // createWebhook subscribes a URL. Deliveries start with the changes after the current relay
 // horizon of every shard (the events from now on).
-func (s *Server) createWebhook(r *http.Request, body []byte) (int, any, error) {
+func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 	var req webhookRequest
-	if err := decodeStrict(body, &req); err != nil {
+	if err := decodeStrict(r.body, &req); err != nil {
 		return 0, nil, err
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(req.URL) > 2048 {
-		return 0, nil, validationFailed("url", "url must be an absolute http or https URL of at most 2048 characters")
+		return 0, nil, inventory.Validation("url", "url must be an absolute http or https URL of at most 2048 characters")
 	}
 	if len(req.Secret) < 16 || len(req.Secret) > 255 {
-		return 0, nil, validationFailed("secret", "secret must be 16-255 characters")
+		return 0, nil, inventory.Validation("secret", "secret must be 16-255 characters")
 	}
 	types := []string{}
 	for _, t := range req.EventTypes {
@@ -129,28 +63,28 @@ func (s *Server) createWebhook(r *http.Request, body []byte) (int, any, error) {
 			types = append(types, t)
 		}
 	}
-	horizons, err := s.meta.RelayHorizons(r.Context())
+	horizons, err := api.meta.RelayHorizons(r.Context())
 	if err != nil {
 		return 0, nil, err
 	}
 	start := map[string]uint64{}
-	for _, st := range s.topo.Current().activeStores() {
+	for _, st := range api.cluster.Current().ActiveStores() {
 		start[st.Name()] = horizons[st.Name()]
 	}
 	id := make([]byte, 10)
 	_, _ = rand.Read(id)
 	w := shard.Webhook{ID: "wh_" + hex.EncodeToString(id), URL: req.URL, EventTypes: types, Secret: req.Secret,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := s.meta.CreateWebhook(r.Context(), w, start); err != nil {
+	if err := api.meta.CreateWebhook(r.Context(), w, start); err != nil {
 		return 0, nil, err
 	}
 	out := toWebhookJSON(w)
-	out.Positions, out.Cursor = start, encodeEventCursor(start)
+	out.Positions, out.Cursor = start, events.EncodeCursor(start)
 	return http.StatusCreated, out, nil
 }
 
-func (s *Server) listWebhooks(r *http.Request, _ []byte) (int, any, error) {
-	hooks, err := s.meta.Webhooks(r.Context())
+func (api *eventAPI) listWebhooks(r *request) (int, any, error) {
+	hooks, err := api.meta.Webhooks(r.Context())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -162,23 +96,23 @@ func (s *Server) listWebhooks(r *http.Request, _ []byte) (int, any, error) {
 }
 
 // getWebhook shows a subscription with its delivery position on every shard.
-func (s *Server) getWebhook(r *http.Request, _ []byte) (int, any, error) {
-	w, err := s.meta.Webhook(r.Context(), mux.Vars(r)["id"])
+func (api *eventAPI) getWebhook(r *request) (int, any, error) {
+	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}
-	pos, err := s.meta.SinkPositions(r.Context(), shard.WebhookSink(w.ID))
+	pos, err := api.meta.SinkPositions(r.Context(), shard.WebhookSink(w.ID))
 	if err != nil {
 		return 0, nil, err
 	}
 	out := toWebhookJSON(w)
-	out.Positions, out.Cursor = pos, encodeEventCursor(pos)
+	out.Positions, out.Cursor = pos, events.EncodeCursor(pos)
 	return http.StatusOK, out, nil
 }
 
-func (s *Server) deleteWebhook(r *http.Request, _ []byte) (int, any, error) {
-	id := mux.Vars(r)["id"]
-	if err := s.meta.DeleteWebhook(r.Context(), id); err != nil {
+func (api *eventAPI) deleteWebhook(r *request) (int, any, error) {
+	id := r.pathVar("id")
+	if err := api.meta.DeleteWebhook(r.Context(), id); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{"id": id, "deleted": true}, nil
@@ -197,8 +131,8 @@ type rawJSON []byte
 func (r rawJSON) MarshalJSON() ([]byte, error) { return bytes.TrimSpace(r), nil }
 
 // listDeadLetters: GET /v1/webhooks/{id}/dead-letters?after=ID&limit=N.
-func (s *Server) listDeadLetters(r *http.Request, _ []byte) (int, any, error) {
-	w, err := s.meta.Webhook(r.Context(), mux.Vars(r)["id"])
+func (api *eventAPI) listDeadLetters(r *request) (int, any, error) {
+	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -209,17 +143,17 @@ func (s *Server) listDeadLetters(r *http.Request, _ []byte) (int, any, error) {
 	var after int64
 	if v := r.URL.Query().Get("after"); v != "" {
 		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
-			return 0, nil, validationFailed("after", "after must be a dead letter id")
+			return 0, nil, inventory.Validation("after", "after must be a dead letter id")
 		}
 	}
-	dls, err := s.meta.DeadLetters(r.Context(), w.ID, after, limit)
+	dls, err := api.meta.DeadLetters(r.Context(), w.ID, after, limit)
 	if err != nil {
 		return 0, nil, err
 	}
 	out := []deadLetterJSON{}
 	for _, d := range dls {
 		out = append(out, deadLetterJSON{DeadLetter: d, Event: rawJSON(d.Body),
-			RedeliverAfter: encodeEventCursor(map[string]uint64{d.Shard: d.Seq - 1})})
+			RedeliverAfter: events.EncodeCursor(map[string]uint64{d.Shard: d.Seq - 1})})
 		after = d.ID
 	}
 	return http.StatusOK, map[string]any{"dead_letters": out, "next_after": after}, nil
@@ -229,30 +163,30 @@ func (s *Server) listDeadLetters(r *http.Request, _ []byte) (int, any, error) {
 // cursor on every shard named in the cursor back (or forward) to that position; the events after
 // it are delivered again, in order. An empty cursor means every shard from the beginning of its
 // retained change log.
-func (s *Server) redeliverWebhook(r *http.Request, body []byte) (int, any, error) {
+func (api *eventAPI) redeliverWebhook(r *request) (int, any, error) {
 	var req struct {
 		After *string `json:"after"`
 	}
-	if err := decodeStrict(body, &req); err != nil {
+	if err := decodeStrict(r.body, &req); err != nil {
 		return 0, nil, err
 	}
 	if req.After == nil {
-		return 0, nil, validationFailed("after", "after is required (a cursor; \"\" for the beginning)")
+		return 0, nil, inventory.Validation("after", "after is required (a cursor; \"\" for the beginning)")
 	}
-	w, err := s.meta.Webhook(r.Context(), mux.Vars(r)["id"])
+	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}
-	positions, err := decodeEventCursor(*req.After)
+	positions, err := events.DecodeCursor(*req.After)
 	if err != nil {
-		return 0, nil, validationFailed("after", "after is not a valid event cursor")
+		return 0, nil, inventory.Validation("after", "after is not a valid event cursor")
 	}
 	if *req.After == "" {
-		for _, st := range s.topo.Current().activeStores() {
+		for _, st := range api.cluster.Current().ActiveStores() {
 			positions[st.Name()] = 0
 		}
 	}
-	if err := s.meta.RepositionSink(r.Context(), shard.WebhookSink(w.ID), positions); err != nil {
+	if err := api.meta.RepositionSink(r.Context(), shard.WebhookSink(w.ID), positions); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusAccepted, map[string]any{"id": w.ID, "positions": positions}, nil

@@ -1,8 +1,10 @@
-package gateway
+package saga
 
 import (
 	"context"
 	"sync"
+
+	"github.com/shardstock/shardstock/shard"
 )
 
 // groupCommit groups concurrent requests for the same key (a SKU) that arrive at this gateway
@@ -99,3 +101,40 @@ func (g *groupCommit[Req, Res]) drain(key string, q *groupQueue[Req, Res]) {
 
 // wait blocks until every group in flight finished (shutdown).
 func (g *groupCommit[Req, Res]) wait() { g.wg.Wait() }
+
+// startCoalescing creates the hot-SKU groups: reservations and settles of single-line,
+// single-shard reservations are applied many per shard transaction.
+func (c *Coordinator) startCoalescing() {
+	groupCtx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), c.opts.GroupTimeout)
+	}
+	c.reserveGroups = newGroupCommit(c.opts.MaxBatch, groupCtx, onOwner(c, "reserve", "create_reservation_batch",
+		func(ctx context.Context, st *shard.Store, sku string, p int, reqs []shard.BatchRequest) ([]shard.BatchResult, error) {
+			return st.CreateLocalBatch(ctx, sku, p, reqs)
+		}))
+	c.settleGroups = newGroupCommit(c.opts.MaxBatch, groupCtx, onOwner(c, "settle", "settle_reservation_batch",
+		func(ctx context.Context, st *shard.Store, _ string, p int, reqs []shard.SettleRequest) ([]shard.SettleResult, error) {
+			return st.SettleLocalBatch(ctx, p, reqs)
+		}))
+}
+
+// onOwner makes a group's apply function: it records the batch size under kind and runs apply
+// on the partition's owner, timed as op. A group goes to the owner it finds, without the
+// moved-partition retry: a failed group falls back to the per-request path, which retries.
+func onOwner[Req, Res any](c *Coordinator, kind, op string,
+	apply func(ctx context.Context, st *shard.Store, key string, p int, reqs []Req) ([]Res, error)) func(context.Context, string, int, []Req) ([]Res, error) {
+	return func(ctx context.Context, key string, p int, reqs []Req) ([]Res, error) {
+		c.metrics.batchSize.WithLabelValues(kind).Observe(float64(len(reqs)))
+		st, err := c.cluster.Current().Owner(p)
+		if err != nil {
+			return nil, err
+		}
+		var out []Res
+		err = c.cluster.Timed(op, st, func() error {
+			var err error
+			out, err = apply(ctx, st, key, p, reqs)
+			return err
+		})
+		return out, err
+	}
+}

@@ -1,4 +1,4 @@
-package gateway
+package events
 
 import (
 	"encoding/base64"
@@ -6,13 +6,13 @@ import (
 )
 
 // Any cursor text decodes to positions or an error, never a nil map or a panic.
-func FuzzDecodeEventCursor(f *testing.F) {
+func FuzzDecodeCursor(f *testing.F) {
 	for _, s := range []string{"", "null", "{}", `{"shard-1":3}`, "[]", `{"a":-1}`, "x"} {
 		f.Add(base64.RawURLEncoding.EncodeToString([]byte(s)))
 	}
 	f.Add("bnVsbA")
 	f.Fuzz(func(t *testing.T, c string) {
-		pos, err := decodeEventCursor(c)
+		pos, err := DecodeCursor(c)
 		if err == nil && pos == nil {
 			t.Fatalf("cursor %q decoded to a nil map", c)
 		}

@@ -1,0 +1,265 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/shard"
+)
+
+// sink is a destination of events with its own cursor per shard.
+type sink interface {
+	name() string
+	accepts(eventType string) bool
+	deliver(ctx context.Context, ev shard.Event, body []byte) error
+	// maxAttempts bounds the attempts of one event before it is dead-lettered (0: never).
+	maxAttempts(cfg configs.Events) int
+	deadLetter(ctx context.Context, meta *shard.Meta, d shard.DeadLetter, epoch int64) error
+}
+
+// runSink delivers the shard's events to one sink in seq order from the sink's durable cursor.
+func (s *Service) runSink(ctx context.Context, st *shard.Store, sk sink, hub *horizonHub) {
+	open := func() (shard.SinkCursor, bool) {
+		for ctx.Err() == nil {
+			c, err := s.meta.OpenSinkCursor(ctx, sk.name(), st.Name(), 0)
+			if err == nil {
+				return c, true
+			}
+			s.log.Warn("event cursor", "sink", sk.name(), "shard", st.Name(), "err", err)
+			sleepCtx(ctx, time.Second)
+		}
+		return shard.SinkCursor{}, false
+	}
+	cur, ok := open()
+	if !ok {
+		return
+	}
+	reloaded := time.Now()
+	delivered := map[uint64]bool{} // events above the cursor that went out already
+	for ctx.Err() == nil {
+		horizon, moved := hub.get()
+		wait := time.Duration(0)
+		switch {
+		case cur.Attempts > 0 && time.Until(cur.NextAttemptAt) > 0:
+			wait = time.Until(cur.NextAttemptAt)
+		case horizon <= cur.Position:
+			wait = relayCursorReload
+		}
+		if wait > 0 {
+			timer := time.NewTimer(min(wait, relayCursorReload))
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			case <-moved:
+			case <-timer.C:
+			}
+			timer.Stop()
+			if time.Since(reloaded) >= relayCursorReload {
+				epoch := cur.Epoch
+				if cur, ok = open(); !ok {
+					return
+				}
+				if cur.Epoch != epoch {
+					clear(delivered) // redelivery: send everything after the new position
+				}
+				reloaded = time.Now()
+			}
+			continue
+		}
+		next, err := s.deliverBatch(ctx, st, sk, cur, horizon, delivered)
+		if errors.Is(err, shard.ErrCursorMoved) {
+			if cur, ok = open(); !ok {
+				return
+			}
+			clear(delivered)
+			reloaded = time.Now()
+			continue
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("event delivery", "sink", sk.name(), "shard", st.Name(), "err", err)
+				sleepCtx(ctx, s.cfg.RelayPollInterval)
+			}
+			continue
+		}
+		cur = next
+	}
+}
+
+// batch is one read of a sink's events after its cursor: the events it accepts and has not
+// delivered yet, grouped by order key (keys in order of first appearance, events in seq order).
+type batch struct {
+	keys  []string
+	byKey map[string][]shard.Event
+	last  uint64 // the position after the read (rows that publish nothing included)
+}
+
+// deliverBatch delivers the events after cur up to horizon (one read batch) and saves the
+// cursor. Events of different order keys (SKU, or reservation for header events) go out in
+// parallel, the events of one key one after the other in seq order; a key stops at its first
+// failure. The cursor then stops right before the lowest failed event: everything below it was
+// delivered, and the stream waits for that event's retry. delivered remembers events above the
+// cursor that already went out, so a retry does not repeat them.
+func (s *Service) deliverBatch(ctx context.Context, st *shard.Store, sk sink, cur shard.SinkCursor, horizon uint64,
+	delivered map[uint64]bool) (shard.SinkCursor, error) {
+	b, err := s.readBatch(ctx, st, sk, cur, horizon, delivered)
+	if err != nil {
+		return cur, err
+	}
+	failed, failErr := s.deliverKeys(ctx, sk, b, delivered)
+	for seq := range delivered {
+		if seq <= b.last && failed == nil || failed != nil && seq < failed.Seq {
+			delete(delivered, seq) // below the new position
+		}
+	}
+	if failed == nil {
+		err := s.saveCursor(ctx, sk, st, &cur, b.last)
+		return cur, err
+	}
+	if ctx.Err() != nil {
+		err := s.saveCursor(ctx, sk, st, &cur, failed.Seq-1)
+		return cur, err
+	}
+	return s.recordFailure(ctx, st, sk, cur, *failed, failErr)
+}
+
+// readBatch reads the sink's next events on the shard and groups them by order key.
+func (s *Service) readBatch(ctx context.Context, st *shard.Store, sk sink, cur shard.SinkCursor, horizon uint64,
+	delivered map[uint64]bool) (batch, error) {
+	var origins map[string]uint64
+	skipCopy := func(origin string, seq uint64) bool {
+		// A copy made by a reshard is skipped when this sink already has the original: it was
+		// delivered before anything that follows the copy here.
+		if origin == st.Name() {
+			return cur.Position >= seq
+		}
+		if origins == nil {
+			var err error
+			if origins, err = s.meta.SinkPositions(ctx, sk.name()); err != nil {
+				origins = map[string]uint64{}
+			}
+		}
+		return origins[origin] >= seq
+	}
+	evs, last, err := st.ReadEvents(ctx, cur.Position, horizon, relayReadBatch, skipCopy)
+	if err != nil {
+		return batch{}, err
+	}
+	b := batch{byKey: map[string][]shard.Event{}, last: last}
+	for _, ev := range evs {
+		if !sk.accepts(ev.Type) || delivered[ev.Seq] {
+			continue
+		}
+		k := orderKey(ev)
+		if _, ok := b.byKey[k]; !ok {
+			b.keys = append(b.keys, k)
+		}
+		b.byKey[k] = append(b.byKey[k], ev)
+	}
+	return b, nil
+}
+
+// deliverKeys delivers the batch, keys in parallel (at most relayDeliveryParallel at once) and
+// each key's events in order until its first failure. It marks what went out in delivered and
+// returns the failed event with the lowest seq, if any.
+func (s *Service) deliverKeys(ctx context.Context, sk sink, b batch, delivered map[uint64]bool) (*shard.Event, error) {
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		failed  *shard.Event
+		failErr error
+	)
+	sem := make(chan struct{}, relayDeliveryParallel)
+	for _, k := range b.keys {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			for _, ev := range b.byKey[k] {
+				t0 := time.Now()
+				err := sk.deliver(ctx, ev, eventBody(ev))
+				s.metrics.observe(sk, err, time.Since(t0))
+				mu.Lock()
+				if err == nil {
+					delivered[ev.Seq] = true
+				} else if failed == nil || ev.Seq < failed.Seq {
+					failed, failErr = &ev, err
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return failed, failErr
+}
+
+// recordFailure moves the cursor right before the failed event and either dead-letters it (its
+// attempts are exhausted; the cursor then passes it) or records the failure and the time of its
+// next attempt.
+func (s *Service) recordFailure(ctx context.Context, st *shard.Store, sk sink, cur shard.SinkCursor,
+	failed shard.Event, failErr error) (shard.SinkCursor, error) {
+	attempts := 1
+	if cur.Attempts > 0 && cur.Position == failed.Seq-1 {
+		attempts = cur.Attempts + 1 // the same event failed again
+	}
+	if err := s.saveCursor(ctx, sk, st, &cur, failed.Seq-1); err != nil {
+		return cur, err
+	}
+	if limit := sk.maxAttempts(s.cfg); limit > 0 && attempts >= limit {
+		d := shard.DeadLetter{Shard: st.Name(), Seq: failed.Seq, EventID: failed.ID, EventType: failed.Type,
+			Body: string(eventBody(failed)), Attempts: attempts, LastError: failErr.Error()}
+		if err := sk.deadLetter(ctx, s.meta, d, cur.Epoch); err != nil {
+			return cur, err
+		}
+		s.log.Warn("event dead-lettered", "sink", sk.name(), "shard", st.Name(), "event", failed.ID, "attempts", attempts, "err", failErr)
+		cur.Position, cur.Attempts = failed.Seq, 0
+		return cur, nil
+	}
+	next := time.Now().Add(backoff(s.cfg.WebhookBackoff, s.cfg.WebhookMaxBackoff, attempts))
+	if err := s.meta.RecordSinkFailure(ctx, sk.name(), st.Name(), cur.Epoch, cur.Position, attempts, next, failErr.Error()); err != nil {
+		return cur, err
+	}
+	cur.Attempts, cur.NextAttemptAt, cur.LastError = attempts, next, failErr.Error()
+	return cur, nil
+}
+
+// orderKey is what per-key delivery order is kept for: the SKU, or the reservation of a header
+// event (which has no SKU).
+func orderKey(ev shard.Event) string {
+	if ev.SKU != "" {
+		return "sku:" + ev.SKU
+	}
+	id, _ := ev.Data["reservation_id"].(string)
+	return "reservation:" + id
+}
+
+// saveCursor moves the sink's durable cursor on the shard to pos (never back) and clears any
+// recorded failure.
+func (s *Service) saveCursor(ctx context.Context, sk sink, st *shard.Store, cur *shard.SinkCursor, pos uint64) error {
+	if pos <= cur.Position && cur.Attempts == 0 {
+		return nil
+	}
+	if err := s.meta.AdvanceSinkCursor(context.WithoutCancel(ctx), sk.name(), st.Name(), cur.Epoch, pos); err != nil {
+		return err
+	}
+	cur.Position, cur.Attempts, cur.NextAttemptAt, cur.LastError = max(cur.Position, pos), 0, time.Time{}, ""
+	return nil
+}
+
+// backoff is the delay before attempt n+1 after n failures: exponential from base, capped, with
+// jitter over its upper half so that retries of many receivers spread out.
+func backoff(base, limit time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	d = min(d, limit)
+	return d/2 + rand.N(d/2+1)
+}

@@ -1,0 +1,75 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/shard"
+)
+
+// SignatureHeader carries the HMAC-SHA256 of a webhook delivery's body under the webhook's
+// secret: "sha256=<hex>".
+const SignatureHeader = "X-Shardstock-Signature"
+
+// Sign returns the signature header value of body under secret.
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// webhookClient POSTs deliveries.
+type webhookClient struct{ http *http.Client }
+
+func newWebhookClient(timeout time.Duration) *webhookClient {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 32
+	return &webhookClient{http: &http.Client{Timeout: timeout, Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// webhookSink delivers to one subscription.
+type webhookSink struct {
+	hook   shard.Webhook
+	client *webhookClient
+}
+
+func (w webhookSink) name() string                       { return shard.WebhookSink(w.hook.ID) }
+func (w webhookSink) accepts(t string) bool              { return w.hook.Accepts(t) }
+func (w webhookSink) maxAttempts(cfg configs.Events) int { return cfg.WebhookMaxAttempts }
+
+func (w webhookSink) deadLetter(ctx context.Context, meta *shard.Meta, d shard.DeadLetter, epoch int64) error {
+	d.WebhookID = w.hook.ID
+	return meta.AddDeadLetter(context.WithoutCancel(ctx), d, epoch)
+}
+
+// deliver POSTs one event; any answer but 2xx is a failure.
+func (w webhookSink) deliver(ctx context.Context, ev shard.Event, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.hook.URL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "shardstock-webhooks/1")
+	req.Header.Set("X-Shardstock-Event-Id", ev.ID)
+	req.Header.Set("X-Shardstock-Event-Type", ev.Type)
+	req.Header.Set(SignatureHeader, Sign(w.hook.Secret, body))
+	resp, err := w.client.http.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("webhook answered %d", resp.StatusCode)
+	}
+	return nil
+}

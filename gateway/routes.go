@@ -1,0 +1,98 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/shardstock/shardstock/inventory"
+)
+
+// apiRoute is one business endpoint; its path template is also its metrics label.
+type apiRoute struct {
+	method, path string
+	idempotent   bool // accepts Idempotency-Key
+	fn           apiFunc
+}
+
+// handlers are the handler groups, each built from the components it needs.
+type handlers struct {
+	products     *productAPI
+	reservations *reservationAPI
+	reports      *reportAPI
+	events       *eventAPI
+	ops          *opsAPI
+}
+
+// handlers builds the handler groups from the server's components.
+func (s *Server) handlers() handlers {
+	cursors := newCursorCodec(s.cfg.MetaDSN, s.cluster.Current().Partitions())
+	return handlers{
+		products:     &productAPI{cluster: s.cluster, cache: s.cache, cursors: cursors},
+		reservations: &reservationAPI{saga: s.saga, cluster: s.cluster, defaultTTL: s.cfg.Reservation.DefaultTTL},
+		reports:      &reportAPI{cluster: s.cluster, alertCursors: alertCursorCodec(cursors)},
+		events:       &eventAPI{events: s.events, meta: s.meta, cluster: s.cluster, log: s.log},
+		ops:          &opsAPI{cluster: s.cluster, meta: s.meta, log: s.log},
+	}
+}
+
+// routes is the route table: every business endpoint, the handler that serves it and whether
+// it accepts an Idempotency-Key.
+func (h handlers) routes() []apiRoute {
+	return []apiRoute{
+		{http.MethodGet, "/v1/products", false, h.products.list},
+		{http.MethodPut, "/v1/products/{sku}", true, h.products.put},
+		{http.MethodGet, "/v1/products/{sku}", false, h.products.get},
+		{http.MethodPost, "/v1/products/{sku}/adjustments", true, h.products.adjust},
+		{http.MethodPut, "/v1/products/{sku}/stock", true, h.products.setStock},
+		{http.MethodPost, "/v1/products/{sku}/lots", true, h.products.receiveLot},
+		{http.MethodGet, "/v1/products/{sku}/lots", false, h.products.listLots},
+		{http.MethodPost, "/v1/reservations", true, h.reservations.create},
+		{http.MethodGet, "/v1/reservations/{id}", false, h.reservations.get},
+		{http.MethodPost, "/v1/reservations/{id}/commit", true, h.reservations.commit},
+		{http.MethodPost, "/v1/reservations/{id}/release", true, h.reservations.release},
+		{http.MethodGet, "/v1/topology", false, h.ops.topology},
+		{http.MethodGet, "/v1/events", false, h.events.listEvents},
+		{http.MethodPost, "/v1/webhooks", true, h.events.createWebhook},
+		{http.MethodGet, "/v1/webhooks", false, h.events.listWebhooks},
+		{http.MethodGet, "/v1/webhooks/{id}", false, h.events.getWebhook},
+		{http.MethodDelete, "/v1/webhooks/{id}", false, h.events.deleteWebhook},
+		{http.MethodGet, "/v1/webhooks/{id}/dead-letters", false, h.events.listDeadLetters},
+		{http.MethodPost, "/v1/webhooks/{id}/redeliver", true, h.events.redeliverWebhook},
+		{http.MethodGet, "/v1/stats/summary", false, h.reports.summary},
+		{http.MethodGet, "/v1/stats/categories", false, h.reports.categories},
+		{http.MethodGet, "/v1/stats/low-stock", false, h.reports.lowStock},
+		{http.MethodGet, "/v1/alerts", false, h.reports.listAlerts},
+		{http.MethodPost, "/v1/alerts/{id}/acknowledge", true, h.reports.acknowledgeAlert},
+		{http.MethodGet, "/readyz", false, h.ops.ready},
+	}
+}
+
+// routes builds the HTTP handler: the route table through the endpoint wrapper, plus the
+// endpoints that are not JSON business calls (the event stream, health, metrics).
+func (s *Server) routes() http.Handler {
+	hs := s.handlers()
+	r := mux.NewRouter()
+	r.NotFoundHandler = s.endpoint("not_found", false, func(*request) (int, any, error) {
+		return 0, nil, inventory.Errorf(inventory.CodeNotFound, "no such endpoint")
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		_, _ = w.Write(encodeJSON(errorBody{errorPayload{"method_not_allowed", "method not allowed on this path", map[string]any{}}}))
+	})
+	// Routes are registered on the root router with full paths: gorilla/mux subrouters answer
+	// 404 instead of 405 for a known path with the wrong method.
+	for _, rt := range hs.routes() {
+		r.Handle(rt.path, s.endpoint(rt.path, rt.idempotent, rt.fn)).Methods(rt.method)
+	}
+	// The event stream is long-lived: no request deadline, no JSON envelope.
+	r.HandleFunc("/v1/events/stream", hs.events.streamEvents).Methods(http.MethodGet)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	}).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	return r
+}
