@@ -68,7 +68,7 @@ func (c *Client) poolStats() map[string]poolStats {
 		return out
 	}
 	for name, st := range snap.stores {
-		ds := st.DB().Stats()
+		ds := st.Stats()
 		out[name] = poolStats{open: ds.OpenConnections, inUse: ds.InUse, idle: ds.Idle, waitCount: ds.WaitCount, waitSeconds: ds.WaitDuration.Seconds()}
 	}
 	return out
