@@ -2,6 +2,7 @@ package mysqlproc
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 )
 
@@ -31,6 +32,7 @@ func serverArgs(f flavor, dataDir, socket, pidFile, logPath string, port int) []
 	args := []string{
 		"--no-defaults",
 		"--datadir=" + dataDir,
+		"--tmpdir=" + privateTmpDir(dataDir),
 		"--port=" + strconv.Itoa(port),
 		"--bind-address=127.0.0.1",
 		"--socket=" + socket,
@@ -52,4 +54,12 @@ func serverArgs(f flavor, dataDir, socket, pidFile, logPath string, port int) []
 		args = append(args, "--mysqlx=OFF")
 	}
 	return args
+}
+
+// privateTmpDir is the temporary directory of the server (or installer) on dataDir: a sibling
+// of the data directory, so no two servers share one. A server deletes every "#sql" file it
+// finds in its tmpdir at start-up, which breaks a bootstrap running in parallel in a shared
+// /tmp ("Could not remove temporary table", then "Unknown table mysql.tmp_user_nopasswd").
+func privateTmpDir(dataDir string) string {
+	return filepath.Join(filepath.Dir(filepath.Clean(dataDir)), filepath.Base(dataDir)+".tmp")
 }

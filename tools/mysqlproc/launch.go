@@ -33,6 +33,9 @@ func (s *Server) launch(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(s.logPath), 0o755); err != nil {
 		return fmt.Errorf("create log dir: %w", err)
 	}
+	if err := os.MkdirAll(privateTmpDir(s.dataDir), 0o755); err != nil {
+		return fmt.Errorf("create tmp dir: %w", err)
+	}
 	logFile, err := os.OpenFile(s.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("open server log: %w", err)

@@ -53,6 +53,9 @@ func templateDir(ctx context.Context, info binaryInfo, cacheDir string) (string,
 // initDataDir initialises an empty data directory with a passwordless root
 // account reachable over TCP.
 func initDataDir(ctx context.Context, info binaryInfo, dataDir, logPath string) error {
+	if err := os.MkdirAll(privateTmpDir(dataDir), 0o755); err != nil {
+		return fmt.Errorf("create tmp dir: %w", err)
+	}
 	var cmd *exec.Cmd
 	switch info.flavor {
 	case flavorMariaDB:
@@ -63,6 +66,7 @@ func initDataDir(ctx context.Context, info binaryInfo, dataDir, logPath string) 
 		args := []string{
 			"--no-defaults",
 			"--datadir=" + dataDir,
+			"--tmpdir=" + privateTmpDir(dataDir),
 			"--auth-root-authentication-method=normal",
 			"--skip-test-db",
 			"--skip-name-resolve",
@@ -78,6 +82,7 @@ func initDataDir(ctx context.Context, info binaryInfo, dataDir, logPath string) 
 			"--no-defaults",
 			"--initialize-insecure",
 			"--datadir=" + dataDir,
+			"--tmpdir=" + privateTmpDir(dataDir),
 			"--log-error=" + logPath,
 		}
 		args = append(args, userFlags()...)
