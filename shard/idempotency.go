@@ -3,6 +3,7 @@ package shard
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"time"
@@ -10,109 +11,75 @@ import (
 	"github.com/shardstock/shardstock/inventory"
 )
 
-// Claim states of an idempotency key.
-const (
-	ClaimPending = "pending"
-	ClaimDone    = "done"
-)
-
-// ClaimResult is the outcome of ClaimKey.
-type ClaimResult struct {
-	// Acquired: the caller owns the key and must run the request, then CompleteKey or ReleaseKey.
-	Acquired bool
-	// InProgress: another request with this key is running; poll again.
-	InProgress bool
-	// Done: the stored first answer.
-	Done   bool
-	Status int
-	Body   []byte
-}
-
-// ClaimKey claims an idempotency key for a request. A key seen with a different request hash
-// fails with idempotency_conflict. A pending claim whose lease ran out (its owner died) is taken
-// over; the request's own marker (applied_requests or a key-derived reservation id) then stops a
-// second application. No statement here takes a lock it later upgrades, so a storm of replays
-// of one key cannot deadlock: readers poll, one INSERT or one conditional UPDATE wins.
-func (s *Store) ClaimKey(ctx context.Context, keyHash, requestHash []byte, partition int, lease, keep time.Duration) (ClaimResult, error) {
-	var reqHash, body []byte
-	var state string
-	var status int
-	var leaseOver bool
-	err := s.db.QueryRowContext(ctx, `SELECT request_hash, state, response_status, response_body, locked_until <= UTC_TIMESTAMP(6)
-		FROM idempotency_keys WHERE key_hash = ?`, keyHash).Scan(&reqHash, &state, &status, &body, &leaseOver)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return s.insertClaim(ctx, keyHash, requestHash, partition, lease, keep)
-	case err != nil:
-		return ClaimResult{}, s.classify(err)
-	case !bytes.Equal(reqHash, requestHash):
-		return ClaimResult{}, inventory.Errorf(inventory.CodeIdempotencyConflict, "Idempotency-Key was already used with a different request")
-	case state == ClaimDone:
-		return ClaimResult{Done: true, Status: status, Body: body}, nil
-	case !leaseOver:
-		return ClaimResult{InProgress: true}, nil
-	}
-	var out ClaimResult
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := checkFence(ctx, tx, partition); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET locked_until = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
-			WHERE key_hash = ? AND state = 'pending' AND locked_until <= UTC_TIMESTAMP(6)`, lease.Microseconds(), keyHash)
-		if err != nil {
-			return err
-		}
-		n, _ := res.RowsAffected()
-		out = ClaimResult{Acquired: n == 1, InProgress: n != 1}
-		return nil
-	})
-	return out, err
-}
-
-func (s *Store) insertClaim(ctx context.Context, keyHash, requestHash []byte, partition int, lease, keep time.Duration) (ClaimResult, error) {
-	var out ClaimResult
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := checkFence(ctx, tx, partition); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key_hash, partition_id, request_hash, state, locked_until, expires_at, created_at)
-			VALUES (?, ?, ?, 'pending', UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(6))`,
-			keyHash, partition, requestHash, lease.Microseconds(), keep.Microseconds())
-		switch {
-		case err == nil:
-			out = ClaimResult{Acquired: true}
-			return nil
-		case isDuplicate(err):
-			out = ClaimResult{InProgress: true} // someone else claimed it first; poll again
-			return nil
-		}
-		return err
-	})
-	return out, err
+// ClaimKey claims an idempotency key for a request in the claim's partition (the partition of
+// the data the request changes; see claims.go for the session lock that keeps the claim alive).
+// A key seen with a different request hash fails with idempotency_conflict; a finished one
+// returns its stored answer. A pending claim whose request is gone (its lock is free) is taken
+// over at once; the request's own marker (applied_requests or a key-derived reservation id) then
+// stops a second application. A pending claim whose request is alive is waited for, up to
+// c.Wait, then InProgress.
+func (s *Store) ClaimKey(ctx context.Context, c Claim) (ClaimResult, error) {
+	return s.keys.claim(ctx, c)
 }
 
 // CompleteKey stores the first answer of the request that owns the key. It honours the fence
 // like every write, so an answer is never stored on a shard the key's partition has left.
 func (s *Store) CompleteKey(ctx context.Context, keyHash []byte, partition int, status int, body []byte) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := checkFence(ctx, tx, partition); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, "UPDATE idempotency_keys SET state = 'done', response_status = ?, response_body = ? WHERE key_hash = ?",
-			status, body, keyHash)
-		return err
-	})
+	return s.keys.complete(ctx, keyHash, partition, status, body)
 }
 
 // ReleaseKey forgets a pending claim (the request failed without an answer worth keeping).
 func (s *Store) ReleaseKey(ctx context.Context, keyHash []byte, partition int) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := checkFence(ctx, tx, partition); err != nil {
-			return err
+	return s.keys.release(ctx, keyHash, partition)
+}
+
+// homeKey is the row key of a key's home record: another hash domain than the claims'.
+func homeKey(keyHash []byte) []byte {
+	h := sha256.Sum256(append([]byte("home\x00"), keyHash...))
+	return h[:]
+}
+
+// RecordKeyHome records the request a key was first used with, in the key's home partition (a
+// partition derived from the key alone). A claim lives with the data its request changes, so
+// two uses of one key on data of different shards meet only here: a key recorded with another
+// request is idempotency_conflict. One statement, fenced like every write (partition_moved when
+// the partition is not owned here).
+func (s *Store) RecordKeyHome(ctx context.Context, keyHash, requestHash []byte, partition int, keep time.Duration) error {
+	home := homeKey(keyHash)
+	for attempt := 0; attempt < 3; attempt++ {
+		res, err := s.db.ExecContext(ctx, `INSERT INTO idempotency_keys (key_hash, partition_id, request_hash, state, locked_until, expires_at, created_at)
+			SELECT ?, partition_id, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(6)
+			FROM partition_fence WHERE partition_id = ? AND state = 'owned'`, home, requestHash, claimHome, keep.Microseconds(), partition)
+		if err == nil {
+			if n, _ := res.RowsAffected(); n != 1 {
+				return movedError(partition)
+			}
+			return nil
 		}
-		_, err := tx.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE key_hash = ? AND state = 'pending'", keyHash)
-		return err
-	})
+		if !isDuplicate(err) {
+			return s.classify(err)
+		}
+		var stored []byte
+		err = s.db.QueryRowContext(ctx, "SELECT request_hash FROM idempotency_keys WHERE key_hash = ?", home).Scan(&stored)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			continue // forgotten meanwhile: record it again
+		case err != nil:
+			return s.classify(err)
+		case !bytes.Equal(stored, requestHash):
+			return inventory.Errorf(inventory.CodeIdempotencyConflict, "Idempotency-Key was already used with a different request")
+		}
+		return nil
+	}
+	return nil
+}
+
+// ForgetKeyHome removes a key's home record if it names this request (the request failed with
+// an answer that is not kept, so the key is free again).
+func (s *Store) ForgetKeyHome(ctx context.Context, keyHash, requestHash []byte) error {
+	_, err := s.db.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE key_hash = ? AND state = ? AND request_hash = ?",
+		homeKey(keyHash), claimHome, requestHash)
+	return s.classify(err)
 }
 
 // PurgeExpiredKeys deletes up to limit expired idempotency keys and request markers.
@@ -130,4 +97,29 @@ func (s *Store) PurgeExpiredKeys(ctx context.Context, limit int) (int64, error) 
 		total += n
 	}
 	return total, nil
+}
+
+// ClaimKey claims an idempotency key of a request that changes the metadata store (see
+// Store.ClaimKey; there are no partitions here).
+func (m *Meta) ClaimKey(ctx context.Context, c Claim) (ClaimResult, error) {
+	return m.keys.claim(ctx, c)
+}
+
+// CompleteKey stores the first answer of the request that owns the key.
+func (m *Meta) CompleteKey(ctx context.Context, keyHash []byte, _ int, status int, body []byte) error {
+	return m.keys.complete(ctx, keyHash, 0, status, body)
+}
+
+// ReleaseKey forgets a pending claim.
+func (m *Meta) ReleaseKey(ctx context.Context, keyHash []byte, _ int) error {
+	return m.keys.release(ctx, keyHash, 0)
+}
+
+// PurgeExpiredKeys deletes up to limit expired idempotency keys of the metadata store.
+func (m *Meta) PurgeExpiredKeys(ctx context.Context, limit int) (int64, error) {
+	res, err := m.db.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE expires_at < UTC_TIMESTAMP(6) LIMIT ?", limit)
+	if err != nil {
+		return 0, metaError("purge idempotency keys", err)
+	}
+	return res.RowsAffected()
 }

@@ -231,14 +231,14 @@ func TestKeysWithoutMigrationSaysMigrate(t *testing.T) {
 	}
 }
 
-// Migration 000004 rolls back and forward cleanly.
+// Migration 000004 rolls back and forward cleanly (with the one after it).
 func TestKeysMigrationDownAndUp(t *testing.T) {
 	ctx := context.Background()
 	dsn := testdb.Server(t).NewDatabase(t, "meta_keys_down")
 	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
 		t.Fatal(err)
 	}
-	if err := shard.MigrateDown(ctx, dsn, shard.MetaSchema, 1); err != nil {
+	if err := shard.MigrateDown(ctx, dsn, shard.MetaSchema, 2); err != nil {
 		t.Fatalf("down: %v", err)
 	}
 	meta, err := shard.OpenMeta(dsn)

@@ -3,8 +3,13 @@ package shard
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
@@ -13,7 +18,8 @@ import (
 // Meta is the metadata store: the authoritative topology (shards and partition map versions),
 // resharding jobs (jobs.go), event delivery state (event_sinks.go) and the archive lock.
 type Meta struct {
-	db *sql.DB
+	db   *sql.DB
+	keys keyTable // idempotency claims of the requests that change the metadata store
 }
 
 // Info is a shard as the metadata store knows it.
@@ -44,15 +50,29 @@ func OpenMeta(dsn string) (*Meta, error) {
 		return nil, metaErr(err)
 	}
 	db.SetMaxOpenConns(8)
-	return &Meta{db: db}, nil
+	m := &Meta{db: db}
+	inTx := func(ctx context.Context, fn func(tx *sql.Tx) error) error {
+		return metaError("idempotency key", RetryTx(ctx, db, nil, fn))
+	}
+	classify := func(err error) error {
+		if err == nil {
+			return nil
+		}
+		return metaError("idempotency key", err)
+	}
+	if m.keys, err = newKeyTable(db, dsn, 8, inTx, classify); err != nil {
+		db.Close()
+		return nil, metaErr(err)
+	}
+	return m, nil
 }
 
 // DB exposes the pool for tests and test harnesses only; production code calls the store's
 // methods.
 func (m *Meta) DB() *sql.DB { return m.db }
 
-// Close closes the pool.
-func (m *Meta) Close() error { return m.db.Close() }
+// Close closes the pools.
+func (m *Meta) Close() error { return errors.Join(m.keys.close(), m.db.Close()) }
 
 // CurrentVersion returns the highest published topology version (ErrNoTopology when none).
 func (m *Meta) CurrentVersion(ctx context.Context) (int64, error) {
@@ -184,4 +204,28 @@ func (m *Meta) PublishMap(ctx context.Context, expected int64, mp router.Map, no
 		return 0, err
 	}
 	return cur + 1, tx.Commit()
+}
+
+// AsMetaUnavailable returns err as meta_unavailable when it says that the metadata store could
+// not be reached: a connection that failed or broke, a server shutting down, out of connections
+// or killing the session. Any other error (a domain error, a query the store answered with an
+// error, a cancellation) is returned unchanged.
+func AsMetaUnavailable(err error) error {
+	var de *inventory.Error
+	var me *mysql.MySQLError
+	var ne net.Error
+	switch {
+	case err == nil || errors.As(err, &de) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.As(err, &me):
+		switch me.Number {
+		case 1040, 1053, 1203, 1290, 1927: // too many connections, shutdown, read-only, killed
+			return metaUnavailable(err)
+		}
+		return err
+	case errors.As(err, &ne), errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return metaUnavailable(err)
+	}
+	return err
 }

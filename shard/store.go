@@ -15,6 +15,7 @@ import (
 type Store struct {
 	name string
 	db   *sql.DB
+	keys keyTable // idempotency claims and their locks (idempotency.go, claims.go)
 }
 
 // PoolOptions sizes a shard's connection pool.
@@ -43,7 +44,13 @@ func Open(name, dsn string, po PoolOptions) (*Store, error) {
 	db.SetMaxOpenConns(po.MaxOpen)
 	db.SetMaxIdleConns(po.MaxIdle)
 	db.SetConnMaxLifetime(po.MaxLifetime)
-	return &Store{name: name, db: db}, nil
+	s := &Store{name: name, db: db}
+	if s.keys, err = newKeyTable(db, dsn, po.MaxOpen, s.inTx, s.classify); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("shard %s: %w", name, err)
+	}
+	s.keys.fence = checkFence
+	return s, nil
 }
 
 // NormalizeDSN parses dsn and sets parseTime, UTC locations, a UTC session time zone and
@@ -79,8 +86,8 @@ func (s *Store) Stats() sql.DBStats { return s.db.Stats() }
 // corruption in SQL. Production code calls the store's methods (and Stats for pool figures).
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Close closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the pools.
+func (s *Store) Close() error { return errors.Join(s.keys.close(), s.db.Close()) }
 
 // Ping checks that the shard answers.
 func (s *Store) Ping(ctx context.Context) error {
