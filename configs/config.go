@@ -26,6 +26,7 @@ type Config struct {
 	Log         Log         `yaml:"log"`
 	Pool        Pool        `yaml:"pool"`
 	Topology    Topology    `yaml:"topology"`
+	Meta        Meta        `yaml:"meta"`
 	Reservation Reservation `yaml:"reservations"`
 	Idempotency Idempotency `yaml:"idempotency"`
 	HTTP        HTTP        `yaml:"http"`
@@ -142,6 +143,16 @@ type Topology struct {
 	MovedRetryBudget time.Duration `yaml:"moved_retry_budget"`
 }
 
+// Meta configures the gateway's calls to the metadata store (topology, webhooks, event
+// positions, webhook idempotency keys).
+type Meta struct {
+	// Timeout bounds each call; a call without an answer by then is 503 meta_unavailable.
+	Timeout time.Duration `yaml:"timeout"`
+	// BreakerCooldown is how long calls fail at once (503 meta_unavailable) after the store
+	// failed two calls in a row; then one call probes it.
+	BreakerCooldown time.Duration `yaml:"breaker_cooldown"`
+}
+
 // Reservation configures the saga's background workers.
 type Reservation struct {
 	DefaultTTL    time.Duration `yaml:"default_ttl"`
@@ -155,9 +166,14 @@ type Reservation struct {
 // Idempotency configures Idempotency-Key handling.
 type Idempotency struct {
 	Retention time.Duration `yaml:"retention"`
-	Lease     time.Duration `yaml:"lease"`
+	// Lease is written on every pending claim for gateways of earlier versions, which take a
+	// claim over only after it; this version takes over as soon as the claimant is gone.
+	Lease time.Duration `yaml:"lease"`
 	// WaitTimeout bounds how long a replay waits for the first request with its key to finish.
 	WaitTimeout time.Duration `yaml:"wait_timeout"`
+	// HomeTimeout bounds the write of a key's home record (the cross-shard reuse check); past
+	// it, or when the home shard is down, the request goes on without the record.
+	HomeTimeout time.Duration `yaml:"home_timeout"`
 }
 
 // HTTP configures the server.
@@ -180,7 +196,8 @@ func Default() Config {
 		Pool:        Pool{MaxOpen: 64, MaxIdle: 64, MaxLifetime: 30 * time.Minute},
 		Topology:    Topology{PollInterval: time.Second, MovedRetryBudget: 2 * time.Second},
 		Reservation: Reservation{DefaultTTL: 900 * time.Second, SweepInterval: time.Second, RecoveryGrace: 15 * time.Second},
-		Idempotency: Idempotency{Retention: 24 * time.Hour, Lease: 30 * time.Second, WaitTimeout: 10 * time.Second},
+		Meta:        Meta{Timeout: 500 * time.Millisecond, BreakerCooldown: time.Second},
+		Idempotency: Idempotency{Retention: 24 * time.Hour, Lease: 30 * time.Second, WaitTimeout: 10 * time.Second, HomeTimeout: 250 * time.Millisecond},
 		HTTP:        HTTP{MaxBodyBytes: 1 << 20, RequestTimeout: 10 * time.Second, ShutdownTimeout: 15 * time.Second},
 		Reports:     Reports{ShardTimeout: 2 * time.Second},
 		Coalesce:    Coalesce{Enabled: true, MaxBatch: 128},
@@ -240,6 +257,9 @@ func (c Config) Validate() error {
 	check(c.Idempotency.Retention >= 24*time.Hour, "idempotency.retention must be at least 24h (the contract keeps keys 24 hours)")
 	check(c.Idempotency.Lease >= time.Second, "idempotency.lease must be at least 1s")
 	check(c.Idempotency.WaitTimeout > 0, "idempotency.wait_timeout must be positive")
+	check(c.Idempotency.HomeTimeout > 0, "idempotency.home_timeout must be positive")
+	check(c.Meta.Timeout >= 10*time.Millisecond && c.Meta.Timeout <= time.Minute, "meta.timeout must be 10ms-1m")
+	check(c.Meta.BreakerCooldown >= 10*time.Millisecond, "meta.breaker_cooldown must be at least 10ms")
 	check(c.HTTP.MaxBodyBytes >= 1024, "http.max_body_bytes must be at least 1024")
 	check(c.HTTP.RequestTimeout > 0, "http.request_timeout must be positive")
 	check(c.HTTP.ShutdownTimeout > 0, "http.shutdown_timeout must be positive")

@@ -23,6 +23,8 @@ var statusByCode = map[inventory.Code]int{
 	inventory.CodeShardUnavailable:    http.StatusServiceUnavailable,
 	// A partition that kept moving for longer than the retry budget: the client may retry.
 	inventory.CodePartitionMoved: http.StatusServiceUnavailable,
+	// The metadata store did not answer (topology, webhooks, event positions): fail fast, retry.
+	inventory.CodeMetaUnavailable: http.StatusServiceUnavailable,
 }
 
 // errorBody is the contract's error envelope.

@@ -7,7 +7,6 @@ import (
 	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/gateway/events"
 	"github.com/shardstock/shardstock/inventory"
-	"github.com/shardstock/shardstock/shard"
 )
 
 // eventAPI serves change events to clients (the polling page, the Server-Sent Events stream)
@@ -15,8 +14,7 @@ import (
 // package's.
 type eventAPI struct {
 	events  *events.Service
-	meta    *shard.Meta
-	cluster *cluster.Client
+	cluster *cluster.Client // the metadata store is reached through it (timeout, breaker)
 	log     *slog.Logger
 }
 

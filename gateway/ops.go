@@ -15,8 +15,7 @@ import (
 
 // opsAPI serves the operational endpoints: readiness and the topology.
 type opsAPI struct {
-	cluster *cluster.Client
-	meta    *shard.Meta
+	cluster *cluster.Client // the metadata store is reached through it (timeout, breaker)
 	log     *slog.Logger
 }
 
@@ -70,6 +69,9 @@ type topologyJSON struct {
 	Partitions int                 `json:"partitions"`
 	Shards     []topologyShardJSON `json:"shards"`
 	Job        any                 `json:"job"`
+	// Cached: the metadata store did not answer; this is the topology the gateway routes by
+	// (its last load) and the resharding job is unknown (null).
+	Cached bool `json:"cached"`
 }
 
 type topologyShardJSON struct {
@@ -78,6 +80,8 @@ type topologyShardJSON struct {
 	Partitions int                  `json:"partitions"`
 }
 
+// topology answers from the topology this gateway routes by, with the resharding job read from
+// the metadata store; while the store does not answer, at once with cached = true.
 func (api *opsAPI) topology(r *request) (int, any, error) {
 	snap := api.cluster.Current()
 	counts := snap.PartitionCounts()
@@ -86,10 +90,13 @@ func (api *opsAPI) topology(r *request) (int, any, error) {
 		out.Shards = append(out.Shards, topologyShardJSON{Name: name, State: info.State, Partitions: counts[name]})
 	}
 	sort.Slice(out.Shards, func(i, j int) bool { return out.Shards[i].Name < out.Shards[j].Name })
-	job, err := api.meta.ActiveJob(r.Context())
-	if err != nil {
+	job, err := cluster.MetaValue(r.Context(), api.cluster, "active_job", (*shard.Meta).ActiveJob)
+	switch {
+	case inventory.IsCode(err, inventory.CodeMetaUnavailable):
+		out.Cached = true
+	case err != nil:
 		api.log.Warn("cannot read the resharding job", "err", err)
-	} else if job != nil {
+	case job != nil:
 		out.Job = job
 	}
 	return http.StatusOK, out, nil

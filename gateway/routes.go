@@ -32,8 +32,8 @@ func (s *Server) handlers() handlers {
 		products:     &productAPI{cluster: s.cluster, cache: s.cache, cursors: cursors},
 		reservations: &reservationAPI{saga: s.saga, cluster: s.cluster, defaultTTL: s.cfg.Reservation.DefaultTTL},
 		reports:      &reportAPI{cluster: s.cluster, alertCursors: alertCursorCodec(cursors)},
-		events:       &eventAPI{events: s.events, meta: s.meta, cluster: s.cluster, log: s.log},
-		ops:          &opsAPI{cluster: s.cluster, meta: s.meta, log: s.log},
+		events:       &eventAPI{events: s.events, cluster: s.cluster, log: s.log},
+		ops:          &opsAPI{cluster: s.cluster, log: s.log},
 	}
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/gateway/events"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
@@ -63,7 +65,7 @@ func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 			types = append(types, t)
 		}
 	}
-	horizons, err := api.meta.RelayHorizons(r.Context())
+	horizons, err := cluster.MetaValue(r.Context(), api.cluster, "relay_horizons", (*shard.Meta).RelayHorizons)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -75,7 +77,8 @@ func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 	_, _ = rand.Read(id)
 	w := shard.Webhook{ID: "wh_" + hex.EncodeToString(id), URL: req.URL, EventTypes: types, Secret: req.Secret,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := api.meta.CreateWebhook(r.Context(), w, start); err != nil {
+	err = api.cluster.Meta(r.Context(), "create_webhook", func(ctx context.Context, m *shard.Meta) error { return m.CreateWebhook(ctx, w, start) })
+	if err != nil {
 		return 0, nil, err
 	}
 	out := toWebhookJSON(w)
@@ -84,7 +87,7 @@ func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 }
 
 func (api *eventAPI) listWebhooks(r *request) (int, any, error) {
-	hooks, err := api.meta.Webhooks(r.Context())
+	hooks, err := cluster.MetaValue(r.Context(), api.cluster, "webhooks", (*shard.Meta).Webhooks)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -97,11 +100,11 @@ func (api *eventAPI) listWebhooks(r *request) (int, any, error) {
 
 // getWebhook shows a subscription with its delivery position on every shard.
 func (api *eventAPI) getWebhook(r *request) (int, any, error) {
-	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
+	w, err := api.webhook(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	pos, err := api.meta.SinkPositions(r.Context(), shard.WebhookSink(w.ID))
+	pos, err := api.sinkPositions(r.Context(), shard.WebhookSink(w.ID))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -112,7 +115,7 @@ func (api *eventAPI) getWebhook(r *request) (int, any, error) {
 
 func (api *eventAPI) deleteWebhook(r *request) (int, any, error) {
 	id := r.pathVar("id")
-	if err := api.meta.DeleteWebhook(r.Context(), id); err != nil {
+	if err := api.cluster.Meta(r.Context(), "delete_webhook", func(ctx context.Context, m *shard.Meta) error { return m.DeleteWebhook(ctx, id) }); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{"id": id, "deleted": true}, nil
@@ -132,7 +135,7 @@ func (r rawJSON) MarshalJSON() ([]byte, error) { return bytes.TrimSpace(r), nil 
 
 // listDeadLetters: GET /v1/webhooks/{id}/dead-letters?after=ID&limit=N.
 func (api *eventAPI) listDeadLetters(r *request) (int, any, error) {
-	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
+	w, err := api.webhook(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -146,7 +149,12 @@ func (api *eventAPI) listDeadLetters(r *request) (int, any, error) {
 			return 0, nil, inventory.Validation("after", "after must be a dead letter id")
 		}
 	}
-	dls, err := api.meta.DeadLetters(r.Context(), w.ID, after, limit)
+	var dls []shard.DeadLetter
+	err = api.cluster.Meta(r.Context(), "dead_letters", func(ctx context.Context, m *shard.Meta) error {
+		var err error
+		dls, err = m.DeadLetters(ctx, w.ID, after, limit)
+		return err
+	})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -173,7 +181,7 @@ func (api *eventAPI) redeliverWebhook(r *request) (int, any, error) {
 	if req.After == nil {
 		return 0, nil, inventory.Validation("after", "after is required (a cursor; \"\" for the beginning)")
 	}
-	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
+	w, err := api.webhook(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -186,8 +194,26 @@ func (api *eventAPI) redeliverWebhook(r *request) (int, any, error) {
 			positions[st.Name()] = 0
 		}
 	}
-	if err := api.meta.RepositionSink(r.Context(), shard.WebhookSink(w.ID), positions); err != nil {
+	err = api.cluster.Meta(r.Context(), "reposition_sink", func(ctx context.Context, m *shard.Meta) error {
+		return m.RepositionSink(ctx, shard.WebhookSink(w.ID), positions)
+	})
+	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusAccepted, map[string]any{"id": w.ID, "positions": positions}, nil
+}
+
+// webhook reads the webhook named in the path.
+func (api *eventAPI) webhook(r *request) (shard.Webhook, error) {
+	id := r.pathVar("id")
+	return cluster.MetaValue(r.Context(), api.cluster, "webhook", func(m *shard.Meta, ctx context.Context) (shard.Webhook, error) {
+		return m.Webhook(ctx, id)
+	})
+}
+
+// sinkPositions reads a sink's delivery position on every shard.
+func (api *eventAPI) sinkPositions(ctx context.Context, sink string) (map[string]uint64, error) {
+	return cluster.MetaValue(ctx, api.cluster, "sink_positions", func(m *shard.Meta, ctx context.Context) (map[string]uint64, error) {
+		return m.SinkPositions(ctx, sink)
+	})
 }

@@ -29,7 +29,10 @@ type Options struct {
 	MovedRetryBudget time.Duration
 	// ShardTimeout bounds each shard's part of a scatter-gather.
 	ShardTimeout time.Duration
-	Logger       *slog.Logger
+	// MetaTimeout bounds each call to the metadata store (default 500ms); MetaCooldown is how
+	// long calls fail fast once the store failed the last ones (default 1s). See Meta.
+	MetaTimeout, MetaCooldown time.Duration
+	Logger                    *slog.Logger
 	// Registry receives the shard metrics.
 	Registry prometheus.Registerer
 }
@@ -40,6 +43,7 @@ type Client struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics
+	guard   *metaGuard
 	current atomic.Pointer[Snapshot]
 
 	mu     sync.Mutex // guards stores and serialises loads
@@ -54,16 +58,35 @@ func New(meta *shard.Meta, opts Options) *Client {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	c := &Client{meta: meta, opts: opts, log: opts.Logger, stores: map[string]*shard.Store{}}
+	if opts.MetaTimeout <= 0 {
+		opts.MetaTimeout = 500 * time.Millisecond
+	}
+	if opts.MetaCooldown <= 0 {
+		opts.MetaCooldown = time.Second
+	}
+	c := &Client{meta: meta, opts: opts, log: opts.Logger, stores: map[string]*shard.Store{},
+		guard: &metaGuard{timeout: opts.MetaTimeout, cooldown: opts.MetaCooldown}}
 	c.metrics = newMetrics(opts.Registry, c.poolStats)
 	return c
 }
 
-// Load reads the topology from the metadata store and swaps it in if it is newer.
+// Load reads the topology from the metadata store and swaps it in if it is newer. It is the
+// gateway's first load; later ones (Refresh, Poll) go through the meta timeout and breaker.
 func (c *Client) Load(ctx context.Context) error {
+	return c.load(ctx, c.meta.Load)
+}
+
+// reload is Load through the meta timeout and breaker.
+func (c *Client) reload(ctx context.Context) error {
+	return c.load(ctx, func(ctx context.Context) (shard.Topology, error) {
+		return MetaValue(ctx, c, "load_topology", (*shard.Meta).Load)
+	})
+}
+
+func (c *Client) load(ctx context.Context, read func(context.Context) (shard.Topology, error)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t, err := c.meta.Load(ctx)
+	t, err := read(ctx)
 	if err != nil {
 		return err
 	}
@@ -117,7 +140,7 @@ func (c *Client) Refresh(ctx context.Context) error {
 	ch := make(chan struct{})
 	c.refreshing = ch
 	c.refreshMu.Unlock()
-	err := c.Load(ctx)
+	err := c.reload(ctx)
 	c.refreshMu.Lock()
 	c.refreshing = nil
 	c.refreshMu.Unlock()
@@ -135,7 +158,7 @@ func (c *Client) Poll(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		v, err := c.meta.CurrentVersion(ctx)
+		v, err := MetaValue(ctx, c, "topology_version", (*shard.Meta).CurrentVersion)
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Warn("topology poll failed", "err", err)

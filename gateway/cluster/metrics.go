@@ -5,7 +5,8 @@ import (
 )
 
 // metrics are the shard-facing series: operation latency and failures, moved-partition retries,
-// the topology version, scatter-gather latency and failures, and the connection pools. Labels
+// the topology version, scatter-gather latency and failures, the connection pools, and the
+// metadata-store calls (latency, failures, breaker). Labels
 // are bounded: shard names, operation and report names.
 type metrics struct {
 	shardDuration       *prometheus.HistogramVec
@@ -15,6 +16,9 @@ type metrics struct {
 	reportDuration      *prometheus.HistogramVec
 	reportShardDuration *prometheus.HistogramVec
 	reportShardFailures *prometheus.CounterVec
+	metaDuration        *prometheus.HistogramVec
+	metaFailures        *prometheus.CounterVec
+	metaBreakerOpen     prometheus.Gauge
 }
 
 var reportBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
@@ -45,10 +49,21 @@ func newMetrics(reg prometheus.Registerer, pools func() map[string]poolStats) *m
 		reportShardFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shardstock_report_shard_failures_total", Help: "Shards that failed or timed out in a report, by report and shard.",
 		}, []string{"report", "shard"}),
+		metaDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "shardstock_meta_call_duration_seconds", Help: "Latency of metadata-store calls by operation.",
+			Buckets: reportBuckets,
+		}, []string{"op"}),
+		metaFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shardstock_meta_failures_total", Help: "Metadata-store calls that failed as meta_unavailable (unreachable, timed out, or refused by the open breaker), by operation.",
+		}, []string{"op"}),
+		metaBreakerOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shardstock_meta_breaker_open", Help: "1 while the metadata-store breaker is open (calls fail fast), else 0.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.shardDuration, m.shardErrors, m.movedRetries, m.topologyVersion,
-			m.reportDuration, m.reportShardDuration, m.reportShardFailures, &poolCollector{pools: pools})
+			m.reportDuration, m.reportShardDuration, m.reportShardFailures, m.metaDuration, m.metaFailures, m.metaBreakerOpen,
+			&poolCollector{pools: pools})
 	}
 	return m
 }

@@ -86,7 +86,7 @@ type shardPage struct {
 // occurred_at, which is a best-effort global order. A row that a reshard copied is left out when
 // the positions already cover its original.
 func (s *Service) page(ctx context.Context, after map[string]uint64, limit int) ([]pagedEvent, map[string]uint64, error) {
-	horizons, err := s.meta.RelayHorizons(ctx)
+	horizons, err := cluster.MetaValue(ctx, s.cluster, "relay_horizons", (*shard.Meta).RelayHorizons)
 	if err != nil {
 		return nil, nil, err
 	}
