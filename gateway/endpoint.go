@@ -55,7 +55,7 @@ func (s *Server) endpoint(route string, idempotent bool, fn apiFunc) http.Handle
 			req.body, err = readBody(w, req.Request, s.cfg.HTTP.MaxBodyBytes)
 		}
 		if err == nil && idempotent && r.Header.Get("Idempotency-Key") != "" {
-			status, payload, hdr = s.keys.call(req, fn)
+			status, payload, hdr = s.keys.call(req, route, idempotencyScope(req), fn)
 		} else if err == nil {
 			status, payload, hdr = answer(s.log, req, fn)
 		} else {

@@ -75,6 +75,8 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 		Pool:             shard.PoolOptions{MaxOpen: cfg.Pool.MaxOpen, MaxIdle: cfg.Pool.MaxIdle, MaxLifetime: cfg.Pool.MaxLifetime},
 		MovedRetryBudget: cfg.Topology.MovedRetryBudget,
 		ShardTimeout:     cfg.Reports.ShardTimeout,
+		MetaTimeout:      cfg.Meta.Timeout,
+		MetaCooldown:     cfg.Meta.BreakerCooldown,
 		Logger:           s.log,
 		Registry:         reg,
 	})
@@ -89,7 +91,7 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 	if cfg.ReadCache.Enabled {
 		s.cache = newReadCache(cfg.ReadCache.MaxStaleness, cfg.ReadCache.MaxEntries)
 	}
-	s.keys = &idempotency{cluster: s.cluster, cfg: cfg.Idempotency, log: s.log, replays: s.metrics.replays}
+	s.keys = newIdempotency(s.cluster, cfg.Idempotency, s.log, s.metrics.replays, reg)
 	s.saga = saga.New(s.cluster, saga.Options{
 		Logger:        s.log,
 		Registry:      reg,
