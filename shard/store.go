@@ -105,10 +105,12 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // classify converts an error at the store's edge: nil stays nil; a kept error (keep) is
 // returned as it was; domain errors stay; MySQL server errors are wrapped with the shard's name
-// (a server that is shutting down, read-only or out of connections counts as unavailable);
-// anything else is a connectivity failure: shard_unavailable. A duplicate key (1062) is turned
-// into a domain error where the caller expects one (already_applied, a concurrent claim); an
-// unexpected one stays a server error, which the gateway answers as internal.
+// (a server that is shutting down, read-only or out of connections counts as unavailable; a
+// deadlock or lock wait timeout that RetryTx gave up on, or that a single statement met, is a
+// busy shard: see busy); anything else is a connectivity failure: shard_unavailable. A duplicate
+// key (1062) is turned into a domain error where the caller expects one (already_applied, a
+// concurrent claim); an unexpected one stays a server error, which the gateway answers as
+// internal.
 func (s *Store) classify(err error) error {
 	if err == nil {
 		return nil
@@ -126,6 +128,8 @@ func (s *Store) classify(err error) error {
 		switch me.Number {
 		case 1040, 1053, 1203, 1290, 1927: // too many connections, shutdown, read-only, killed
 			return s.unavailable(err)
+		case 1213, 1205: // deadlock, lock wait timeout
+			return s.busy(err)
 		}
 		return fmt.Errorf("shard %s: %w", s.name, err)
 	}
@@ -140,6 +144,13 @@ func (s *Store) unavailable(err error) error {
 	}
 	return &inventory.Error{Code: inventory.CodeShardUnavailable, Message: "shard " + s.name + " is unavailable: " + err.Error(),
 		Details: map[string]any{"shards": []string{s.name}}, Err: err}
+}
+
+// busy is the shard_unavailable error of a transaction that kept meeting lock conflicts: the
+// shard answers, so details.shards is empty, and the client may retry (503, Retry-After).
+func (s *Store) busy(err error) error {
+	return &inventory.Error{Code: inventory.CodeShardUnavailable, Message: "shard " + s.name + " is busy: the transaction kept meeting lock conflicts; retry",
+		Details: map[string]any{"shards": []string{}, "reason": "lock_contention"}, Err: err}
 }
 
 // kept carries an error that is not a database failure of this shard (a check of the store's
