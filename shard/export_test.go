@@ -38,3 +38,13 @@ func splitColumns(list string) []string {
 	}
 	return out
 }
+
+// ClassifyForTest converts err at st's edge, as every store method does.
+func ClassifyForTest(st *Store, err error) error { return st.classify(err) }
+
+// CrashLockForTest closes the connection that holds a claim's lock without releasing it, as the
+// death of its gateway would: the database ends the session and frees the lock.
+func CrashLockForTest(l *ClaimLock) {
+	_ = l.conn.Raw(func(dc any) error { return dc.(interface{ Close() error }).Close() })
+	_ = l.conn.Close()
+}

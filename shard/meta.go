@@ -51,14 +51,14 @@ func OpenMeta(dsn string) (*Meta, error) {
 	}
 	db.SetMaxOpenConns(8)
 	m := &Meta{db: db}
-	inTx := func(ctx context.Context, fn func(tx *sql.Tx) error) error {
-		return metaError("idempotency key", RetryTx(ctx, db, nil, fn))
-	}
 	classify := func(err error) error {
 		if err == nil {
 			return nil
 		}
 		return metaError("idempotency key", err)
+	}
+	inTx := func(ctx context.Context, fn func(tx *sql.Tx) error) error {
+		return classify(RetryTx(ctx, db, nil, fn))
 	}
 	if m.keys, err = newKeyTable(db, dsn, 8, inTx, classify); err != nil {
 		db.Close()
