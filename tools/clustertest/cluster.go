@@ -36,6 +36,9 @@ type Options struct {
 	// ShardDSNs, when set, are used instead of fresh databases on the shared test server (e.g.
 	// databases on dedicated server processes that a test stops).
 	ShardDSNs []string
+	// MetaDSN, when set, is the metadata store instead of a fresh database on the shared test
+	// server (e.g. a database on a dedicated server process that a test freezes).
+	MetaDSN string
 }
 
 // New creates the databases and runs `init` logic over them.
@@ -48,7 +51,10 @@ func New(t testing.TB, o Options) *Cluster {
 		o.Partitions = 64
 	}
 	srv := testdb.Server(t)
-	c := &Cluster{MetaDSN: srv.NewDatabase(t, "meta"), Partitions: o.Partitions}
+	c := &Cluster{MetaDSN: o.MetaDSN, Partitions: o.Partitions}
+	if c.MetaDSN == "" {
+		c.MetaDSN = srv.NewDatabase(t, "meta")
+	}
 	for i := 0; i < o.Shards; i++ {
 		dsn := ""
 		if i < len(o.ShardDSNs) {

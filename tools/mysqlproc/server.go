@@ -56,8 +56,9 @@ type Server struct {
 	sockDir string // temporary socket directory, "" when the socket is in dataDir
 	tls     *TLSFiles
 
-	mu   sync.Mutex
-	proc *process // nil when stopped
+	mu     sync.Mutex
+	proc   *process // nil when stopped
+	frozen bool     // suspended by Freeze
 }
 
 // process is one run of the server binary.
@@ -160,6 +161,7 @@ func (s *Server) Running() bool {
 func (s *Server) Stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	_ = s.thawLocked()
 	p := s.proc
 	if p == nil {
 		return nil
@@ -187,11 +189,47 @@ func (s *Server) Stop() error {
 	}
 }
 
+// Freeze suspends the server process (SIGSTOP), as a hung server or host: the kernel still
+// accepts TCP connections and keeps the open ones, but nothing is answered until Thaw. Stop,
+// Kill and Restart thaw a frozen server first.
+func (s *Server) Freeze() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil || s.proc.exited() {
+		return fmt.Errorf("freeze server on %s: not running", s.Addr)
+	}
+	if err := freeze(s.proc.cmd.Process); err != nil {
+		return fmt.Errorf("freeze server on %s: %w", s.Addr, err)
+	}
+	s.frozen = true
+	return nil
+}
+
+// Thaw resumes a server suspended by Freeze (nothing to do otherwise).
+func (s *Server) Thaw() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.thawLocked()
+}
+
+func (s *Server) thawLocked() error {
+	if !s.frozen || s.proc == nil {
+		s.frozen = false
+		return nil
+	}
+	if err := thaw(s.proc.cmd.Process); err != nil && !s.proc.exited() {
+		return fmt.Errorf("thaw server on %s: %w", s.Addr, err)
+	}
+	s.frozen = false
+	return nil
+}
+
 // Kill stops the server with SIGKILL, as a crash would, and reaps it.
 // Killing a stopped server does nothing.
 func (s *Server) Kill() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	_ = s.thawLocked()
 	p := s.proc
 	if p == nil {
 		return nil

@@ -225,3 +225,38 @@ func TestParallelStartsShareOneTemplate(t *testing.T) {
 		t.Errorf("templates in cache = %v, want exactly one", entries)
 	}
 }
+
+// A frozen server answers nothing (a query times out) until it is thawed; Stop works on a frozen
+// server.
+func TestFreezeThaw(t *testing.T) {
+	s := startServer(t, mysqlproc.Options{})
+	db := openDB(t, s.DSN("")+"&timeout=1s&readTimeout=1s")
+	defer db.Close()
+	if err := db.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Freeze(); err != nil {
+		t.Fatalf("Freeze: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	var one int
+	err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	cancel()
+	if err == nil {
+		t.Fatal("a frozen server answered")
+	}
+	if err := s.Thaw(); err != nil {
+		t.Fatalf("Thaw: %v", err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("after Thaw: %d, %v", one, err)
+	}
+	if err := s.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatalf("Stop of a frozen server: %v", err)
+	}
+}

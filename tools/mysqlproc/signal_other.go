@@ -3,6 +3,7 @@
 package mysqlproc
 
 import (
+	"errors"
 	"os"
 	"syscall"
 )
@@ -15,3 +16,9 @@ func terminate(p *os.Process) error { return p.Kill() }
 
 // kill stops the server at once.
 func kill(p *os.Process) error { return p.Kill() }
+
+// freeze is not possible without signals.
+func freeze(*os.Process) error { return errors.New("mysqlproc: Freeze needs Unix signals") }
+
+// thaw is not possible without signals.
+func thaw(*os.Process) error { return errors.New("mysqlproc: Thaw needs Unix signals") }

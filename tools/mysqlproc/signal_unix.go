@@ -17,6 +17,16 @@ func kill(p *os.Process) error {
 	return signalGroup(p, syscall.SIGKILL)
 }
 
+// freeze suspends the server (SIGSTOP): it keeps its sockets but answers nothing.
+func freeze(p *os.Process) error {
+	return signalGroup(p, syscall.SIGSTOP)
+}
+
+// thaw resumes a frozen server (SIGCONT).
+func thaw(p *os.Process) error {
+	return signalGroup(p, syscall.SIGCONT)
+}
+
 // signalGroup signals the server's process group, falling back to the
 // process alone when the group is gone.
 func signalGroup(p *os.Process, sig syscall.Signal) error {
