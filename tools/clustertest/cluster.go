@@ -82,6 +82,9 @@ func (c *Cluster) Config() configs.Config {
 	// above the request timeout).
 	cfg.Reservation.RecoveryGrace = 2 * time.Second
 	cfg.Topology.PollInterval = 200 * time.Millisecond
+	// Above the production default (500ms): a test machine under load must not open the
+	// metadata-store breaker by a slow answer (the frozen-store test sets the default back).
+	cfg.Meta.Timeout = 2 * time.Second
 	return cfg
 }
 

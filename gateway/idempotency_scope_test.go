@@ -1,0 +1,110 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/migrate"
+	"github.com/shardstock/shardstock/tools/testdb"
+)
+
+// newScopeTestServer is a gateway over a fresh two-shard cluster, without workers (built here,
+// not through clustertest, which imports this package).
+func newScopeTestServer(t *testing.T) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv := testdb.Server(t)
+	cfg := configs.Default()
+	cfg.MetaDSN = srv.NewDatabase(t, "meta")
+	shards := []migrate.ShardSpec{{Name: "shard-1", DSN: srv.NewDatabase(t, "shard1")}, {Name: "shard-2", DSN: srv.NewDatabase(t, "shard2")}}
+	if _, err := migrate.InitCluster(ctx, cfg.MetaDSN, 16, shards); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DisableWorkers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// keyedAdjustment is an adjustment request of sku under key, as the endpoint wrapper hands it
+// to the idempotency component.
+func keyedAdjustment(sku, key, body string) *request {
+	hr := httptest.NewRequest(http.MethodPost, "/v1/products/"+sku+"/adjustments", strings.NewReader(body))
+	hr.Header.Set("Idempotency-Key", key)
+	hr = mux.SetURLVars(hr, map[string]string{"sku": sku})
+	return &request{Request: hr, body: []byte(body)}
+}
+
+// Idempotency keys are scoped by principal: two API keys that send the same key string never
+// collide (each runs its own request and replays its own answer), while one principal reusing a
+// key for another request is idempotency_conflict.
+func TestIdempotencyKeysAreScopedByPrincipal(t *testing.T) {
+	s := newScopeTestServer(t)
+	var runs atomic.Int64
+	fn := func(r *request) (int, any, error) {
+		n := runs.Add(1)
+		return http.StatusOK, map[string]any{"run": n, "body": string(r.body)}, nil
+	}
+	const route = "/v1/products/{sku}/adjustments"
+	call := func(principal, body string) (int, string, http.Header) {
+		status, payload, hdr := s.keys.call(keyedAdjustment("SCOPE-1", "order-42", body), route, principal, fn)
+		return status, string(payload), hdr
+	}
+	stA, ansA, _ := call("key-A", `{"delta":1,"reason":"receive"}`)
+	stB, ansB, _ := call("key-B", `{"delta":2,"reason":"receive"}`)
+	if stA != 200 || stB != 200 || runs.Load() != 2 || ansA == ansB {
+		t.Fatalf("two principals with one key string: %d %s / %d %s after %d runs; want both run", stA, ansA, stB, ansB, runs.Load())
+	}
+	if st, ans, hdr := call("key-A", `{"delta":1,"reason":"receive"}`); st != 200 || ans != ansA || hdr.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replay of principal A = %d %s %v, want A's first answer", st, ans, hdr)
+	}
+	if st, ans, _ := call("key-B", `{"delta":2,"reason":"receive"}`); st != 200 || ans != ansB {
+		t.Errorf("replay of principal B = %d %s, want B's first answer", st, ans)
+	}
+	if st, ans, _ := call("key-A", `{"delta":3,"reason":"receive"}`); st != http.StatusUnprocessableEntity || !strings.Contains(ans, "idempotency_conflict") {
+		t.Errorf("principal A reusing its key for another request = %d %s, want 422 idempotency_conflict", st, ans)
+	}
+	if st, _, _ := call("", `{"delta":4,"reason":"receive"}`); st != 200 || runs.Load() != 3 {
+		t.Errorf("no principal (auth off): %d after %d runs, want its own scope", st, runs.Load())
+	}
+	if runs.Load() != 3 {
+		t.Errorf("%d runs, want 3", runs.Load())
+	}
+	if scopedKeyHash("", "k") == nil || fmt.Sprint(scopedKeyHash("a", "k")) == fmt.Sprint(scopedKeyHash("", "k")) {
+		t.Error("a scoped key hashes like an unscoped one")
+	}
+}
+
+// Every route that accepts an Idempotency-Key names the data its request changes, so that its
+// claim lives there (a route missing from claimPlaces would claim in the key's home partition,
+// failing while an unrelated shard is down).
+func TestEveryKeyedRouteHasAClaimPlace(t *testing.T) {
+	keyed := map[string]bool{}
+	for _, rt := range (handlers{}).routes() {
+		if rt.idempotent {
+			keyed[rt.path] = true
+			if _, ok := claimPlaces[rt.path]; !ok {
+				t.Errorf("route %s %s accepts an Idempotency-Key but has no claim place", rt.method, rt.path)
+			}
+		}
+	}
+	for path := range claimPlaces {
+		if !keyed[path] {
+			t.Errorf("claim place for %s, which is not a keyed route", path)
+		}
+	}
+}
