@@ -156,6 +156,17 @@ func (k *keyTable) row(ctx context.Context, key []byte) (keyRow, bool, error) {
 	return r, err == nil, k.classify(err)
 }
 
+// look reads the key's claim (found) and says whether it settles the request without running
+// it (final: a conflict, a stored answer, or an error reading it).
+func (k *keyTable) look(ctx context.Context, c Claim) (res ClaimResult, found, final bool, err error) {
+	r, found, err := k.row(ctx, c.Key)
+	if err != nil || !found {
+		return ClaimResult{}, found, err != nil, err
+	}
+	res, final, err = r.settled(c.Request)
+	return res, true, final, err
+}
+
 // settled is the answer a stored claim gives without running anything: a conflict for another
 // request, the stored answer of a finished one (final is false for a pending claim of this
 // request).
@@ -177,14 +188,8 @@ func (k *keyTable) claim(ctx context.Context, c Claim) (ClaimResult, error) {
 		return ClaimResult{}, err
 	}
 	if lock == nil {
-		r, found, err := k.row(ctx, c.Key)
-		if err != nil {
-			return ClaimResult{}, err
-		}
-		if found {
-			if res, final, err := r.settled(c.Request); final {
-				return res, err
-			}
+		if res, _, final, err := k.look(ctx, c); final {
+			return res, err
 		}
 		if c.Wait <= 0 {
 			return ClaimResult{InProgress: true}, nil
@@ -205,21 +210,14 @@ func (k *keyTable) claim(ctx context.Context, c Claim) (ClaimResult, error) {
 // claimLocked claims the key while holding its lock: a pending claim found now belongs to a
 // request that is gone, and is taken over.
 func (k *keyTable) claimLocked(ctx context.Context, c Claim) (ClaimResult, error) {
-	r, found, err := k.row(ctx, c.Key)
-	if err != nil {
-		return ClaimResult{}, err
-	}
-	if found {
-		if res, final, err := r.settled(c.Request); final {
-			return res, err
-		}
+	res, found, final, err := k.look(ctx, c)
+	if final {
+		return res, err
 	}
 	var out ClaimResult
 	err = k.inTx(ctx, func(tx *sql.Tx) error {
-		if k.fence != nil {
-			if err := k.fence(ctx, tx, c.Partition); err != nil {
-				return err
-			}
+		if err := k.checkFence(ctx, tx, c.Partition); err != nil {
+			return err
 		}
 		if found {
 			res, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET locked_until = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
@@ -247,13 +245,19 @@ func (k *keyTable) claimLocked(ctx context.Context, c Claim) (ClaimResult, error
 	return out, err
 }
 
+// checkFence checks the claim's partition fence (nothing to check on the metadata store).
+func (k *keyTable) checkFence(ctx context.Context, tx *sql.Tx, partition int) error {
+	if k.fence == nil {
+		return nil
+	}
+	return k.fence(ctx, tx, partition)
+}
+
 // complete stores the first answer of the request that owns the key.
 func (k *keyTable) complete(ctx context.Context, key []byte, partition, status int, body []byte) error {
 	return k.inTx(ctx, func(tx *sql.Tx) error {
-		if k.fence != nil {
-			if err := k.fence(ctx, tx, partition); err != nil {
-				return err
-			}
+		if err := k.checkFence(ctx, tx, partition); err != nil {
+			return err
 		}
 		_, err := tx.ExecContext(ctx, "UPDATE idempotency_keys SET state = 'done', response_status = ?, response_body = ? WHERE key_hash = ?",
 			status, body, key)
@@ -264,10 +268,8 @@ func (k *keyTable) complete(ctx context.Context, key []byte, partition, status i
 // release forgets a pending claim.
 func (k *keyTable) release(ctx context.Context, key []byte, partition int) error {
 	return k.inTx(ctx, func(tx *sql.Tx) error {
-		if k.fence != nil {
-			if err := k.fence(ctx, tx, partition); err != nil {
-				return err
-			}
+		if err := k.checkFence(ctx, tx, partition); err != nil {
+			return err
 		}
 		_, err := tx.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE key_hash = ? AND state = 'pending'", key)
 		return err
