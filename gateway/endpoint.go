@@ -21,6 +21,9 @@ type request struct {
 	*http.Request
 	body   []byte
 	marker []byte
+	// takeover: the key's earlier claimant is gone (its gateway died) and this request took
+	// its claim over.
+	takeover bool
 }
 
 // pathVar returns a variable of the route's path template.

@@ -106,7 +106,7 @@ func (k *idempotency) call(r *request, route, principal string, fn apiFunc) (int
 		return errorAnswer(k.log, err)
 	}
 	run := *r
-	run.marker = c.key
+	run.marker, run.takeover = c.key, claim.Takeover
 	status, payload, hdr := answer(k.log, &run, fn)
 	k.store(ctx, c, status, payload)
 	return status, payload, hdr

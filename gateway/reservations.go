@@ -117,7 +117,7 @@ func (api *reservationAPI) create(r *request) (int, any, error) {
 		lines[i] = shard.LineRequest{SKU: l.SKU, Partition: api.cluster.PartitionOf(l.SKU), Quantity: d, Requested: d.String()}
 	}
 	out, err := api.saga.Reserve(r.Context(), saga.Request{OrderID: *req.OrderID, Lines: lines, TTL: ttl,
-		Commit: req.Commit != nil && *req.Commit, Marker: r.marker})
+		Commit: req.Commit != nil && *req.Commit, Marker: r.marker, Takeover: r.takeover})
 	if err != nil {
 		return 0, nil, err
 	}

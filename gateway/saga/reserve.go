@@ -17,6 +17,10 @@ type Request struct {
 	TTL     time.Duration
 	Commit  bool
 	Marker  []byte
+	// Takeover: an earlier attempt under the same key is known to be dead (its claim was taken
+	// over), so a header it left in flight is finished at once instead of after the recovery
+	// grace.
+	Takeover bool
 }
 
 // Reserve creates a reservation and returns its header (held, or committed when the request
@@ -28,25 +32,25 @@ func (c *Coordinator) Reserve(ctx context.Context, req Request) (shard.Header, e
 	h := shard.Header{ID: NewID(p, req.Marker), Partition: p, OrderID: req.OrderID, Lines: req.Lines, CommitRequested: req.Commit}
 	defer c.wroteLines(h.Lines)
 	if c.reserveGroups != nil && len(h.Lines) == 1 {
-		out, done, err := c.reserveGrouped(ctx, h, req.TTL, req.Marker != nil)
+		out, done, err := c.reserveGrouped(ctx, h, req)
 		if done {
 			return out, err
 		}
 	}
 	if c.singleShard(h) {
-		out, done, err := c.reserveLocal(ctx, h, req.TTL)
+		out, done, err := c.reserveLocal(ctx, h, req)
 		if done {
 			return out, err
 		}
 	}
-	return c.reserveSaga(ctx, h, req.TTL)
+	return c.reserveSaga(ctx, h, req)
 }
 
 // reserveGrouped submits a single-line reservation to its SKU's group. It is not done when the
 // group applied nothing (partition moving, shard trouble): the normal path then refreshes the
 // topology and retries.
-func (c *Coordinator) reserveGrouped(ctx context.Context, h shard.Header, ttl time.Duration, keyDerived bool) (shard.Header, bool, error) {
-	r, err := c.reserveGroups.submit(ctx, h.Lines[0].SKU, h.Partition, shard.BatchRequest{Header: h, TTL: ttl, KeyDerived: keyDerived})
+func (c *Coordinator) reserveGrouped(ctx context.Context, h shard.Header, req Request) (shard.Header, bool, error) {
+	r, err := c.reserveGroups.submit(ctx, h.Lines[0].SKU, h.Partition, shard.BatchRequest{Header: h, TTL: req.TTL, KeyDerived: req.Marker != nil})
 	if err == nil {
 		err = r.Err
 	}
@@ -54,7 +58,7 @@ func (c *Coordinator) reserveGrouped(ctx context.Context, h shard.Header, ttl ti
 	case err == nil:
 		return r.Header, true, nil
 	case inventory.IsCode(err, inventory.CodeAlreadyApplied):
-		out, err := c.awaitSettled(ctx, h)
+		out, err := c.awaitSettled(ctx, h, req.Takeover)
 		return out, true, err
 	case ctx.Err() != nil || !retryOnNormalPath(err):
 		return shard.Header{}, true, err
@@ -64,21 +68,21 @@ func (c *Coordinator) reserveGrouped(ctx context.Context, h shard.Header, ttl ti
 
 // reserveLocal creates a reservation whose lines all live with its header in one transaction.
 // It is not done when the lines stopped being on one shard meanwhile: the saga takes over.
-func (c *Coordinator) reserveLocal(ctx context.Context, h shard.Header, ttl time.Duration) (shard.Header, bool, error) {
+func (c *Coordinator) reserveLocal(ctx context.Context, h shard.Header, req Request) (shard.Header, bool, error) {
 	var out shard.Header
 	err := c.cluster.OnPartition(ctx, "create_reservation_local", h.Partition, func(st *shard.Store) error {
 		if !c.singleShard(h) {
 			return inventory.Errorf(inventory.CodePartitionMoved, "lines no longer on one shard")
 		}
 		var err error
-		out, err = st.CreateLocal(ctx, h, ttl)
+		out, err = st.CreateLocal(ctx, h, req.TTL)
 		return err
 	})
 	switch {
 	case err == nil:
 		return out, true, nil
 	case inventory.IsCode(err, inventory.CodeAlreadyApplied):
-		out, err := c.awaitSettled(ctx, h)
+		out, err := c.awaitSettled(ctx, h, req.Takeover)
 		return out, true, err
 	case inventory.IsCode(err, inventory.CodePartitionMoved) && !c.singleShard(h):
 		return shard.Header{}, false, nil
@@ -117,15 +121,15 @@ func (c *Coordinator) precheck(ctx context.Context, lines []shard.LineRequest) e
 
 // reserveSaga runs the cross-shard saga: header pending, lines reserved per shard, header held
 // (or committing and then committed when the request asked for a commit), or rollback.
-func (c *Coordinator) reserveSaga(ctx context.Context, h shard.Header, ttl time.Duration) (shard.Header, error) {
+func (c *Coordinator) reserveSaga(ctx context.Context, h shard.Header, req Request) (shard.Header, error) {
 	if err := c.precheck(ctx, h.Lines); err != nil {
 		return shard.Header{}, err
 	}
 	err := c.cluster.OnPartition(ctx, "insert_header", h.Partition, func(st *shard.Store) error {
-		return st.InsertHeader(ctx, h, ttl)
+		return st.InsertHeader(ctx, h, req.TTL)
 	})
 	if inventory.IsCode(err, inventory.CodeAlreadyApplied) {
-		return c.awaitSettled(ctx, h)
+		return c.awaitSettled(ctx, h, req.Takeover)
 	}
 	if err != nil {
 		return shard.Header{}, err
@@ -188,12 +192,21 @@ func (c *Coordinator) rollback(ctx context.Context, h shard.Header) {
 // awaitSettled answers a create that finds its own header already there (a re-run under the
 // same Idempotency-Key whose first answer was never stored): once the header left pending, a
 // reservation that exists is the answer; one that was rolled back (its coordinator gave up or
-// died before holding it) is a failure, never a success.
-func (c *Coordinator) awaitSettled(ctx context.Context, h shard.Header) (shard.Header, error) {
+// died before holding it) is a failure, never a success. When the earlier attempt is known to be
+// dead (dead: its claim was taken over), a header it left pending or committing is finished now,
+// as the recovery worker would after its grace.
+func (c *Coordinator) awaitSettled(ctx context.Context, h shard.Header, dead bool) (shard.Header, error) {
 	for {
 		cur, err := c.readHeader(ctx, h.ID, h.Partition)
 		if err != nil {
 			return cur, err
+		}
+		if dead && (cur.Status == inventory.StatusPending || cur.Status == inventory.StatusCommitting) {
+			if _, err := c.recoverHeader(ctx, cur); err != nil {
+				return shard.Header{}, err
+			}
+			dead = false
+			continue
 		}
 		switch cur.Status {
 		case inventory.StatusReleased, inventory.StatusReleasing:

@@ -367,3 +367,62 @@ func checkExactlyOnce(t *testing.T, c *clustertest.Cluster, api *clustertest.Cli
 	}
 	c.RequireInvariants(t, true)
 }
+
+// A cross-shard reservation whose gateway is killed in the middle of its saga (header pending,
+// one line held up by a row lock) is finished at once by the retry that takes its key over
+// (rolled back: 409 invalid_state, nothing left reserved), not after the recovery grace.
+func TestRetryOfACrossShardReservationAfterGatewayKill(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Shards: 2, Partitions: 64})
+	cfgPath := filepath.Join(t.TempDir(), "shardstock.yaml")
+	cfg := c.Config()
+	cfg.Log = configs.Log{Level: "warn", Format: "text"}
+	cfg.Reservation.RecoveryGrace = configs.Default().Reservation.RecoveryGrace
+	if err := configs.Write(cfgPath, cfg); err != nil {
+		t.Fatal(err)
+	}
+	survivor, victim := startGatewayProcess(t, cfgPath), startGatewayProcess(t, cfgPath)
+	api := clustertest.NewClient(t, survivor.base)
+	skus := c.SKUsPerShard(t, "SAGA")
+	first, second := skus[0], skus[1] // the header lives with the first
+	api.Product(first, 0, "10")
+	api.Product(second, 0, "10")
+	release := lockRows(t, c, []string{second})
+	defer release()
+	body := `{"order_id":"kill-saga","lines":[{"sku":"` + first + `","quantity":2},{"sku":"` + second + `","quantity":3}]}`
+	sent := make(chan error, 1)
+	go func() {
+		_, err := clustertest.NewClient(t, victim.base).Try("POST", "/v1/reservations", body, "Idempotency-Key", "kill-saga")
+		sent <- err
+	}()
+	waitPendingClaims(t, c, []string{"kill-saga"})
+	deadline := time.Now().Add(30 * time.Second)
+	for pending := 0; pending == 0; {
+		for _, st := range c.Stores(t) {
+			var n int
+			_ = st.DB().QueryRow("SELECT COUNT(*) FROM reservations WHERE status = 'pending'").Scan(&n)
+			pending += n
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the saga's header is not pending within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	victim.kill()
+	killed := time.Now()
+	release()
+	if err := <-sent; err == nil {
+		t.Fatal("the killed gateway answered")
+	}
+	r := api.Do("POST", "/v1/reservations", body, "Idempotency-Key", "kill-saga")
+	took := time.Since(killed)
+	t.Logf("retry of the cross-shard reservation answered %d after %s", r.Status, took.Round(time.Millisecond))
+	if r.Status != 409 || r.ErrorCode() != "invalid_state" || took > 3*time.Second {
+		t.Errorf("retry after the kill: %d %s after %s, want 409 invalid_state (rolled back) within 3s", r.Status, r.Raw, took)
+	}
+	for _, sku := range []string{first, second} {
+		if p := api.Do("GET", "/v1/products/"+sku, nil); p.Num("reserved") != "0" {
+			t.Errorf("%s still reserved after the rollback: %s", sku, p.Raw)
+		}
+	}
+	c.RequireInvariants(t, true)
+}
