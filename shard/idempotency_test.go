@@ -169,15 +169,7 @@ func TestDeadlockIsBusyNotInternal(t *testing.T) {
 // The metadata store's claims work like a shard's, without partitions.
 func TestMetaClaims(t *testing.T) {
 	ctx := context.Background()
-	dsn := testdb.Server(t).NewDatabase(t, "meta_claims")
-	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
-		t.Fatal(err)
-	}
-	m, err := shard.OpenMeta(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := keysMeta(t) // a migrated metadata store
 	res, err := m.ClaimKey(ctx, claimOf("wh", "create", 0))
 	if err != nil || !res.Acquired {
 		t.Fatalf("claim = %+v, %v", res, err)
