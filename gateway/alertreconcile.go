@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shardstock/shardstock/gateway/cluster"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -36,7 +37,9 @@ func (w *alertReconciler) run(ctx context.Context) {
 
 // once runs one alert reconcile pass over every active shard (see shard.Store.ReconcileAlerts)
 // and returns what it fixed. A shard that fails is logged and skipped; the next pass retries it.
+// Its change rows name the alert reconcile as their actor.
 func (w *alertReconciler) once(ctx context.Context) shard.AlertRepairs {
+	ctx = inventory.WorkerContext(ctx, inventory.ActorAlertReconcile)
 	var total shard.AlertRepairs
 	for _, st := range w.cluster.Current().ActiveStores() {
 		r, err := st.ReconcileAlerts(ctx, reconcileBatch)

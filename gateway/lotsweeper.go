@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shardstock/shardstock/gateway/cluster"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -31,8 +32,10 @@ func (w *lotSweeper) run(ctx context.Context) {
 }
 
 // once runs one expiry sweep over every shard (partitions each owns) and returns the totals:
-// products examined, lots expired, conflicts newly recorded.
+// products examined, lots expired, conflicts newly recorded. Its change rows name the lot
+// sweeper as their actor.
 func (w *lotSweeper) once(ctx context.Context) shard.LotSweep {
+	ctx = inventory.WorkerContext(ctx, inventory.ActorLotSweeper)
 	var total shard.LotSweep
 	for _, st := range w.cluster.Current().ActiveStores() {
 		var res shard.LotSweep

@@ -13,10 +13,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
 	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/gateway/events"
 	"github.com/shardstock/shardstock/gateway/saga"
@@ -29,11 +31,15 @@ type Options struct {
 	// Failpoint, when set, is called at each step of the reservation saga; a non-nil error makes
 	// the coordinator stop right there, as if the process had died (tests of crash recovery).
 	Failpoint func(step string) error
-	// DisableWorkers turns off every background worker but topology polling: reservation
-	// recovery, key housekeeping, the event relays, the lot sweeper and the alert reconcile
-	// (tests of a crashed gateway).
+	// DisableWorkers turns off every background worker but topology polling and the API key
+	// refresh: reservation recovery, idempotency-key housekeeping, the event relays, the lot
+	// sweeper and the alert reconcile (tests of a crashed gateway).
 	DisableWorkers bool
 }
+
+// ErrNoActiveKeys: with auth.mode keys the gateway does not start while the metadata store holds
+// no API key that is neither revoked nor expired (nobody could use it).
+var ErrNoActiveKeys = errors.New("auth.mode is keys but the metadata store holds no active API key")
 
 // Server is one gateway process.
 type Server struct {
@@ -49,8 +55,15 @@ type Server struct {
 	events  *events.Service
 	cache   *readCache // nil when the read cache is off
 	keys    *idempotency
-	lots    *lotSweeper
-	alerts  *alertReconciler
+	// authKeys authenticates requests (nil under auth.mode none); limiter is the per-key rate
+	// limit.
+	authKeys *auth.Cache
+	limiter  *auth.Limiter
+	// cursorSecret is the cluster's random key of cursor MACs (the metadata store's
+	// "cursor-hmac" secret).
+	cursorSecret []byte
+	lots         *lotSweeper
+	alerts       *alertReconciler
 
 	stopWorkers context.CancelFunc
 	workers     sync.WaitGroup
@@ -82,6 +95,14 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 		Logger: s.log, Registry: reg})
 	s.lots = newLotSweeper(s.cluster, cfg.Lots.SweepInterval, s.log, reg)
 	s.alerts = newAlertReconciler(s.cluster, cfg.Alerts.ReconcileInterval, s.log, reg)
+	if err := s.setupAuth(ctx); err != nil {
+		meta.Close()
+		return nil, err
+	}
+	if s.cursorSecret, err = meta.Secret(ctx, "cursor-hmac"); err != nil {
+		meta.Close()
+		return nil, fmt.Errorf("cursor secret: %w", err)
+	}
 	if err := s.cluster.Load(ctx); err != nil {
 		meta.Close()
 		return nil, fmt.Errorf("load topology: %w", err)
@@ -105,16 +126,52 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 	return s, nil
 }
 
+// setupAuth loads the API keys (auth.mode keys; the gateway does not start without them) or
+// warns that every request is served without one (auth.mode none).
+func (s *Server) setupAuth(ctx context.Context) error {
+	if s.cfg.Auth.Mode == configs.AuthNone {
+		s.log.Warn("auth.mode is none: every request is served without an API key, with every scope and no rate limit; " +
+			"set auth.mode: keys (the default) outside local experiments")
+		return nil
+	}
+	s.authKeys = auth.NewCache(s.meta, auth.CacheOptions{RefreshInterval: s.cfg.Auth.RefreshInterval, Logger: s.log,
+		Registerer: s.metrics.registry})
+	if err := s.authKeys.Load(ctx); err != nil {
+		return fmt.Errorf("load API keys: %w", err)
+	}
+	if s.authKeys.ActiveKeys() == 0 {
+		return ErrNoActiveKeys
+	}
+	s.limiter = auth.NewLimiter(s.cfg.Auth.DefaultRate, s.cfg.Auth.DefaultBurst)
+	return nil
+}
+
 // Handler returns the gateway's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Start launches the background workers: topology polling and, unless Options.DisableWorkers,
-// reservation recovery, idempotency-key housekeeping, the event relays, the lot expiry sweeper
-// and the alert reconcile. The server owns them: Stop ends them.
+// AdminHandler returns the handler of the admin listener (admin_listen): /metrics and
+// /debug/pprof/, without a key. Serve it on a private address only.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metricsHandler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// Start launches the background workers: topology polling, the API key refresh and, unless
+// Options.DisableWorkers, reservation recovery, idempotency-key housekeeping, the event relays,
+// the lot expiry sweeper and the alert reconcile. The server owns them: Stop ends them.
 func (s *Server) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopWorkers = cancel
 	s.workers.Go(func() { s.cluster.Poll(ctx, s.cfg.Topology.PollInterval) })
+	if s.authKeys != nil {
+		s.authKeys.Start(ctx)
+	}
 	if s.opts.DisableWorkers {
 		return
 	}
@@ -129,6 +186,9 @@ func (s *Server) Start() {
 func (s *Server) Stop() {
 	if s.stopWorkers != nil {
 		s.stopWorkers()
+	}
+	if s.authKeys != nil {
+		s.authKeys.Stop()
 	}
 	s.workers.Wait()
 	s.saga.Wait()

@@ -32,7 +32,7 @@ func TestGracefulShutdown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	base := "http://" + ln.Addr().String()
-	cl := clustertest.NewClient(t, base)
+	cl := c.NewClient(t, base)
 	cl.Product("SHUT-1", 0, "1000")
 
 	var wg sync.WaitGroup

@@ -34,7 +34,7 @@ func (s *Store) Checksum(ctx context.Context, partition int, origin string) (Par
 	}
 	var n, sumOH, sumRS, crc string
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(delta_on_hand), 0), COALESCE(SUM(delta_reserved), 0),
-		COALESCE(SUM(CRC32(CONCAT_WS('|', COALESCE(origin_shard, ?), COALESCE(origin_seq, seq), sku, kind, delta_on_hand, delta_reserved, ref))), 0)
+		COALESCE(SUM(CRC32(CONCAT_WS('|', COALESCE(origin_shard, ?), COALESCE(origin_seq, seq), sku, kind, delta_on_hand, delta_reserved, ref, actor, request_id))), 0)
 		FROM changes WHERE partition_id = ?`, origin, partition).Scan(&n, &sumOH, &sumRS, &crc)
 	if err != nil {
 		return nil, fmt.Errorf("checksum changes: %w", s.classify(err))

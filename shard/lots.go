@@ -165,18 +165,9 @@ func (s *Store) ListLots(ctx context.Context, sku string, partition int, include
 		return Product{}, nil, s.classify(err)
 	}
 	defer tx.Rollback()
-	var state sql.NullString
-	var np nullableProduct
-	err = tx.QueryRowContext(ctx, "SELECT f.state, "+prefixed+
-		" FROM partition_fence f LEFT JOIN products p ON p.sku = ? WHERE f.partition_id = ?", sku, partition).
-		Scan(append([]any{&state}, np.dest()...)...)
-	switch {
-	case errors.Is(err, sql.ErrNoRows) || err == nil && inventory.FenceState(state.String) != inventory.FenceOwned:
-		return Product{}, nil, movedError(partition)
-	case err != nil:
-		return Product{}, nil, s.classify(err)
-	case !np.sku.Valid:
-		return Product{}, nil, inventory.Errorf(inventory.CodeNotFound, "product %q not found", sku)
+	p, err := s.ownedProduct(ctx, tx, sku, partition)
+	if err != nil {
+		return Product{}, nil, err
 	}
 	q := "SELECT " + lotColumns + " FROM lots WHERE sku = ?"
 	if !includeEmpty {
@@ -198,7 +189,7 @@ func (s *Store) ListLots(ctx context.Context, sku string, partition int, include
 	if err := rows.Err(); err != nil {
 		return Product{}, nil, s.classify(err)
 	}
-	return np.product(), lots, nil
+	return p, lots, nil
 }
 
 // LotSweep counts what one expiry sweep did on a shard.

@@ -84,7 +84,7 @@ func UnloggedTables() []Table { return []Table{TableIdempotencyKeys, TableApplie
 var partitionTables = []string{"products", "reservations", "reservation_lines", "idempotency_keys", "applied_requests", "lots", "stock_alerts", "ledger_base", "changes"}
 
 // changeColumns are every column of the change log, in ChangeRow order.
-const changeColumns = "seq, partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at, origin_shard, origin_seq"
+const changeColumns = "seq, partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at, origin_shard, origin_seq, actor, request_id"
 
 const partitionMaxSeq = "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE partition_id = ?"
 
@@ -183,16 +183,17 @@ func (s *Store) CopyChanges(ctx context.Context, dst *Store, partition int, from
 	if len(rows) == 0 {
 		return 0, from, nil
 	}
-	args := make([]any, 0, 9*len(rows))
+	args := make([]any, 0, 11*len(rows))
 	for _, r := range rows {
 		originShard, originSeq := any(s.name), any(r.Seq)
 		if r.OriginShard != nil {
 			originShard, originSeq = *r.OriginShard, nullUint(r.OriginSeq)
 		}
-		args = append(args, r.PartitionID, r.SKU, r.Kind, r.DeltaOnHand, r.DeltaReserved, r.Ref, r.CreatedAt, originShard, originSeq)
+		args = append(args, r.PartitionID, r.SKU, r.Kind, r.DeltaOnHand, r.DeltaReserved, r.Ref, r.CreatedAt, originShard, originSeq,
+			r.Actor, r.RequestID)
 	}
-	q := multiRowInsert("INSERT INTO changes (partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at, origin_shard, origin_seq) VALUES ",
-		"(?,?,?,?,?,?,?,?,?)", len(rows), " ON DUPLICATE KEY UPDATE origin_seq = origin_seq")
+	q := multiRowInsert("INSERT INTO changes (partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at, origin_shard, origin_seq, actor, request_id) VALUES ",
+		"(?,?,?,?,?,?,?,?,?,?,?)", len(rows), " ON DUPLICATE KEY UPDATE origin_seq = origin_seq")
 	if _, err := dst.db.ExecContext(ctx, q, args...); err != nil {
 		return 0, from, fmt.Errorf("write changes: %w", dst.classify(err))
 	}

@@ -59,8 +59,10 @@ func (c *Coordinator) RecoverOnce(ctx context.Context) int {
 }
 
 // recoverHeader finishes one stuck header and returns the outcome label ("" when nothing was
-// left to do).
+// left to do). The recovery worker is the actor of its change rows; the expiry worker of an
+// expiry's.
 func (c *Coordinator) recoverHeader(ctx context.Context, h shard.Header) (string, error) {
+	ctx = inventory.WorkerContext(ctx, inventory.ActorRecovery)
 	switch h.Status {
 	case inventory.StatusHeld:
 		_, err := c.expire(ctx, h)
@@ -79,7 +81,7 @@ func (c *Coordinator) recoverHeader(ctx context.Context, h shard.Header) (string
 		_, err := c.finish(ctx, h, shard.ActionRelease, inventory.KindRelease, inventory.StatusReleased)
 		return string(inventory.StatusReleased), err
 	case inventory.StatusExpiring:
-		_, err := c.finish(ctx, h, shard.ActionRelease, inventory.KindExpire, inventory.StatusExpired)
+		_, err := c.finish(inventory.WorkerContext(ctx, inventory.ActorExpiry), h, shard.ActionRelease, inventory.KindExpire, inventory.StatusExpired)
 		return string(inventory.StatusExpired), err
 	}
 	return "", nil

@@ -46,7 +46,8 @@ func (c *Coordinator) Reserve(ctx context.Context, req Request) (shard.Header, e
 // group applied nothing (partition moving, shard trouble): the normal path then refreshes the
 // topology and retries.
 func (c *Coordinator) reserveGrouped(ctx context.Context, h shard.Header, ttl time.Duration, keyDerived bool) (shard.Header, bool, error) {
-	r, err := c.reserveGroups.submit(ctx, h.Lines[0].SKU, h.Partition, shard.BatchRequest{Header: h, TTL: ttl, KeyDerived: keyDerived})
+	r, err := c.reserveGroups.submit(ctx, h.Lines[0].SKU, h.Partition, shard.BatchRequest{Header: h, TTL: ttl, KeyDerived: keyDerived,
+		Actor: inventory.ActorFrom(ctx)})
 	if err == nil {
 		err = r.Err
 	}

@@ -111,7 +111,7 @@ func TestScenarios(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
-			rep, err := Run(context.Background(), Options{Target: g.HTTP.URL, DirectDSNs: dsns, Scenario: tc.scenario,
+			rep, err := Run(context.Background(), Options{Target: g.HTTP.URL, Token: c.AdminToken, DirectDSNs: dsns, Scenario: tc.scenario,
 				Settle: tc.settle, Duration: time.Second, Warmup: 200 * time.Millisecond, Concurrency: 6, Products: 40, Seed: 1}, &out)
 			if err != nil {
 				t.Fatalf("run: %v\n%s", err, out.String())
@@ -159,7 +159,7 @@ func TestScenarios(t *testing.T) {
 func TestSetupIsIdempotentAndDirectOnly(t *testing.T) {
 	c := clustertest.New(t, clustertest.Options{Shards: 2})
 	g := c.StartGateway(t, gateway.Options{}, nil)
-	o := Options{Target: g.HTTP.URL, Scenario: ScenarioRead, Duration: 300 * time.Millisecond, Concurrency: 2, Products: 30, Prefix: "IDEM-"}
+	o := Options{Target: g.HTTP.URL, Token: c.AdminToken, Scenario: ScenarioRead, Duration: 300 * time.Millisecond, Concurrency: 2, Products: 30, Prefix: "IDEM-"}
 	first, err := Run(context.Background(), o, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +305,7 @@ func BenchmarkScenarios(b *testing.B) {
 	for _, sc := range strings.Split(*benchScenarios, ",") {
 		b.Run(sc, func(b *testing.B) {
 			for b.Loop() {
-				o := Options{Target: g.HTTP.URL, DirectDSNs: shardDSNs(c), Scenario: sc, Duration: *benchDuration,
+				o := Options{Target: g.HTTP.URL, Token: c.AdminToken, DirectDSNs: shardDSNs(c), Scenario: sc, Duration: *benchDuration,
 					Warmup: *benchWarmup, Concurrency: *benchConcurrency, Products: *benchProducts}
 				rep, err := Run(context.Background(), o, os.Stdout)
 				if err != nil {
@@ -336,7 +336,7 @@ func BenchmarkHotCoalescing(b *testing.B) {
 	off := c.StartGateway(b, gateway.Options{}, func(cfg *configs.Config) { cfg.Coalesce.Enabled = false })
 	for b.Loop() {
 		run := func(target string, direct []string) Report {
-			o := Options{Target: target, DirectDSNs: direct, Scenario: ScenarioHot, Duration: *benchDuration,
+			o := Options{Target: target, Token: c.AdminToken, DirectDSNs: direct, Scenario: ScenarioHot, Duration: *benchDuration,
 				Warmup: *benchWarmup, Concurrency: *benchConcurrency, Products: *benchProducts, JSON: true}
 			rep, err := Run(context.Background(), o, io.Discard)
 			if err != nil {

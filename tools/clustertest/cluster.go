@@ -14,6 +14,7 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/router"
@@ -22,11 +23,14 @@ import (
 	"github.com/shardstock/shardstock/tools/testdb"
 )
 
-// Cluster is an initialised cluster: meta store and shards with topology version 1.
+// Cluster is an initialised cluster: meta store and shards with topology version 1, and an API
+// key with every scope that its gateways' clients send.
 type Cluster struct {
 	MetaDSN    string
 	Shards     []migrate.ShardSpec
 	Partitions int
+	// AdminToken is an API key with every scope (read, write, reserve, admin).
+	AdminToken string
 }
 
 // Options shape a cluster.
@@ -63,7 +67,45 @@ func New(t testing.TB, o Options) *Cluster {
 	if _, err := migrate.InitCluster(ctx, c.MetaDSN, o.Partitions, c.Shards); err != nil {
 		t.Fatalf("init cluster: %v", err)
 	}
+	c.AdminToken = c.IssueKey(t, auth.Spec{Name: "clustertest admin", Scopes: auth.NewScopeSet(auth.AllScopes...)}).Token
 	return c
+}
+
+// IssueKey creates an API key in the cluster's metadata store (name "test" unless spec names
+// one).
+func (c *Cluster) IssueKey(t testing.TB, spec auth.Spec) auth.Issued {
+	t.Helper()
+	if spec.Name == "" {
+		spec.Name = "test"
+	}
+	meta, err := shard.OpenMeta(c.MetaDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer meta.Close()
+	k, err := auth.Issue(context.Background(), meta, spec)
+	if err != nil {
+		t.Fatalf("issue API key: %v", err)
+	}
+	return k
+}
+
+// Meta opens the cluster's metadata store (closed at the end of the test).
+func (c *Cluster) Meta(t testing.TB) *shard.Meta {
+	t.Helper()
+	meta, err := shard.OpenMeta(c.MetaDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	return meta
+}
+
+// NewClient returns a client for the gateway at base that sends the cluster's admin key.
+func (c *Cluster) NewClient(t testing.TB, base string) *Client {
+	cl := NewClient(t, base)
+	cl.Token = c.AdminToken
+	return cl
 }
 
 // Config returns a gateway configuration for the cluster with test-friendly timings.
@@ -114,7 +156,7 @@ func (c *Cluster) StartGateway(t testing.TB, opts gateway.Options, mutate func(*
 	}
 	srv.Start()
 	hs := httptest.NewServer(srv.Handler())
-	g := &Gateway{Client: NewClient(t, hs.URL), Server: srv, HTTP: hs}
+	g := &Gateway{Client: c.NewClient(t, hs.URL), Server: srv, HTTP: hs}
 	t.Cleanup(g.Close)
 	return g
 }
