@@ -1,0 +1,28 @@
+package gateway
+
+// Test hooks: what the route matrix test (auth_test.go, package gateway_test) iterates.
+
+// RouteForTest is one route a gateway serves: method, path template, whether it needs no key,
+// the scope it needs otherwise, and whether it is a JSON business call of the route table (the
+// others are the event stream, health and metrics).
+type RouteForTest struct {
+	Method, Path string
+	Public       bool
+	Scope        string
+	Table        bool
+}
+
+// RoutesForTest returns every route of s: the route table, then the other endpoints.
+func (s *Server) RoutesForTest() []RouteForTest {
+	hs := s.handlers()
+	var out []RouteForTest
+	for _, rt := range hs.routes() {
+		a := routeAccess(rt.method, rt.path)
+		out = append(out, RouteForTest{Method: rt.method, Path: rt.path, Public: a.public, Scope: string(a.scope), Table: true})
+	}
+	for _, o := range s.otherRoutes(hs) {
+		a := routeAccess("GET", o.path)
+		out = append(out, RouteForTest{Method: "GET", Path: o.path, Public: a.public, Scope: string(a.scope)})
+	}
+	return out
+}
