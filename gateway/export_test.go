@@ -1,5 +1,7 @@
 package gateway
 
+import "net/http"
+
 // Test hooks: what the route matrix test (auth_test.go, package gateway_test) iterates.
 
 // RouteForTest is one route a gateway serves: method, path template, whether it needs no key,
@@ -25,4 +27,11 @@ func (s *Server) RoutesForTest() []RouteForTest {
 		out = append(out, RouteForTest{Method: "GET", Path: o.path, Public: a.public, Scope: string(a.scope)})
 	}
 	return out
+}
+
+// AdmitForTest runs the access check of method on the route template path for a request with
+// header h (authentication, scope, rate limit).
+func (s *Server) AdmitForTest(h http.Header, method, path string) error {
+	_, err := s.admit(h, routeAccess(method, path))
+	return err
 }
