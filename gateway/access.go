@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
-	"time"
 
 	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/inventory"
@@ -121,19 +120,11 @@ func (s *Server) watchKey(ctx context.Context, cancel context.CancelFunc, h http
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(s.cfg.Auth.RefreshInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		runEvery(ctx, s.cfg.Auth.RefreshInterval, func() {
 			if _, err := s.authKeys.Verify(token); inventory.IsCode(err, inventory.CodeUnauthorized) {
-				cancel()
-				return
+				cancel() // ends runEvery too
 			}
-		}
+		})
 	}()
 	return func() {
 		cancel()
