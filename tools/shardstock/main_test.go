@@ -343,7 +343,7 @@ func TestDevStartsServesAndStops(t *testing.T) {
 		go func() {
 			done <- run(ctx, []string{"dev", "--shards", "2", "--dir", dir, "--listen", addr, "--demo"}, &stdout, &stderr)
 		}()
-		waitForOutput(t, &stdout, "shardstock dev is ready", done)
+		waitForOutput(t, &stdout, "Press Ctrl-C to stop", done) // the banner's last line
 		token := devToken(t, dir)
 		if round == 0 {
 			firstToken = token
