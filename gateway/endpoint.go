@@ -41,7 +41,7 @@ func (s *Server) endpoint(route string, idempotent bool, fn apiFunc) http.Handle
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusInternalServerError)
 				_, _ = w.Write(encodeJSON(errorBody{errorPayload{"internal", "internal error", map[string]any{}}}))
-				s.metrics.requests.WithLabelValues(route, r.Method, "500").Inc()
+				s.metrics.requests.WithLabelValues(route, methodLabel(r.Method), "500").Inc()
 			}
 		}()
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.HTTP.RequestTimeout)
@@ -71,8 +71,8 @@ func (s *Server) endpoint(route string, idempotent bool, fn apiFunc) http.Handle
 		w.WriteHeader(status)
 		_, _ = w.Write(payload)
 		code := strconv.Itoa(status)
-		s.metrics.requests.WithLabelValues(route, r.Method, code).Inc()
-		s.metrics.requestDuration.WithLabelValues(route, r.Method, code).Observe(time.Since(start).Seconds())
+		s.metrics.requests.WithLabelValues(route, methodLabel(r.Method), code).Inc()
+		s.metrics.requestDuration.WithLabelValues(route, methodLabel(r.Method), code).Observe(time.Since(start).Seconds())
 	})
 }
 

@@ -2,9 +2,12 @@ package shard
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -125,14 +128,51 @@ func (s *Store) classify(err error) error {
 	return s.unavailable(err)
 }
 
-// unavailable wraps a connectivity failure as shard_unavailable naming this shard; the cause
-// stays reachable (errors.Is/As, logs). A cancelled client request stays context.Canceled.
+// unavailable wraps a connectivity failure as shard_unavailable naming this shard. The message,
+// which API clients see, names the shard and the kind of failure only (failureKind), never the
+// shard's address; the cause stays in Err (Error(), errors.Is/As, logs). A cancelled client
+// request stays context.Canceled.
 func (s *Store) unavailable(err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	return &inventory.Error{Code: inventory.CodeShardUnavailable, Message: "shard " + s.name + " is unavailable: " + err.Error(),
+	return &inventory.Error{Code: inventory.CodeShardUnavailable, Message: "shard " + s.name + " is unavailable: " + failureKind(err),
 		Details: map[string]any{"shards": []string{s.name}}, Err: err}
+}
+
+// failureKind says in a fixed phrase why a shard (or the metadata store) could not be used:
+// what a client may read, without host, port or driver text.
+func failureKind(err error) string {
+	var (
+		me      *mysql.MySQLError
+		ne      net.Error
+		unknown x509.UnknownAuthorityError
+		host    x509.HostnameError
+		invalid x509.CertificateInvalidError
+		verify  *tls.CertificateVerificationError
+		record  tls.RecordHeaderError
+		alert   tls.AlertError
+	)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &invalid), errors.As(err, &verify),
+		errors.As(err, &record), errors.As(err, &alert):
+		return "tls error"
+	case errors.As(err, &me):
+		switch me.Number {
+		case 1040, 1203:
+			return "too many connections"
+		case 1053:
+			return "server shutting down"
+		case 1290:
+			return "server is read-only"
+		case 1927:
+			return "connection killed"
+		}
+		return "server error"
+	}
+	return "connection failed"
 }
 
 // kept carries an error that is not a database failure of this shard (a check of the store's
