@@ -2,12 +2,13 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/shardstock/shardstock/gateway/events"
@@ -39,16 +40,16 @@ type webhookRequest struct {
 	Secret     string   `json:"secret"`
 }
 
-// createWebhook subscribes a URL. Deliveries start with the changes after the current relay
-// horizon of every shard (the events from now on).
+// createWebhook subscribes a URL. The URL must pass the egress policy (a public address, or one
+// in webhooks.allow_cidrs). Deliveries start with the changes committed after the subscription
+// (see startPositions).
 func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 	var req webhookRequest
 	if err := decodeStrict(r.body, &req); err != nil {
 		return 0, nil, err
 	}
-	u, err := url.Parse(req.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(req.URL) > 2048 {
-		return 0, nil, inventory.Validation("url", "url must be an absolute http or https URL of at most 2048 characters")
+	if err := api.egress.CheckURL(r.Context(), req.URL); err != nil {
+		return 0, nil, err
 	}
 	if len(req.Secret) < 16 || len(req.Secret) > 255 {
 		return 0, nil, inventory.Validation("secret", "secret must be 16-255 characters")
@@ -63,13 +64,9 @@ func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 			types = append(types, t)
 		}
 	}
-	horizons, err := api.meta.RelayHorizons(r.Context())
+	start, err := api.startPositions(r.Context())
 	if err != nil {
 		return 0, nil, err
-	}
-	start := map[string]uint64{}
-	for _, st := range api.cluster.Current().ActiveStores() {
-		start[st.Name()] = horizons[st.Name()]
 	}
 	id := make([]byte, 10)
 	_, _ = rand.Read(id)
@@ -81,6 +78,42 @@ func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 	out := toWebhookJSON(w)
 	out.Positions, out.Cursor = start, events.EncodeCursor(start)
 	return http.StatusCreated, out, nil
+}
+
+// startPositions is where a new webhook's deliveries start on every shard of the topology that
+// is not removed: the newest change of each shard that owns partitions (so nothing committed
+// before the subscription is sent), and no lower than the shard's relay horizon. A shard that
+// does not answer, or owns nothing yet, starts at its horizon (a shard that never relayed: at
+// the beginning of its log, where only a reshard's copies, skipped when the origin's position
+// is past them, and newer events can be).
+func (api *eventAPI) startPositions(ctx context.Context) (map[string]uint64, error) {
+	horizons, err := api.meta.RelayHorizons(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap := api.cluster.Current()
+	start := map[string]uint64{}
+	for name, info := range snap.Shards() {
+		if info.State != inventory.ShardRemoved {
+			start[name] = horizons[name]
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, st := range snap.ActiveStores() {
+		wg.Go(func() {
+			head, err := st.MaxChangeSeq(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				api.log.Warn("webhook start: newest change unknown; starting at the relay horizon", "shard", st.Name(), "err", err)
+				return
+			}
+			start[st.Name()] = max(start[st.Name()], head)
+		})
+	}
+	wg.Wait()
+	return start, nil
 }
 
 func (api *eventAPI) listWebhooks(r *request) (int, any, error) {

@@ -114,7 +114,8 @@ func scanWebhook(row interface{ Scan(...any) error }) (Webhook, error) {
 }
 
 // DeleteWebhook removes a subscription with its cursors and dead letters (not_found when there
-// is none).
+// is none). It waits for the delivery batches in flight to the webhook (HoldWebhook) and commits
+// after they ended: once it returns, the webhook receives nothing more.
 func (m *Meta) DeleteWebhook(ctx context.Context, id string) error {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -154,16 +155,29 @@ type SinkCursor struct {
 var ErrCursorMoved = errors.New("event cursor was repositioned")
 
 // OpenSinkCursor returns the sink's cursor on the shard, creating it at start when it does not
-// exist yet.
+// exist yet. A webhook's cursor is created only while the webhook exists (its row is read under
+// a shared lock in the same statement); for a deleted webhook it fails with ErrSinkGone and
+// leaves nothing behind.
 func (m *Meta) OpenSinkCursor(ctx context.Context, sink, shardName string, start uint64) (SinkCursor, error) {
-	if _, err := m.db.ExecContext(ctx, `INSERT IGNORE INTO event_cursors (sink, shard, position, updated_at)
-		VALUES (?, ?, ?, UTC_TIMESTAMP(6))`, sink, shardName, start); err != nil {
+	insert, args := `INSERT IGNORE INTO event_cursors (sink, shard, position, updated_at)
+		VALUES (?, ?, ?, UTC_TIMESTAMP(6))`, []any{sink, shardName, start}
+	if id, ok := webhookOf(sink); ok {
+		// INSERT … SELECT reads the webhook row with a shared lock: it cannot interleave with a
+		// DeleteWebhook that has not committed yet.
+		insert = `INSERT IGNORE INTO event_cursors (sink, shard, position, updated_at)
+			SELECT ?, ?, ?, UTC_TIMESTAMP(6) FROM webhooks WHERE id = ?`
+		args = append(args, id)
+	}
+	if _, err := m.db.ExecContext(ctx, insert, args...); err != nil {
 		return SinkCursor{}, metaErr(err)
 	}
 	var c SinkCursor
 	var next sql.NullTime
 	err := m.db.QueryRowContext(ctx, `SELECT position, epoch, attempts, next_attempt_at, last_error FROM event_cursors
 		WHERE sink = ? AND shard = ?`, sink, shardName).Scan(&c.Position, &c.Epoch, &c.Attempts, &next, &c.LastError)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SinkCursor{}, ErrSinkGone
+	}
 	if err != nil {
 		return SinkCursor{}, metaErr(err)
 	}
@@ -274,13 +288,19 @@ func (m *Meta) DeadLetters(ctx context.Context, webhookID string, after int64, l
 
 // RepositionSink sets the sink's cursor on each shard of positions (creating missing cursors),
 // bumps their epochs so running relays reload them, and clears the retry state: the events
-// after those positions are delivered again.
+// after those positions are delivered again. For a webhook that does not exist (deleted
+// meanwhile) it is not_found and creates nothing.
 func (m *Meta) RepositionSink(ctx context.Context, sink string, positions map[string]uint64) error {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return metaErr(err)
 	}
 	defer tx.Rollback()
+	if id, ok := webhookOf(sink); ok {
+		if err := lockWebhook(ctx, tx, id); err != nil {
+			return err
+		}
+	}
 	for shardName, pos := range positions {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO event_cursors (sink, shard, position, epoch, updated_at)
 			VALUES (?, ?, ?, 1, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE position = VALUES(position), epoch = epoch + 1,

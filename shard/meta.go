@@ -14,6 +14,9 @@ import (
 // resharding jobs (jobs.go), event delivery state (event_sinks.go) and the archive lock.
 type Meta struct {
 	db *sql.DB
+	// holds is a pool of its own for HoldWebhook, whose transactions last as long as a batch of
+	// webhook deliveries: slow receivers must not starve the pool every other call uses.
+	holds *sql.DB
 }
 
 // Info is a shard as the metadata store knows it.
@@ -44,15 +47,22 @@ func OpenMeta(dsn string) (*Meta, error) {
 		return nil, metaErr(err)
 	}
 	db.SetMaxOpenConns(8)
-	return &Meta{db: db}, nil
+	holds, err := sql.Open("mysql", NormalizeDSN(dsn))
+	if err != nil {
+		db.Close()
+		return nil, metaErr(err)
+	}
+	holds.SetMaxOpenConns(maxWebhookHolds)
+	holds.SetMaxIdleConns(2)
+	return &Meta{db: db, holds: holds}, nil
 }
 
 // DB exposes the pool for tests and test harnesses only; production code calls the store's
 // methods.
 func (m *Meta) DB() *sql.DB { return m.db }
 
-// Close closes the pool.
-func (m *Meta) Close() error { return m.db.Close() }
+// Close closes the pools.
+func (m *Meta) Close() error { return errors.Join(m.db.Close(), m.holds.Close()) }
 
 // CurrentVersion returns the highest published topology version (ErrNoTopology when none).
 func (m *Meta) CurrentVersion(ctx context.Context) (int64, error) {

@@ -44,6 +44,9 @@ const (
 	// relayDeliveryParallel bounds the deliveries of one sink and shard in flight at once
 	// (each to a different order key).
 	relayDeliveryParallel = 16
+	// relayHoldBudget bounds the time in which a batch starts sends: a webhook's deletion waits
+	// for the batch in flight, at most this plus one delivery (events.webhook_timeout).
+	relayHoldBudget = time.Second
 )
 
 // runRelays keeps a relay loop running for every active shard until ctx is done.
