@@ -18,7 +18,9 @@ func (r *Resharder) Abort(ctx context.Context, id int64) (Job, error) {
 	if job.State == inventory.JobDone || job.State == inventory.JobAborted {
 		return job, fmt.Errorf("job %d is already %s", id, job.State)
 	}
-	r.addShards(job.Spec.Add)
+	if err := adoptLegacySpec(ctx, r.meta, &job); err != nil {
+		return job, err
+	}
 	if err := r.refuseAfterCutover(ctx, &job); err != nil {
 		return job, err
 	}

@@ -55,7 +55,6 @@ type Resharder struct {
 	opts   ReshardOptions
 	mu     sync.Mutex
 	stores map[string]*shard.Store
-	dsns   map[string]string
 	copied atomic.Int64
 }
 
@@ -66,7 +65,7 @@ func NewResharder(metaDSN string, opts ReshardOptions) (*Resharder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Resharder{meta: meta, opts: opts, stores: map[string]*shard.Store{}, dsns: map[string]string{}}, nil
+	return &Resharder{meta: meta, opts: opts, stores: map[string]*shard.Store{}}, nil
 }
 
 // Close closes every connection.
@@ -89,33 +88,21 @@ func (r *Resharder) store(name string) (*shard.Store, error) {
 	if st, ok := r.stores[name]; ok {
 		return st, nil
 	}
-	dsn, ok := r.dsns[name]
-	if !ok {
-		top, err := r.meta.Load(context.Background())
-		if err != nil {
-			return nil, err
-		}
-		info, ok := top.Shards[name]
-		if !ok {
-			return nil, fmt.Errorf("unknown shard %q", name)
-		}
-		dsn = info.DSN
+	top, err := r.meta.Load(context.Background())
+	if err != nil {
+		return nil, err
 	}
+	info, ok := top.Shards[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown shard %q", name)
+	}
+	dsn := info.DSN
 	st, err := shard.Open(name, dsn, shard.PoolOptions{MaxOpen: 2*r.opts.Parallel + 4})
 	if err != nil {
 		return nil, err
 	}
 	r.stores[name] = st
 	return st, nil
-}
-
-// addShards makes the shards a job adds reachable by name before they join the topology.
-func (r *Resharder) addShards(add []ShardSpec) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, a := range add {
-		r.dsns[a.Name] = a.DSN
-	}
 }
 
 func (r *Resharder) failpoint(step string) error {
@@ -151,7 +138,6 @@ func (r *Resharder) Create(ctx context.Context, add []ShardSpec, remove []string
 		if err := shard.MigrateUp(ctx, a.DSN, shard.StoreSchema); err != nil {
 			return Job{}, fmt.Errorf("migrate new shard %s: %w", a.Name, err)
 		}
-		r.addShards([]ShardSpec{a})
 	}
 	plan, err := r.Plan(ctx, add, remove)
 	if err != nil {
@@ -190,7 +176,9 @@ func (r *Resharder) Run(ctx context.Context, id int64) (Job, error) {
 	case inventory.JobAborted:
 		return job, fmt.Errorf("job %d was aborted", id)
 	}
-	r.addShards(job.Spec.Add)
+	if err := adoptLegacySpec(ctx, r.meta, &job); err != nil {
+		return job, err
+	}
 	if err := r.meta.SetJobState(ctx, id, inventory.JobRunning, ""); err != nil {
 		return job, err
 	}
@@ -253,14 +241,23 @@ func (r *Resharder) run(ctx context.Context, job *Job) error {
 	return nil
 }
 
-// joinNewShards migrates the job's new shards and registers them, active and owning nothing.
+// joinNewShards migrates the job's new shards (registered, active and owning nothing, since the
+// job was created).
 func (r *Resharder) joinNewShards(ctx context.Context, job *Job) error {
+	if len(job.Spec.Add) == 0 {
+		return nil
+	}
+	top, err := r.meta.Load(ctx)
+	if err != nil {
+		return err
+	}
 	for _, a := range job.Spec.Add {
-		if err := shard.MigrateUp(ctx, a.DSN, shard.StoreSchema); err != nil {
-			return fmt.Errorf("migrate new shard %s: %w", a.Name, err)
+		info, ok := top.Shards[a.Name]
+		if !ok {
+			return fmt.Errorf("new shard %s is not in the shard registry", a.Name)
 		}
-		if err := r.meta.RegisterShard(ctx, shard.Info{Name: a.Name, DSN: a.DSN, State: inventory.ShardActive}); err != nil {
-			return err
+		if err := shard.MigrateUp(ctx, info.DSN, shard.StoreSchema); err != nil {
+			return fmt.Errorf("migrate new shard %s: %w", a.Name, err)
 		}
 	}
 	return nil

@@ -115,9 +115,11 @@ func (m *Meta) ActiveJob(ctx context.Context) (*JobProgress, error) {
 	return &j, nil
 }
 
-// CreateJob persists a new planned job with its moves (state pending) and returns its id. It
-// fails with ErrJobActive while another job is planned or running.
-func (m *Meta) CreateJob(ctx context.Context, fromVersion int64, spec []byte, moves []Move) (int64, error) {
+// CreateJob persists a new planned job with its moves (state pending) and the shards it adds
+// (registered like RegisterShard, so that their DSNs live in the shard registry and never in the
+// job's spec), in one transaction, and returns its id. It fails with ErrJobActive while another
+// job is planned or running.
+func (m *Meta) CreateJob(ctx context.Context, fromVersion int64, spec []byte, moves []Move, adds []Info) (int64, error) {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, metaErr(err)
@@ -127,6 +129,11 @@ func (m *Meta) CreateJob(ctx context.Context, fromVersion int64, spec []byte, mo
 		return 0, ErrJobActive
 	} else if !errors.Is(err, ErrNoJob) {
 		return 0, err
+	}
+	for _, s := range adds {
+		if _, err := tx.ExecContext(ctx, registerShard, s.Name, s.DSN, s.State); err != nil {
+			return 0, metaErr(err)
+		}
 	}
 	res, err := tx.ExecContext(ctx, "INSERT INTO reshard_jobs (state, from_version, spec_json) VALUES (?, ?, ?)", inventory.JobPlanned, fromVersion, string(spec))
 	if err != nil {
@@ -203,11 +210,20 @@ func (m *Meta) UpdateMove(ctx context.Context, jobID int64, mv Move) error {
 	return metaErr(err)
 }
 
+// registerShard adds a shard to the registry, or updates its DSN and state.
+const registerShard = `INSERT INTO shards (name, dsn, state) VALUES (?, ?, ?)
+	ON DUPLICATE KEY UPDATE dsn = VALUES(dsn), state = VALUES(state)`
+
 // RegisterShard adds a shard to the registry, or updates its DSN and state (a shard added by a
 // job starts active: it owns nothing until a cutover).
 func (m *Meta) RegisterShard(ctx context.Context, s Info) error {
-	_, err := m.db.ExecContext(ctx, `INSERT INTO shards (name, dsn, state) VALUES (?, ?, ?)
-		ON DUPLICATE KEY UPDATE dsn = VALUES(dsn), state = VALUES(state)`, s.Name, s.DSN, s.State)
+	_, err := m.db.ExecContext(ctx, registerShard, s.Name, s.DSN, s.State)
+	return metaErr(err)
+}
+
+// SetJobSpec replaces a job's spec (the mover's plan, opaque to the store).
+func (m *Meta) SetJobSpec(ctx context.Context, id int64, spec []byte) error {
+	_, err := m.db.ExecContext(ctx, "UPDATE reshard_jobs SET spec_json = ?, updated_at = UTC_TIMESTAMP(6) WHERE id = ?", string(spec), id)
 	return metaErr(err)
 }
 
