@@ -125,6 +125,8 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 	cfg.MetaDSN = metaDSN
 	cfg.Listen = ln.Addr().String()
 	cfg.Log.Format = "text"
+	// A local cluster's webhook receivers run on this machine: allow loopback (the banner says so).
+	cfg.Webhooks.AllowLoopback = true
 	configPath := filepath.Join(dir, devConfigFile)
 	if err := configs.Write(configPath, cfg); err != nil {
 		return fmt.Errorf("write %s: %w", configPath, err)
@@ -278,6 +280,8 @@ func (a *app) printDevBanner(b devBanner) {
 	if b.demo {
 		sku = demo.FirstSKU()
 	}
+	fmt.Fprintf(w, "\n  webhooks  loopback receivers allowed (webhooks.allow_loopback: true, a local cluster);\n")
+	fmt.Fprintf(w, "            other internal addresses are refused as in production\n")
 	fmt.Fprintf(w, "\ntry:\n")
 	fmt.Fprintf(w, "  curl -s %s/readyz\n", b.baseURL)
 	if !b.demo {

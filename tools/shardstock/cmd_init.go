@@ -8,6 +8,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/spf13/cobra"
 
+	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/router"
 )
@@ -31,6 +32,7 @@ topology.`,
     --shard shard-2='root@tcp(10.0.0.2:3306)/shardstock'`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			registerTLSEarly(cmd, configPath)
 			specs, err := parseShardFlags(shardArgs)
 			if err != nil {
 				return err
@@ -79,11 +81,12 @@ func parseShardFlags(values []string) ([]migrate.ShardSpec, error) {
 		if !ok || name == "" || dsn == "" {
 			return nil, usagef("--shard %q: want NAME=DSN, e.g. shard-1='root@tcp(127.0.0.1:3306)/shardstock'", v)
 		}
+		shown := name + "=" + configs.Redact(dsn) // errors never show a password
 		if err := router.ValidateShardName(name); err != nil {
-			return nil, usagef("--shard %q: %v", v, err)
+			return nil, usagef("--shard %q: %v", shown, err)
 		}
 		if seen[name] {
-			return nil, usagef("--shard %q: shard %s is given twice", v, name)
+			return nil, usagef("--shard %q: shard %s is given twice", shown, name)
 		}
 		seen[name] = true
 		cfg, err := gomysql.ParseDSN(dsn)

@@ -66,6 +66,7 @@ func (f *reshardFlags) parse(cmd *cobra.Command) ([]migrate.ShardSpec, error) {
 	if err := requireFlag(cmd, "config"); err != nil {
 		return nil, err
 	}
+	registerTLSEarly(cmd, f.config)
 	if len(f.add) == 0 && len(f.remove) == 0 {
 		return nil, usagef("give at least one --add NAME=DSN or --remove NAME")
 	}

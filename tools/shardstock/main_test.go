@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -308,6 +310,16 @@ func TestServeUntilCancelled(t *testing.T) {
 	}()
 	waitFor200(t, "http://"+addr+"/readyz", done)
 	waitFor200(t, "http://"+admin+"/debug/pprof/", done)
+	// A connected event stream must not hold the shutdown up (it used to, until
+	// http.shutdown_timeout, and serve then exited 1).
+	stream, err := http.Get("http://" + addr + "/v1/events/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	if line, err := bufio.NewReader(stream.Body).ReadString('\n'); err != nil || !strings.HasPrefix(line, "retry:") {
+		t.Fatalf("event stream: %q %v", line, err)
+	}
 	if resp, err := http.Get("http://" + addr + "/debug/pprof/"); err == nil {
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {
@@ -391,10 +403,13 @@ func TestDevStartsServesAndStops(t *testing.T) {
 		if code := <-done; code != exitOK {
 			t.Fatalf("round %d: dev exit %d\n%s\n%s", round, code, stdout.String(), stderr.String())
 		}
-		for _, want := range []string{wantDemo, "shardstock dev is ready", "http://" + addr} {
+		for _, want := range []string{wantDemo, "shardstock dev is ready", "http://" + addr, "loopback receivers allowed"} {
 			if !strings.Contains(stdout.String(), want) {
 				t.Errorf("round %d: output lacks %q:\n%s", round, want, stdout.String())
 			}
+		}
+		if yaml, err := os.ReadFile(filepath.Join(dir, "shardstock.yaml")); err != nil || !strings.Contains(string(yaml), "allow_loopback: true") {
+			t.Errorf("round %d: the dev config does not allow loopback webhook receivers: %v\n%s", round, err, yaml)
 		}
 		if !strings.Contains(stderr.String(), "every server stopped") {
 			t.Errorf("round %d: servers not reported stopped:\n%s", round, stderr.String())
