@@ -52,7 +52,7 @@ type reshardFlags struct {
 func (f *reshardFlags) register(cmd *cobra.Command, withRun bool) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "config file (YAML) naming the metadata store")
-	fl.StringArrayVar(&f.add, "add", nil, "add a shard as NAME=DSN (repeatable)")
+	fl.StringArrayVar(&f.add, "add", nil, "add a shard as NAME=DSN, NAME=file:PATH or NAME=env:VARIABLE (repeatable)")
 	fl.StringArrayVar(&f.remove, "remove", nil, "remove the shard NAME (repeatable)")
 	fl.BoolVar(&f.asJSON, "json", false, "print JSON")
 	if withRun {
