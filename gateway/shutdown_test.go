@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -19,19 +18,8 @@ import (
 // Cancelling Serve's context stops accepting, lets in-flight requests finish and stops the workers.
 func TestGracefulShutdown(t *testing.T) {
 	c := clustertest.New(t, clustertest.Options{})
-	srv, err := gateway.New(context.Background(), c.Config(), gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	base := "http://" + ln.Addr().String()
+	addr, shutdown := serveGateway(t, c.Config())
+	base := "http://" + addr
 	cl := clustertest.NewClient(t, base)
 	cl.Product("SHUT-1", 0, "1000")
 
@@ -51,14 +39,8 @@ func TestGracefulShutdown(t *testing.T) {
 		}()
 	}
 	time.Sleep(50 * time.Millisecond)
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve returned %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Serve did not return after cancel")
+	if err := shutdown(); err != nil {
+		t.Fatalf("Serve returned %v", err)
 	}
 	wg.Wait()
 	close(statuses)

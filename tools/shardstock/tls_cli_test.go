@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,53 +10,25 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/tools/mysqlproc"
 	"github.com/shardstock/shardstock/tools/testcerts"
+	"github.com/shardstock/shardstock/tools/testdb"
 )
 
 // tlsPassword is the MySQL password of the TLS test account: no output may show it.
 const tlsPassword = "Cli-Tls-Secret-5521"
 
 // tlsMariaDB starts a MariaDB that only accepts TLS (--ssl-cert/--ssl-key/--ssl-ca from a CA the
-// test makes) with an account app that must present a client certificate /CN=shardstock-app,
-// and returns the server, the CA and the directory holding the files.
-func tlsMariaDB(t *testing.T) (*mysqlproc.Server, *testcerts.CA, string) {
+// test makes) with an account app that must present a client certificate /CN=shardstock-app.
+func tlsMariaDB(t *testing.T) *testdb.TLSServer {
 	t.Helper()
-	if _, err := mysqlproc.FindBinary(); err != nil {
-		t.Fatalf("this test needs a local MariaDB/MySQL server binary (tools/ensure-mysql.sh): %v", err)
-	}
-	dir := t.TempDir()
-	ca := testcerts.NewCA(t, "shardstock CLI test CA")
-	certFile, keyFile := ca.Server(t, "mariadb", "127.0.0.1").WriteFiles(t, dir, "server")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := mysqlproc.Start(ctx, mysqlproc.Options{DataDir: filepath.Join(dir, "data"), LogPath: filepath.Join(dir, "server.log"),
-		TLS: &mysqlproc.TLSFiles{CAFile: ca.WriteFile(t, dir, "ca.pem"), CertFile: certFile, KeyFile: keyFile, RequireSecureTransport: true}})
-	if err != nil {
-		t.Fatalf("start MariaDB with TLS: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	root, err := sql.Open("mysql", "root@tcp("+srv.Addr+")/?tls=preferred")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	for _, q := range []string{
-		"CREATE USER 'app'@'%' IDENTIFIED BY '" + tlsPassword + "' REQUIRE SUBJECT '/CN=shardstock-app'",
-		"GRANT ALL ON *.* TO 'app'@'%'",
-	} {
-		if _, err := root.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	return srv, ca, dir
+	s := testdb.StartTLSServer(t)
+	s.Exec(t,
+		"CREATE USER 'app'@'%' IDENTIFIED BY '"+tlsPassword+"' REQUIRE SUBJECT '/CN=shardstock-app'",
+		"GRANT ALL ON *.* TO 'app'@'%'")
+	return s
 }
 
 // tlsConfigFile writes a config whose metadata store is reached over TLS with the named setting
@@ -94,9 +65,10 @@ func noPassword(t *testing.T, what string, outputs ...string) {
 // shard DSNs stored in the metadata store); a wrong CA fails with a clear error. No output shows
 // the password.
 func TestMySQLTLSFromConfig(t *testing.T) {
-	srv, ca, dir := tlsMariaDB(t)
-	clientCert, clientKey := ca.Client(t, "shardstock-app").WriteFiles(t, dir, "client")
-	good := configs.MySQLTLS{CAFile: filepath.Join(dir, "ca.pem"), CertFile: clientCert, KeyFile: clientKey}
+	srv := tlsMariaDB(t)
+	dir := srv.Dir
+	clientCert, clientKey := srv.CA.Client(t, "shardstock-app").WriteFiles(t, dir, "client")
+	good := configs.MySQLTLS{CAFile: srv.CAFile, CertFile: clientCert, KeyFile: clientKey}
 	dsn := func(db string) string { return "app:" + tlsPassword + "@tcp(" + srv.Addr + ")/" + db + "?tls=dbtls" }
 	cfg := tlsConfigFile(t, dir, "dbtls", good, dsn("meta"))
 
