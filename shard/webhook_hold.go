@@ -34,7 +34,9 @@ func webhookOf(sink string) (string, bool) {
 // ErrSinkGone when the webhook does not exist. Holds of different batches (shards, gateways)
 // share the lock; only a delete waits.
 func (m *Meta) HoldWebhook(ctx context.Context, id string) (release func(), err error) {
-	tx, err := m.holds.BeginTx(ctx, nil)
+	// The transaction outlives ctx: a batch whose context ends still has sends returning, and
+	// the lock must last until they did (release). Taking the lock honours ctx.
+	tx, err := m.holds.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return nil, metaErr(err)
 	}
