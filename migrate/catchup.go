@@ -57,7 +57,7 @@ func (r *Resharder) catchUpMove(ctx context.Context, job *Job, m *shard.Move, fi
 		return 0, err
 	}
 	if !final {
-		newest, err := pm.src.NewestChange(ctx, m.Partition)
+		newest, err := pm.src.Mover().NewestChange(ctx, m.Partition)
 		if err != nil {
 			return 0, err
 		}
@@ -65,7 +65,7 @@ func (r *Resharder) catchUpMove(ctx context.Context, job *Job, m *shard.Move, fi
 			return 0, nil
 		}
 	}
-	to, err := pm.src.SyncPoint(ctx, m.Partition)
+	to, err := pm.src.Mover().SyncPoint(ctx, m.Partition)
 	if err != nil {
 		return 0, err
 	}
@@ -88,5 +88,5 @@ func (m *partitionMover) catchUp(ctx context.Context, from, to uint64) (int64, e
 	if err != nil {
 		return n, err
 	}
-	return n, m.src.CopyTouched(ctx, m.dst, m.partition, touched, m.chunk)
+	return n, m.src.Mover().CopyTouched(ctx, m.dst, m.partition, touched, m.chunk)
 }

@@ -35,16 +35,16 @@ func (r *Resharder) prepareTargets(ctx context.Context, job *Job) error {
 		for i, m := range ms {
 			ps[i] = m.Partition
 		}
-		if err := st.SetFences(ctx, inventory.FenceImporting, ps); err != nil {
+		if err := st.Mover().SetFences(ctx, inventory.FenceImporting, ps); err != nil {
 			return fmt.Errorf("fence %s importing: %w", to, err)
 		}
-		dirty, err := st.PartitionsWithRows(ctx, ps)
+		dirty, err := st.Mover().PartitionsWithRows(ctx, ps)
 		if err != nil {
 			return fmt.Errorf("shard %s: %w", to, err)
 		}
 		for _, m := range ms {
 			if dirty[m.Partition] {
-				if _, err := st.PurgePartition(ctx, m.Partition, 5000); err != nil {
+				if _, err := st.Mover().PurgePartition(ctx, m.Partition, 5000); err != nil {
 					return fmt.Errorf("clear partition %d on %s: %w", m.Partition, to, err)
 				}
 			}
@@ -136,7 +136,7 @@ func (r *Resharder) copyMove(ctx context.Context, m *shard.Move, lim *rate.Limit
 	if err != nil {
 		return 0, 0, err
 	}
-	wm, err := pm.src.SyncPoint(ctx, m.Partition)
+	wm, err := pm.src.Mover().SyncPoint(ctx, m.Partition)
 	if err != nil {
 		return 0, 0, fmt.Errorf("partition %d: watermark: %w", m.Partition, err)
 	}
@@ -207,7 +207,7 @@ func (m *partitionMover) copyAll(ctx context.Context, watermark uint64) (int64, 
 func (m *partitionMover) copyTable(ctx context.Context, t shard.Table) (int64, error) {
 	var after shard.Cursor
 	return m.inChunks(ctx, func() (n int, err error) {
-		n, after, err = m.src.CopyChunk(ctx, m.dst, t, m.partition, after, m.chunk)
+		n, after, err = m.src.Mover().CopyChunk(ctx, m.dst, t, m.partition, after, m.chunk)
 		return n, err
 	})
 }
@@ -216,7 +216,7 @@ func (m *partitionMover) copyTable(ctx context.Context, t shard.Table) (int64, e
 // touched (when not nil).
 func (m *partitionMover) copyChanges(ctx context.Context, from, to uint64, touched *shard.Touched) (int64, error) {
 	return m.inChunks(ctx, func() (n int, err error) {
-		n, from, err = m.src.CopyChanges(ctx, m.dst, m.partition, from, to, m.chunk, touched)
+		n, from, err = m.src.Mover().CopyChanges(ctx, m.dst, m.partition, from, to, m.chunk, touched)
 		return n, err
 	})
 }

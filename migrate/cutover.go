@@ -100,7 +100,7 @@ func (r *Resharder) setFences(ctx context.Context, byShard map[string][]int, sta
 		if err != nil {
 			return err
 		}
-		if err := st.SetFences(ctx, state, ps); err != nil {
+		if err := st.Mover().SetFences(ctx, state, ps); err != nil {
 			if state == inventory.FenceMovedOut {
 				return fmt.Errorf("fence %s moved_out: %w", name, err)
 			}
@@ -123,7 +123,7 @@ func (r *Resharder) revert(ctx context.Context, bySource map[string][]int, cause
 			}
 		}
 		if st, err := r.store(from); err == nil && len(back) > 0 {
-			_ = st.SetFences(rctx, inventory.FenceOwned, back)
+			_ = st.Mover().SetFences(rctx, inventory.FenceOwned, back)
 		}
 	}
 	return cause
@@ -143,11 +143,11 @@ func (r *Resharder) finalSync(ctx context.Context, job *Job, m *shard.Move) erro
 			return fmt.Errorf("partition %d: %w", m.Partition, err)
 		}
 	}
-	a, err := pm.src.Checksum(ctx, m.Partition, m.From)
+	a, err := pm.src.Mover().Checksum(ctx, m.Partition, m.From)
 	if err != nil {
 		return err
 	}
-	b, err := pm.dst.Checksum(ctx, m.Partition, m.From)
+	b, err := pm.dst.Mover().Checksum(ctx, m.Partition, m.From)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ type Job struct {
 
 // LoadJob returns job id (0: the latest job), or shard.ErrNoJob.
 func LoadJob(ctx context.Context, meta *shard.Meta, id int64) (Job, error) {
-	rec, err := meta.Job(ctx, id)
+	rec, err := meta.Jobs().Job(ctx, id)
 	if err != nil {
 		return Job{}, err
 	}
@@ -61,7 +61,7 @@ func createJob(ctx context.Context, meta *shard.Meta, plan Plan, spec JobSpec) (
 	for i, m := range plan.Moves {
 		moves[i] = shard.Move{Partition: m.Partition, From: m.From, To: m.To, RowsEstimate: m.Rows}
 	}
-	return meta.CreateJob(ctx, plan.FromVersion, data, moves)
+	return meta.Jobs().CreateJob(ctx, plan.FromVersion, data, moves)
 }
 
 // Progress summarises a job for status output.

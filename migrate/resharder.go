@@ -139,7 +139,7 @@ func (r *Resharder) progress(phase string, job *Job) {
 
 // saveMove persists a move's state and progress.
 func (r *Resharder) saveMove(ctx context.Context, job *Job, m shard.Move) error {
-	return r.meta.UpdateMove(ctx, job.ID, m)
+	return r.meta.Jobs().UpdateMove(ctx, job.ID, m)
 }
 
 // Create plans the change and persists it as a new job (one active job at a time).
@@ -191,13 +191,13 @@ func (r *Resharder) Run(ctx context.Context, id int64) (Job, error) {
 		return job, fmt.Errorf("job %d was aborted", id)
 	}
 	r.addShards(job.Spec.Add)
-	if err := r.meta.SetJobState(ctx, id, inventory.JobRunning, ""); err != nil {
+	if err := r.meta.Jobs().SetJobState(ctx, id, inventory.JobRunning, ""); err != nil {
 		return job, err
 	}
 	err = r.run(ctx, &job)
 	if err != nil {
 		if ctx.Err() == nil {
-			_ = r.meta.SetJobState(context.WithoutCancel(ctx), id, inventory.JobRunning, err.Error())
+			_ = r.meta.Jobs().SetJobState(context.WithoutCancel(ctx), id, inventory.JobRunning, err.Error())
 		}
 		return job, err
 	}
@@ -244,7 +244,7 @@ func (r *Resharder) run(ctx context.Context, job *Job) error {
 	if err := r.retireRemoved(ctx, job); err != nil {
 		return err
 	}
-	if err := r.meta.SetJobState(ctx, job.ID, inventory.JobDone, ""); err != nil {
+	if err := r.meta.Jobs().SetJobState(ctx, job.ID, inventory.JobDone, ""); err != nil {
 		return err
 	}
 	job.State = inventory.JobDone

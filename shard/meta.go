@@ -11,9 +11,13 @@ import (
 )
 
 // Meta is the metadata store: the authoritative topology (shards and partition map versions),
-// resharding jobs (jobs.go), event delivery state (event_sinks.go) and the archive lock.
+// API keys, the archive lock, and through its facets resharding jobs (Jobs, jobs.go) and event
+// delivery state (Sinks, event_sinks.go).
 type Meta struct {
 	db *sql.DB
+	// The facets (facets.go), built once with the store.
+	jobs  *Jobs
+	sinks *Sinks
 }
 
 // Info is a shard as the metadata store knows it.
@@ -44,7 +48,7 @@ func OpenMeta(dsn string) (*Meta, error) {
 		return nil, metaErr(err)
 	}
 	db.SetMaxOpenConns(8)
-	return &Meta{db: db}, nil
+	return newMeta(db), nil
 }
 
 // DB exposes the pool for tests and test harnesses only; production code calls the store's

@@ -424,6 +424,6 @@ type ReservationLine struct {
 }
 
 // AllHeaders reads every reservation header on this shard (for the verifier).
-func (s *Store) AllHeaders(ctx context.Context) ([]Header, error) {
-	return s.queryHeaders(ctx, "SELECT "+headerColumns+" FROM reservations")
+func (lg *Ledger) AllHeaders(ctx context.Context) ([]Header, error) {
+	return lg.s.queryHeaders(ctx, "SELECT "+headerColumns+" FROM reservations")
 }

@@ -15,6 +15,10 @@ import (
 type Store struct {
 	name string
 	db   *sql.DB
+	// The facets (facets.go), built once with the store.
+	mover  *Mover
+	ledger *Ledger
+	relay  *Relay
 }
 
 // PoolOptions sizes a shard's connection pool.
@@ -43,7 +47,7 @@ func Open(name, dsn string, po PoolOptions) (*Store, error) {
 	db.SetMaxOpenConns(po.MaxOpen)
 	db.SetMaxIdleConns(po.MaxIdle)
 	db.SetConnMaxLifetime(po.MaxLifetime)
-	return &Store{name: name, db: db}, nil
+	return newStore(name, db), nil
 }
 
 // NormalizeDSN parses dsn and sets parseTime, UTC locations, a UTC session time zone and

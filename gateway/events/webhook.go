@@ -48,7 +48,7 @@ func (w webhookSink) maxAttempts(cfg configs.Events) int { return cfg.WebhookMax
 
 func (w webhookSink) deadLetter(ctx context.Context, meta *shard.Meta, d shard.DeadLetter, epoch int64) error {
 	d.WebhookID = w.hook.ID
-	return meta.AddDeadLetter(context.WithoutCancel(ctx), d, epoch)
+	return meta.Sinks().AddDeadLetter(context.WithoutCancel(ctx), d, epoch)
 }
 
 // deliver POSTs one event; any answer but 2xx is a failure.

@@ -235,7 +235,7 @@ func ShardStore(t testing.TB, name string, owned ...int) *shard.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	if len(owned) > 0 {
-		if err := st.SetFences(ctx, inventory.FenceOwned, owned); err != nil {
+		if err := st.Mover().SetFences(ctx, inventory.FenceOwned, owned); err != nil {
 			t.Fatal(err)
 		}
 	}

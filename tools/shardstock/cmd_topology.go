@@ -40,7 +40,7 @@ every shard with its state, partition count and share of the partitions, and any
 				return err
 			}
 			r := newTopologyReport(t)
-			if job, err := meta.ActiveJob(cmd.Context()); err != nil {
+			if job, err := meta.Jobs().ActiveJob(cmd.Context()); err != nil {
 				return err
 			} else if job != nil {
 				r.Job = job
