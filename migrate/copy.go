@@ -58,11 +58,17 @@ func (r *Resharder) prepareTargets(ctx context.Context, job *Job) error {
 }
 
 // copyMoves copies every importing move, Parallel at once, reporting progress twice a second.
+// mu guards job.Moves between the copy workers, which update their moves, and the reporter,
+// which reads them all.
 func (r *Resharder) copyMoves(ctx context.Context, job *Job) error {
-	stop := r.reportWhileCopying(job)
+	var mu sync.Mutex
+	stop := r.reportWhileCopying(func() Progress {
+		mu.Lock()
+		defer mu.Unlock()
+		return job.Summary()
+	})
 	defer stop()
 	lim := r.limiter(job)
-	var mu sync.Mutex
 	var copiedOne atomic.Bool
 	return r.eachMove(ctx, movesIn(job, inventory.MoveImporting), func(ctx context.Context, m *shard.Move) error {
 		wm, n, err := r.copyMove(ctx, m, lim)
@@ -105,8 +111,9 @@ func (r *Resharder) eachMove(ctx context.Context, moves []*shard.Move, fn func(c
 	return g.Wait()
 }
 
-// reportWhileCopying sends the copy's progress twice a second until the returned stop is called.
-func (r *Resharder) reportWhileCopying(job *Job) (stop func()) {
+// reportWhileCopying sends the copy's progress, as summary returns it, twice a second until the
+// returned stop is called.
+func (r *Resharder) reportWhileCopying(summary func() Progress) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -119,7 +126,7 @@ func (r *Resharder) reportWhileCopying(job *Job) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				r.progress("copy", job)
+				r.report("copy", summary())
 			}
 		}
 	}()

@@ -128,11 +128,18 @@ func (r *Resharder) failpoint(step string) error {
 	return nil
 }
 
+// progress reports the job's figures at a phase (no copy worker may be running).
 func (r *Resharder) progress(phase string, job *Job) {
+	if r.opts.OnProgress != nil {
+		r.report(phase, job.Summary())
+	}
+}
+
+// report sends p, with the rows copied so far, to OnProgress.
+func (r *Resharder) report(phase string, p Progress) {
 	if r.opts.OnProgress == nil {
 		return
 	}
-	p := job.Summary()
 	p.RowsCopied = r.copied.Load()
 	r.opts.OnProgress(phase, p)
 }
