@@ -18,6 +18,7 @@ import (
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/testdb"
+	"github.com/shardstock/shardstock/tools/testlog"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -258,7 +259,7 @@ func TestCacheServesWhileMetaIsDown(t *testing.T) {
 	a := issue(t, meta, auth.Spec{Scopes: auth.NewScopeSet(auth.ScopeRead)})
 	b := issue(t, meta, auth.Spec{Scopes: auth.NewScopeSet(auth.ScopeWrite)})
 
-	var logs syncBuffer
+	var logs testlog.Buffer
 	c := auth.NewCache(meta, auth.CacheOptions{RefreshInterval: 50 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err := c.Load(ctx); err != nil {
@@ -358,21 +359,4 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
