@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/shard"
@@ -14,60 +15,35 @@ import (
 // reconcileBatch is how many candidate products one reconcile query returns.
 const reconcileBatch = 500
 
-// alertReconciler repairs alerts every alerts.reconcile_interval: alerts normally open and
-// resolve with the change itself; this catches changes made around the API (bulk loads, SQL).
-// Every gateway runs it: repairs re-evaluate under the product's lock, so overlapping passes
-// fix each thing once.
-type alertReconciler struct {
-	cluster  *cluster.Client
-	interval time.Duration
-	log      *slog.Logger
-	metrics  *alertMetrics
-}
+// alertReconciler repairs alerts every alerts.reconcile_interval (see
+// shard.Store.ReconcileAlerts): alerts normally open and resolve with the change itself; this
+// catches changes made around the API (bulk loads, SQL). Every gateway runs it: repairs
+// re-evaluate under the product's lock, so overlapping passes fix each thing once. once
+// returns what it fixed.
+type alertReconciler = shardPass[shard.AlertRepairs]
 
 func newAlertReconciler(c *cluster.Client, interval time.Duration, log *slog.Logger, reg prometheus.Registerer) *alertReconciler {
-	return &alertReconciler{cluster: c, interval: interval, log: log, metrics: newAlertMetrics(reg)}
-}
-
-// run reconciles every interval until ctx is done.
-func (w *alertReconciler) run(ctx context.Context) {
-	runEvery(ctx, w.interval, func() { w.once(ctx) })
-}
-
-// once runs one alert reconcile pass over every active shard (see shard.Store.ReconcileAlerts)
-// and returns what it fixed. A shard that fails is logged and skipped; the next pass retries it.
-func (w *alertReconciler) once(ctx context.Context) shard.AlertRepairs {
-	var total shard.AlertRepairs
-	for _, st := range w.cluster.Current().ActiveStores() {
-		r, err := st.ReconcileAlerts(ctx, reconcileBatch)
-		if err != nil && ctx.Err() == nil {
-			w.log.Warn("alert reconcile failed", "shard", st.Name(), "err", err)
-		}
-		total.Opened += r.Opened
-		total.Resolved += r.Resolved
-		total.Relinked += r.Relinked
-	}
-	for action, n := range map[string]int{"opened": total.Opened, "resolved": total.Resolved, "relinked": total.Relinked} {
-		if n > 0 {
-			w.metrics.reconciled.WithLabelValues(action).Add(float64(n))
-		}
-	}
-	if total.Total() > 0 {
-		w.log.Info("alerts reconciled", "opened", total.Opened, "resolved", total.Resolved, "relinked", total.Relinked)
-	}
-	return total
-}
-
-// alertMetrics counts what the reconcile pass fixed, by action (opened, resolved, relinked).
-type alertMetrics struct {
-	reconciled *prometheus.CounterVec
-}
-
-func newAlertMetrics(reg prometheus.Registerer) *alertMetrics {
-	m := &alertMetrics{reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
+	f := promauto.With(reg)
+	reconciled := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "shardstock_alerts_reconciled_total",
 		Help: "Alerts repaired by the reconcile pass, by action (opened, resolved, relinked).",
-	}, []string{"action"})}
-	reg.MustRegister(m.reconciled)
-	return m
+	}, []string{"action"})
+	return &alertReconciler{cluster: c, interval: interval, log: log, op: "reconcile_alerts",
+		failures: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "shardstock_alert_reconcile_failures_total", Help: "Alert reconcile passes over a shard that failed, by shard.",
+		}, []string{"shard"}),
+		pass: func(ctx context.Context, st *shard.Store) (shard.AlertRepairs, error) {
+			return st.ReconcileAlerts(ctx, reconcileBatch)
+		},
+		record: func(st *shard.Store, r shard.AlertRepairs) {
+			for action, n := range map[string]int{"opened": r.Opened, "resolved": r.Resolved, "relinked": r.Relinked} {
+				if n > 0 {
+					reconciled.WithLabelValues(action).Add(float64(n))
+				}
+			}
+			if r.Total() > 0 {
+				log.Info("alerts reconciled", "shard", st.Name(), "opened", r.Opened, "resolved", r.Resolved, "relinked", r.Relinked)
+			}
+		},
+	}
 }

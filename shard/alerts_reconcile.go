@@ -31,7 +31,7 @@ func (s *Store) ReconcileAlerts(ctx context.Context, batch int) (AlertRepairs, e
 				if err != nil {
 					return total, err
 				}
-				total.add(r)
+				total = total.Plus(r)
 			}
 			if len(cands) < batch {
 				break
@@ -125,7 +125,7 @@ func (s *Store) repairAlerts(ctx context.Context, sku string, partition int) (Al
 		if err != nil {
 			return err
 		}
-		r.add(n)
+		r = r.Plus(n)
 		// A kind whose record was wrong and that nothing opened or resolved was relinked.
 		if next.lowAlertID == cur.lowAlertID && cur.lowAlertID != p.lowAlertID {
 			r.Relinked++

@@ -208,6 +208,11 @@ type LotSweep struct {
 	Conflicts int // lots newly found holding expired quantity that reserved stock needs
 }
 
+// Plus returns the sum of s and o.
+func (s LotSweep) Plus(o LotSweep) LotSweep {
+	return LotSweep{s.Products + o.Products, s.Expired + o.Expired, s.Conflicts + o.Conflicts}
+}
+
 // SweepExpiredLots removes the expired quantity of every lot-tracked product in the partitions
 // this shard owns, one transaction per product (see expireProductLots). Products are visited in
 // SKU order, batch at a time; a product whose partition moved meanwhile is skipped.
@@ -230,9 +235,7 @@ func (s *Store) SweepExpiredLots(ctx context.Context, batch int) (LotSweep, erro
 			if err != nil {
 				return out, err
 			}
-			out.Products++
-			out.Expired += r.Expired
-			out.Conflicts += r.Conflicts
+			out = out.Plus(LotSweep{Products: 1, Expired: r.Expired, Conflicts: r.Conflicts})
 		}
 		if len(skus) < batch {
 			return out, nil

@@ -2,8 +2,8 @@ package saga
 
 import (
 	"context"
-	"time"
 
+	"github.com/shardstock/shardstock/gateway/worker"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -17,16 +17,7 @@ import (
 //
 // Every gateway runs it; the steps are conditional and idempotent, so they may overlap.
 func (c *Coordinator) Run(ctx context.Context) {
-	t := time.NewTicker(c.opts.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		c.RecoverOnce(ctx)
-	}
+	worker.Every(ctx, c.opts.SweepInterval, func() { c.RecoverOnce(ctx) })
 }
 
 // RecoverOnce runs one recovery pass over every shard and returns how many headers it finished.
