@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/shardstock/shardstock/inventory"
-	"github.com/shardstock/shardstock/tools/clustertest"
-
 	"github.com/shardstock/shardstock/shard"
+	"github.com/shardstock/shardstock/tools/clustertest"
 	"github.com/shardstock/shardstock/tools/testdb"
 )
 
@@ -205,15 +204,7 @@ func TestReadEventsCopiedRows(t *testing.T) {
 // sink cursor (a webhook without a cursor on a shard counts as 0) consumed.
 func TestEventLowWatermarks(t *testing.T) {
 	ctx := context.Background()
-	dsn := testdb.Server(t).NewDatabase(t, "meta")
-	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
-		t.Fatal(err)
-	}
-	m, err := shard.OpenMeta(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := clustertest.MetaStore(t, testdb.Server(t).NewDatabase(t, "meta"))
 	if _, err := m.DB().ExecContext(ctx, "INSERT INTO shards (name, dsn, state) VALUES ('a', 'x', 'active'), ('b', 'x', 'active'), ('c', 'x', 'active')"); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
+	"github.com/shardstock/shardstock/tools/clustertest"
 	"github.com/shardstock/shardstock/tools/testdb"
 	"github.com/shardstock/shardstock/tools/testlog"
 )
@@ -26,17 +27,7 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 // newMeta migrates the metadata schema on dsn and opens it (closed when the test ends).
 func newMeta(t *testing.T, dsn string) *shard.Meta {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
-		t.Fatalf("migrate meta: %v", err)
-	}
-	meta, err := shard.OpenMeta(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	return meta
+	return clustertest.MetaStore(t, dsn)
 }
 
 func issue(t *testing.T, meta *shard.Meta, spec auth.Spec) auth.Issued {
