@@ -90,6 +90,18 @@ func TestReshardUnderLoad(t *testing.T) {
 	}
 }
 
+// underLoad starts a cluster with one gateway and products products, which clients work on
+// until stop is called (stop may be called more than once).
+func underLoad(t *testing.T, o clustertest.Options, products, clients int) (*clustertest.Cluster, *clustertest.Gateway, *clustertest.Workload, func()) {
+	t.Helper()
+	c := clustertest.New(t, o)
+	g := c.StartGateway(t, gateway.Options{}, nil)
+	w := clustertest.NewWorkload(t, []*clustertest.Client{g.Client}, products, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := w.Run(ctx, t, clients)
+	return c, g, w, func() { cancel(); wait() }
+}
+
 var errCrash = errors.New("simulated crash")
 
 // Kill the mover after each phase, resume with a fresh one: same end state, clean verify.
@@ -104,12 +116,8 @@ func TestReshardCrashResumeAndAbort(t *testing.T) {
 			}
 			t.Run(phase+"/"+then, func(t *testing.T) {
 				t.Parallel()
-				c := clustertest.New(t, clustertest.Options{Shards: 2, Partitions: 32})
-				g := c.StartGateway(t, gateway.Options{}, nil)
-				w := clustertest.NewWorkload(t, []*clustertest.Client{g.Client}, 30, 100)
-				ctx, stop := context.WithCancel(context.Background())
-				wait := w.Run(ctx, t, 4)
-				defer func() { stop(); wait() }()
+				c, g, w, stop := underLoad(t, clustertest.Options{Shards: 2, Partitions: 32}, 30, 4)
+				defer stop()
 				time.Sleep(200 * time.Millisecond)
 				add := []migrate.ShardSpec{{Name: "shard-3", DSN: testdb.Server(t).NewDatabase(t, "shard3")}}
 				before := c.Topology(t)
@@ -145,7 +153,6 @@ func TestReshardCrashResumeAndAbort(t *testing.T) {
 					}
 				}
 				stop()
-				wait()
 				c.EventuallyInvariants(t, true, 10*time.Second)
 				w.CheckQuantities(t, g.Client)
 				if then == "abort" {
@@ -215,12 +222,8 @@ func TestReshardPlan(t *testing.T) {
 // 500 ms), the race detector sees no unsynchronised access, every report is consistent, and the
 // cluster ends clean under traffic.
 func TestReshardProgressDuringSlowCopy(t *testing.T) {
-	c := clustertest.New(t, clustertest.Options{Shards: 2, Partitions: 16})
-	g := c.StartGateway(t, gateway.Options{}, nil)
-	w := clustertest.NewWorkload(t, []*clustertest.Client{g.Client}, 40, 100)
-	ctx, stop := context.WithCancel(context.Background())
-	wait := w.Run(ctx, t, 2)
-	defer func() { stop(); wait() }()
+	c, g, w, stop := underLoad(t, clustertest.Options{Shards: 2, Partitions: 16}, 40, 2)
+	defer stop()
 
 	var mu sync.Mutex
 	var copyReports []migrate.Progress
@@ -239,7 +242,6 @@ func TestReshardProgressDuringSlowCopy(t *testing.T) {
 		t.Fatalf("reshard: %v (%s)", err, job.State)
 	}
 	stop()
-	wait()
 	mu.Lock()
 	reports := copyReports
 	mu.Unlock()
