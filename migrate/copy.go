@@ -21,13 +21,13 @@ import (
 
 // prepareTargets fences the pending moves' partitions importing on their targets, clears what
 // an earlier era left there, and marks the moves importing.
-func (r *Resharder) prepareTargets(ctx context.Context, job *Job) error {
+func (j *jobRun) prepareTargets(ctx context.Context) error {
 	byTarget := map[string][]*shard.Move{}
-	for _, m := range movesIn(job, inventory.MovePending) {
+	for _, m := range movesIn(j.job, inventory.MovePending) {
 		byTarget[m.To] = append(byTarget[m.To], m)
 	}
 	for to, ms := range byTarget {
-		st, err := r.store(to)
+		st, err := j.r.store(to)
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func (r *Resharder) prepareTargets(ctx context.Context, job *Job) error {
 				}
 			}
 			m.State = inventory.MoveImporting
-			if err := r.saveMove(ctx, job, *m); err != nil {
+			if err := j.r.saveMove(ctx, j.job, *m); err != nil {
 				return err
 			}
 		}
@@ -60,18 +60,18 @@ func (r *Resharder) prepareTargets(ctx context.Context, job *Job) error {
 // copyMoves copies every importing move, Parallel at once, reporting progress twice a second.
 // mu guards job.Moves between the copy workers, which update their moves, and the reporter,
 // which reads them all.
-func (r *Resharder) copyMoves(ctx context.Context, job *Job) error {
+func (j *jobRun) copyMoves(ctx context.Context) error {
 	var mu sync.Mutex
-	stop := r.reportWhileCopying(func() Progress {
+	stop := j.reportWhileCopying(func() Progress {
 		mu.Lock()
 		defer mu.Unlock()
-		return job.Summary()
+		return j.job.Summary()
 	})
 	defer stop()
-	lim := r.limiter(job)
+	lim := j.limiter()
 	var copiedOne atomic.Bool
-	return r.eachMove(ctx, movesIn(job, inventory.MoveImporting), func(ctx context.Context, m *shard.Move) error {
-		wm, n, err := r.copyMove(ctx, m, lim)
+	return j.eachMove(ctx, movesIn(j.job, inventory.MoveImporting), func(ctx context.Context, m *shard.Move) error {
+		wm, n, err := j.copyMove(ctx, m, lim)
 		if err != nil {
 			return err
 		}
@@ -79,11 +79,11 @@ func (r *Resharder) copyMoves(ctx context.Context, job *Job) error {
 		m.State, m.Watermark, m.CaughtUp, m.RowsCopied = inventory.MoveCopied, wm, wm, n
 		snapshot := *m
 		mu.Unlock()
-		if err := r.saveMove(ctx, job, snapshot); err != nil {
+		if err := j.r.saveMove(ctx, j.job, snapshot); err != nil {
 			return err
 		}
 		if !copiedOne.Swap(true) {
-			return r.failpoint("mid_copy")
+			return j.r.failpoint("mid_copy")
 		}
 		return nil
 	})
@@ -102,9 +102,9 @@ func movesIn(job *Job, state inventory.MoveState) []*shard.Move {
 
 // eachMove runs fn for every move, Parallel at once; the first error cancels the others' ctx
 // and is returned.
-func (r *Resharder) eachMove(ctx context.Context, moves []*shard.Move, fn func(ctx context.Context, m *shard.Move) error) error {
+func (j *jobRun) eachMove(ctx context.Context, moves []*shard.Move, fn func(ctx context.Context, m *shard.Move) error) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.opts.Parallel)
+	g.SetLimit(j.r.opts.Parallel)
 	for _, m := range moves {
 		g.Go(func() error { return fn(gctx, m) })
 	}
@@ -113,7 +113,7 @@ func (r *Resharder) eachMove(ctx context.Context, moves []*shard.Move, fn func(c
 
 // reportWhileCopying sends the copy's progress, as summary returns it, twice a second until the
 // returned stop is called.
-func (r *Resharder) reportWhileCopying(summary func() Progress) (stop func()) {
+func (j *jobRun) reportWhileCopying(summary func() Progress) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -126,7 +126,7 @@ func (r *Resharder) reportWhileCopying(summary func() Progress) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				r.report("copy", summary())
+				j.report("copy", summary())
 			}
 		}
 	}()
@@ -138,8 +138,8 @@ func (r *Resharder) reportWhileCopying(summary func() Progress) (stop func()) {
 
 // copyMove takes the move's sync point on its source and copies the partition up to it; it
 // returns the watermark and the rows copied.
-func (r *Resharder) copyMove(ctx context.Context, m *shard.Move, lim *rate.Limiter) (uint64, int64, error) {
-	pm, err := r.mover(m, lim)
+func (j *jobRun) copyMove(ctx context.Context, m *shard.Move, lim *rate.Limiter) (uint64, int64, error) {
+	pm, err := j.mover(m, lim)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -155,11 +155,11 @@ func (r *Resharder) copyMove(ctx context.Context, m *shard.Move, lim *rate.Limit
 }
 
 // limiter is the job's copy rate limit over all workers (nil: unlimited).
-func (r *Resharder) limiter(job *Job) *rate.Limiter {
-	if job.Spec.MaxRowsPerSec <= 0 {
+func (j *jobRun) limiter() *rate.Limiter {
+	if j.job.Spec.MaxRowsPerSec <= 0 {
 		return nil
 	}
-	return rate.NewLimiter(rate.Limit(job.Spec.MaxRowsPerSec), max(job.Spec.MaxRowsPerSec/10, r.opts.ChunkRows))
+	return rate.NewLimiter(rate.Limit(j.job.Spec.MaxRowsPerSec), max(j.job.Spec.MaxRowsPerSec/10, j.r.opts.ChunkRows))
 }
 
 // partitionMover copies one partition from a source shard to a target shard.
@@ -171,17 +171,17 @@ type partitionMover struct {
 	copied    func(n int) // progress callback
 }
 
-func (r *Resharder) mover(m *shard.Move, lim *rate.Limiter) (*partitionMover, error) {
-	src, err := r.store(m.From)
+func (j *jobRun) mover(m *shard.Move, lim *rate.Limiter) (*partitionMover, error) {
+	src, err := j.r.store(m.From)
 	if err != nil {
 		return nil, err
 	}
-	dst, err := r.store(m.To)
+	dst, err := j.r.store(m.To)
 	if err != nil {
 		return nil, err
 	}
-	return &partitionMover{src: src, dst: dst, partition: m.Partition, chunk: r.opts.ChunkRows,
-		limiter: lim, copied: func(n int) { r.copied.Add(int64(n)) }}, nil
+	return &partitionMover{src: src, dst: dst, partition: m.Partition, chunk: j.r.opts.ChunkRows,
+		limiter: lim, copied: func(n int) { j.copied.Add(int64(n)) }}, nil
 }
 
 // wait counts n copied rows and waits for the rate limit.

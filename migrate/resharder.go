@@ -48,15 +48,23 @@ func (o *ReshardOptions) defaults() {
 
 // Resharder runs resharding jobs: the online mover of ARCHITECTURE.md. Every step is
 // idempotent and its progress persisted, so Run resumes a job from wherever a crash left it.
-// The steps live one per file: plan.go, copy.go, catchup.go, cutover.go, abort.go, cleanup.go;
-// job.go is the persisted state.
+// The Resharder holds the connections and the entry points (plan.go, abort.go, cleanup.go;
+// job.go is the persisted state); each Run hands the job to a jobRun, whose steps live one per
+// file: copy.go, catchup.go, cutover.go.
 type Resharder struct {
 	meta   *shard.Meta
 	opts   ReshardOptions
 	mu     sync.Mutex
 	stores map[string]*shard.Store
 	dsns   map[string]string
-	copied atomic.Int64
+}
+
+// jobRun is one run of a job: the steps that take it from where it stands to done (copy.go,
+// catchup.go, cutover.go), over the Resharder's connections. Run builds one per call.
+type jobRun struct {
+	r      *Resharder
+	job    *Job
+	copied atomic.Int64 // rows copied in this job so far (progress)
 }
 
 // NewResharder connects to the metadata store.
@@ -129,19 +137,19 @@ func (r *Resharder) failpoint(step string) error {
 }
 
 // progress reports the job's figures at a phase (no copy worker may be running).
-func (r *Resharder) progress(phase string, job *Job) {
-	if r.opts.OnProgress != nil {
-		r.report(phase, job.Summary())
+func (j *jobRun) progress(phase string) {
+	if j.r.opts.OnProgress != nil {
+		j.report(phase, j.job.Summary())
 	}
 }
 
 // report sends p, with the rows copied so far, to OnProgress.
-func (r *Resharder) report(phase string, p Progress) {
-	if r.opts.OnProgress == nil {
+func (j *jobRun) report(phase string, p Progress) {
+	if j.r.opts.OnProgress == nil {
 		return
 	}
-	p.RowsCopied = r.copied.Load()
-	r.opts.OnProgress(phase, p)
+	p.RowsCopied = j.copied.Load()
+	j.r.opts.OnProgress(phase, p)
 }
 
 // saveMove persists a move's state and progress.
@@ -201,7 +209,7 @@ func (r *Resharder) Run(ctx context.Context, id int64) (Job, error) {
 	if err := r.meta.Jobs().SetJobState(ctx, id, inventory.JobRunning, ""); err != nil {
 		return job, err
 	}
-	err = r.run(ctx, &job)
+	err = (&jobRun{r: r, job: &job}).run(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			_ = r.meta.Jobs().SetJobState(context.WithoutCancel(ctx), id, inventory.JobRunning, err.Error())
@@ -212,61 +220,61 @@ func (r *Resharder) Run(ctx context.Context, id int64) (Job, error) {
 }
 
 // run takes a job through its steps; each one skips what an earlier run finished.
-func (r *Resharder) run(ctx context.Context, job *Job) error {
-	log := r.opts.Log.With("job", job.ID)
+func (j *jobRun) run(ctx context.Context) error {
+	log := j.r.opts.Log.With("job", j.job.ID)
 	// 1. New shards get the schema and join the topology (owning nothing yet).
-	if err := r.joinNewShards(ctx, job); err != nil {
+	if err := j.joinNewShards(ctx); err != nil {
 		return err
 	}
 	// A crash after publishing a batch leaves its moves unmarked: the map is the truth. Such a
 	// partition now takes writes on its target, so it must never be copied or caught up again.
-	if err := r.markPublished(ctx, job); err != nil {
+	if err := j.markPublished(ctx); err != nil {
 		return err
 	}
-	r.copied.Store(0)
-	for _, m := range job.Moves {
-		r.copied.Add(m.RowsCopied)
+	j.copied.Store(0)
+	for _, m := range j.job.Moves {
+		j.copied.Add(m.RowsCopied)
 	}
 	// 2. Targets: fence importing and clear leftovers of an earlier era.
-	if err := r.prepareTargets(ctx, job); err != nil {
+	if err := j.prepareTargets(ctx); err != nil {
 		return err
 	}
-	r.progress("importing", job)
+	j.progress("importing")
 	// 3. Copy, in parallel.
-	log.Info("copying", "partitions", len(job.Moves), "parallel", r.opts.Parallel)
-	if err := r.copyMoves(ctx, job); err != nil {
+	log.Info("copying", "partitions", len(j.job.Moves), "parallel", j.r.opts.Parallel)
+	if err := j.copyMoves(ctx); err != nil {
 		return err
 	}
-	r.progress("catchup", job)
+	j.progress("catchup")
 	// 4. Catch up from the change log until the lag is small.
-	if err := r.catchUpRounds(ctx, job); err != nil {
+	if err := j.catchUpRounds(ctx); err != nil {
 		return err
 	}
-	r.progress("cutover", job)
+	j.progress("cutover")
 	// 5. Cut over in small batches.
-	if err := r.cutoverAll(ctx, job); err != nil {
+	if err := j.cutoverAll(ctx); err != nil {
 		return err
 	}
 	// 6. Removed shards leave the topology.
-	if err := r.retireRemoved(ctx, job); err != nil {
+	if err := j.retireRemoved(ctx); err != nil {
 		return err
 	}
-	if err := r.meta.Jobs().SetJobState(ctx, job.ID, inventory.JobDone, ""); err != nil {
+	if err := j.r.meta.Jobs().SetJobState(ctx, j.job.ID, inventory.JobDone, ""); err != nil {
 		return err
 	}
-	job.State = inventory.JobDone
-	r.progress("done", job)
-	log.Info("resharding done", "partitions", len(job.Moves))
+	j.job.State = inventory.JobDone
+	j.progress("done")
+	log.Info("resharding done", "partitions", len(j.job.Moves))
 	return nil
 }
 
 // joinNewShards migrates the job's new shards and registers them, active and owning nothing.
-func (r *Resharder) joinNewShards(ctx context.Context, job *Job) error {
-	for _, a := range job.Spec.Add {
+func (j *jobRun) joinNewShards(ctx context.Context) error {
+	for _, a := range j.job.Spec.Add {
 		if err := shard.MigrateUp(ctx, a.DSN, shard.StoreSchema); err != nil {
 			return fmt.Errorf("migrate new shard %s: %w", a.Name, err)
 		}
-		if err := r.meta.RegisterShard(ctx, shard.Info{Name: a.Name, DSN: a.DSN, State: inventory.ShardActive}); err != nil {
+		if err := j.r.meta.RegisterShard(ctx, shard.Info{Name: a.Name, DSN: a.DSN, State: inventory.ShardActive}); err != nil {
 			return err
 		}
 	}
@@ -274,8 +282,8 @@ func (r *Resharder) joinNewShards(ctx context.Context, job *Job) error {
 }
 
 // retireRemoved marks the job's removed shards removed once they own no partition.
-func (r *Resharder) retireRemoved(ctx context.Context, job *Job) error {
-	top, err := r.meta.Load(ctx)
+func (j *jobRun) retireRemoved(ctx context.Context) error {
+	top, err := j.r.meta.Load(ctx)
 	if err != nil {
 		return err
 	}
@@ -283,9 +291,9 @@ func (r *Resharder) retireRemoved(ctx context.Context, job *Job) error {
 	for _, o := range top.Map.Owners {
 		owners[o] = true
 	}
-	for _, name := range job.Spec.Remove {
+	for _, name := range j.job.Spec.Remove {
 		if !owners[name] {
-			if err := r.meta.SetShardState(ctx, name, inventory.ShardRemoved); err != nil {
+			if err := j.r.meta.SetShardState(ctx, name, inventory.ShardRemoved); err != nil {
 				return err
 			}
 		}
