@@ -123,7 +123,7 @@ func (k *idempotency) store(ctx context.Context, keyHash []byte, partition, stat
 func (k *idempotency) run(ctx context.Context) {
 	worker.Every(ctx, time.Minute, func() {
 		for _, st := range k.cluster.Current().ActiveStores() {
-			if _, err := st.PurgeExpiredKeys(ctx, 1000); err != nil && ctx.Err() == nil {
+			if _, err := st.Upkeep().PurgeExpiredKeys(ctx, 1000); err != nil && ctx.Err() == nil {
 				k.log.Warn("purging idempotency keys failed", "shard", st.Name(), "err", err)
 			}
 		}

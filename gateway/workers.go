@@ -76,7 +76,7 @@ func newLotSweeper(c *cluster.Client, interval time.Duration, log *slog.Logger, 
 			Name: "shardstock_lot_sweep_failures_total", Help: "Expiry sweeps of a shard that failed, by shard.",
 		}, []string{"shard"}),
 		pass: func(ctx context.Context, st *shard.Store) (shard.LotSweep, error) {
-			return st.SweepExpiredLots(ctx, lotSweepBatch)
+			return st.Upkeep().SweepExpiredLots(ctx, lotSweepBatch)
 		},
 		record: func(st *shard.Store, r shard.LotSweep) {
 			expired.Add(float64(r.Expired))
@@ -92,7 +92,7 @@ func newLotSweeper(c *cluster.Client, interval time.Duration, log *slog.Logger, 
 const reconcileBatch = 500
 
 // alertReconciler repairs alerts every alerts.reconcile_interval (see
-// shard.Store.ReconcileAlerts): alerts normally open and resolve with the change itself; this
+// shard.Upkeep.ReconcileAlerts): alerts normally open and resolve with the change itself; this
 // catches changes made around the API (bulk loads, SQL). Every gateway runs it: repairs
 // re-evaluate under the product's lock, so overlapping passes fix each thing once. once
 // returns what it fixed.
@@ -109,7 +109,7 @@ func newAlertReconciler(c *cluster.Client, interval time.Duration, log *slog.Log
 			Name: "shardstock_alert_reconcile_failures_total", Help: "Alert reconcile passes over a shard that failed, by shard.",
 		}, []string{"shard"}),
 		pass: func(ctx context.Context, st *shard.Store) (shard.AlertRepairs, error) {
-			return st.ReconcileAlerts(ctx, reconcileBatch)
+			return st.Upkeep().ReconcileAlerts(ctx, reconcileBatch)
 		},
 		record: func(st *shard.Store, r shard.AlertRepairs) {
 			for action, n := range map[string]int{"opened": r.Opened, "resolved": r.Resolved, "relinked": r.Relinked} {

@@ -3,12 +3,13 @@
 //
 //   - Store is one shard. Its own methods are the online path: products, stock, reservations
 //     and their lines, idempotency keys and applied-request markers, lots, stock alerts and the
-//     reports. Three facets (facets.go) hold the rest, each owning its statements:
-//     Store.Mover (the mover's primitives: sync point, copy a chunk by primary key, copy change
-//     rows keeping their origin, re-copy the row images a catch-up names, purge a partition,
-//     fences, checksums), Store.Ledger (the reads of the verifier and the archive, and the
-//     archive's delete into the ledger base) and Store.Relay (the event relay's reads of the
-//     change log and its lease).
+//     reports. Four facets (facets.go) hold the rest, each owning its statements: Store.Upkeep
+//     (the background workers' whole-shard passes: alert reconcile, lot expiry, expired
+//     idempotency keys, reservation headers to recover), Store.Mover (the mover's primitives:
+//     sync point, copy a chunk by primary key, copy change rows keeping their origin, re-copy
+//     the row images a catch-up names, purge a partition, fences, checksums), Store.Ledger (the
+//     reads of the verifier and the archive, and the archive's delete into the ledger base) and
+//     Store.Relay (the event relay's reads of the change log and its lease).
 //   - Meta is the metadata store: shards, topology versions and the archive lock, API keys and
 //     secrets; its facets are Meta.Jobs (resharding jobs and their moves, and the one "active
 //     job" query) and Meta.Sinks (event sinks: webhooks, cursors, relay horizons, dead letters).

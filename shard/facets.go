@@ -5,9 +5,16 @@ import "database/sql"
 // A Store's methods are split along the domain into facets, each a view of the same shard (the
 // same pool, the same error conversion at the edge) that owns its own statements: the Store
 // itself serves the online path (products, stock, reservations, lots, alerts, idempotency,
-// reports); Mover is what resharding does to a partition; Ledger is what the verifier and the
-// archive read (and the archive deletes); Relay is what the event relay reads. Every table
-// still has one owner: a statement lives on exactly one of them.
+// reports); Upkeep is the background workers' passes over a whole shard; Mover is what
+// resharding does to a partition; Ledger is what the verifier and the archive read (and the
+// archive deletes); Relay is what the event relay reads. Every table still has one owner: a
+// statement lives on exactly one of them.
+
+// Upkeep is the view of the gateway's background workers (Store.Upkeep): passes over the whole
+// shard that repair alerts, remove expired lot quantity, purge expired idempotency keys and
+// find reservation headers that need recovery. Each pass is idempotent, so gateways may
+// overlap.
+type Upkeep struct{ s *Store }
 
 // Mover is the resharding mover's view of a shard (Store.Mover): sync points, chunked copies
 // by row image, change-row copies, catch-up re-copies, partition purges, fences and checksums.
@@ -23,6 +30,9 @@ type Ledger struct{ s *Store }
 // relay lease.
 type Relay struct{ s *Store }
 
+// Upkeep returns the shard's background-pass facet.
+func (s *Store) Upkeep() *Upkeep { return s.upkeep }
+
 // Mover returns the shard's mover facet.
 func (s *Store) Mover() *Mover { return s.mover }
 
@@ -35,7 +45,7 @@ func (s *Store) Relay() *Relay { return s.relay }
 // newStore builds a Store and its facets over db.
 func newStore(name string, db *sql.DB) *Store {
 	s := &Store{name: name, db: db}
-	s.mover, s.ledger, s.relay = &Mover{s}, &Ledger{s}, &Relay{s}
+	s.upkeep, s.mover, s.ledger, s.relay = &Upkeep{s}, &Mover{s}, &Ledger{s}, &Relay{s}
 	return s
 }
 

@@ -21,6 +21,7 @@ type Store struct {
 	name string
 	db   *sql.DB
 	// The facets (facets.go), built once with the store.
+	upkeep *Upkeep
 	mover  *Mover
 	ledger *Ledger
 	relay  *Relay

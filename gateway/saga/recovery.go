@@ -24,7 +24,7 @@ func (c *Coordinator) Run(ctx context.Context) {
 func (c *Coordinator) RecoverOnce(ctx context.Context) int {
 	done := 0
 	for _, st := range c.cluster.Current().ActiveStores() {
-		headers, err := st.StuckHeaders(ctx, c.opts.RecoveryGrace, 200)
+		headers, err := st.Upkeep().StuckHeaders(ctx, c.opts.RecoveryGrace, 200)
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Warn("recovery scan failed", "shard", st.Name(), "err", err)
