@@ -152,9 +152,11 @@ func (s *Server) Stop() {
 	s.saga.Wait()
 }
 
-// Close stops the workers and closes every connection pool.
+// Close stops the workers, ends the event streams (also when the workers never ran) and closes
+// every connection pool.
 func (s *Server) Close() {
 	s.Stop()
+	s.events.Close()
 	s.cluster.Close()
 	s.meta.Close()
 }

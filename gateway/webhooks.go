@@ -72,7 +72,7 @@ func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 	_, _ = rand.Read(id)
 	w := shard.Webhook{ID: "wh_" + hex.EncodeToString(id), URL: req.URL, EventTypes: types, Secret: req.Secret,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := api.meta.CreateWebhook(r.Context(), w, start); err != nil {
+	if err := api.meta.Sinks().CreateWebhook(r.Context(), w, start); err != nil {
 		return 0, nil, err
 	}
 	out := toWebhookJSON(w)
@@ -87,7 +87,7 @@ func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 // the beginning of its log, where only a reshard's copies, skipped when the origin's position
 // is past them, and newer events can be).
 func (api *eventAPI) startPositions(ctx context.Context) (map[string]uint64, error) {
-	horizons, err := api.meta.RelayHorizons(ctx)
+	horizons, err := api.meta.Sinks().RelayHorizons(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func (api *eventAPI) startPositions(ctx context.Context) (map[string]uint64, err
 	var wg sync.WaitGroup
 	for _, st := range snap.ActiveStores() {
 		wg.Go(func() {
-			head, err := st.MaxChangeSeq(ctx)
+			head, err := st.Relay().MaxChangeSeq(ctx)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -117,7 +117,7 @@ func (api *eventAPI) startPositions(ctx context.Context) (map[string]uint64, err
 }
 
 func (api *eventAPI) listWebhooks(r *request) (int, any, error) {
-	hooks, err := api.meta.Webhooks(r.Context())
+	hooks, err := api.meta.Sinks().Webhooks(r.Context())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -130,11 +130,11 @@ func (api *eventAPI) listWebhooks(r *request) (int, any, error) {
 
 // getWebhook shows a subscription with its delivery position on every shard.
 func (api *eventAPI) getWebhook(r *request) (int, any, error) {
-	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
+	w, err := api.meta.Sinks().Webhook(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}
-	pos, err := api.meta.SinkPositions(r.Context(), shard.WebhookSink(w.ID))
+	pos, err := api.meta.Sinks().SinkPositions(r.Context(), shard.WebhookSink(w.ID))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -145,7 +145,7 @@ func (api *eventAPI) getWebhook(r *request) (int, any, error) {
 
 func (api *eventAPI) deleteWebhook(r *request) (int, any, error) {
 	id := r.pathVar("id")
-	if err := api.meta.DeleteWebhook(r.Context(), id); err != nil {
+	if err := api.meta.Sinks().DeleteWebhook(r.Context(), id); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{"id": id, "deleted": true}, nil
@@ -165,7 +165,7 @@ func (r rawJSON) MarshalJSON() ([]byte, error) { return bytes.TrimSpace(r), nil 
 
 // listDeadLetters: GET /v1/webhooks/{id}/dead-letters?after=ID&limit=N.
 func (api *eventAPI) listDeadLetters(r *request) (int, any, error) {
-	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
+	w, err := api.meta.Sinks().Webhook(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -179,7 +179,7 @@ func (api *eventAPI) listDeadLetters(r *request) (int, any, error) {
 			return 0, nil, inventory.Validation("after", "after must be a dead letter id")
 		}
 	}
-	dls, err := api.meta.DeadLetters(r.Context(), w.ID, after, limit)
+	dls, err := api.meta.Sinks().DeadLetters(r.Context(), w.ID, after, limit)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -206,7 +206,7 @@ func (api *eventAPI) redeliverWebhook(r *request) (int, any, error) {
 	if req.After == nil {
 		return 0, nil, inventory.Validation("after", "after is required (a cursor; \"\" for the beginning)")
 	}
-	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
+	w, err := api.meta.Sinks().Webhook(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -219,7 +219,7 @@ func (api *eventAPI) redeliverWebhook(r *request) (int, any, error) {
 			positions[st.Name()] = 0
 		}
 	}
-	if err := api.meta.RepositionSink(r.Context(), shard.WebhookSink(w.ID), positions); err != nil {
+	if err := api.meta.Sinks().RepositionSink(r.Context(), shard.WebhookSink(w.ID), positions); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusAccepted, map[string]any{"id": w.ID, "positions": positions}, nil

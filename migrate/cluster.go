@@ -69,7 +69,7 @@ func InitCluster(ctx context.Context, metaDSN string, partitions int, shards []S
 				owned = append(owned, p)
 			}
 		}
-		return st.SetFences(ctx, inventory.FenceOwned, owned)
+		return st.Mover().SetFences(ctx, inventory.FenceOwned, owned)
 	})
 	if err := JoinResults(results); err != nil {
 		return shard.Topology{}, err

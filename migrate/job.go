@@ -40,7 +40,7 @@ type Job struct {
 
 // LoadJob returns job id (0: the latest job), or shard.ErrNoJob.
 func LoadJob(ctx context.Context, meta *shard.Meta, id int64) (Job, error) {
-	rec, err := meta.Job(ctx, id)
+	rec, err := meta.Jobs().Job(ctx, id)
 	if err != nil {
 		return Job{}, err
 	}
@@ -70,7 +70,7 @@ func createJob(ctx context.Context, meta *shard.Meta, plan Plan, spec JobSpec) (
 	for i, m := range plan.Moves {
 		moves[i] = shard.Move{Partition: m.Partition, From: m.From, To: m.To, RowsEstimate: m.Rows}
 	}
-	return meta.CreateJob(ctx, plan.FromVersion, data, moves, adds)
+	return meta.Jobs().CreateJob(ctx, plan.FromVersion, data, moves, adds)
 }
 
 // adoptLegacySpec moves the DSNs that a spec written by an earlier version holds into the shard
@@ -100,7 +100,7 @@ func adoptLegacySpec(ctx context.Context, meta *shard.Meta, job *Job) error {
 	if err != nil {
 		return err
 	}
-	if err := meta.SetJobSpec(ctx, job.ID, data); err != nil {
+	if err := meta.Jobs().SetJobSpec(ctx, job.ID, data); err != nil {
 		return err
 	}
 	job.Spec = spec

@@ -11,12 +11,16 @@ import (
 )
 
 // Meta is the metadata store: the authoritative topology (shards and partition map versions),
-// resharding jobs (jobs.go), event delivery state (event_sinks.go) and the archive lock.
+// API keys, the archive lock, and through its facets resharding jobs (Jobs, jobs.go) and event
+// delivery state (Sinks, event_sinks.go).
 type Meta struct {
 	db *sql.DB
 	// holds is a pool of its own for HoldWebhook, whose transactions last as long as a batch of
 	// webhook deliveries: slow receivers must not starve the pool every other call uses.
 	holds *sql.DB
+	// The facets (facets.go), built once with the store.
+	jobs  *Jobs
+	sinks *Sinks
 }
 
 // Info is a shard as the metadata store knows it.
@@ -54,7 +58,9 @@ func OpenMeta(dsn string) (*Meta, error) {
 	}
 	holds.SetMaxOpenConns(maxWebhookHolds)
 	holds.SetMaxIdleConns(2)
-	return &Meta{db: db, holds: holds}, nil
+	m := newMeta(db)
+	m.holds = holds
+	return m, nil
 }
 
 // DB exposes the pool for tests and test harnesses only; production code calls the store's

@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -18,6 +20,11 @@ import (
 type Store struct {
 	name string
 	db   *sql.DB
+	// The facets (facets.go), built once with the store.
+	upkeep *Upkeep
+	mover  *Mover
+	ledger *Ledger
+	relay  *Relay
 }
 
 // PoolOptions sizes a shard's connection pool.
@@ -46,7 +53,7 @@ func Open(name, dsn string, po PoolOptions) (*Store, error) {
 	db.SetMaxOpenConns(po.MaxOpen)
 	db.SetMaxIdleConns(po.MaxIdle)
 	db.SetConnMaxLifetime(po.MaxLifetime)
-	return &Store{name: name, db: db}, nil
+	return newStore(name, db), nil
 }
 
 // NormalizeDSN parses dsn and sets parseTime, UTC locations, a UTC session time zone and
@@ -101,8 +108,9 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // classify converts an error at the store's edge: nil stays nil; a kept error (keep) is
 // returned as it was; domain errors stay; MySQL server errors are wrapped with the shard's name
-// (a server that is shutting down, read-only or out of connections counts as unavailable);
-// anything else is a connectivity failure: shard_unavailable. A duplicate key (1062) is turned
+// (a server that is shutting down, read-only or out of connections counts as unavailable); a
+// connectivity failure is shard_unavailable; anything else (a failed check of the store's own)
+// is internal. A duplicate key (1062) is turned
 // into a domain error where the caller expects one (already_applied, a concurrent claim); an
 // unexpected one stays a server error, which the gateway answers as internal.
 func (s *Store) classify(err error) error {
@@ -125,7 +133,35 @@ func (s *Store) classify(err error) error {
 		}
 		return fmt.Errorf("shard %s: %w", s.name, err)
 	}
-	return s.unavailable(err)
+	if connectivity(err) {
+		return s.unavailable(err)
+	}
+	// The shard answered, but a check of the store's own failed (rows out of step with each
+	// other, a scan that does not fit): an internal error, its cause kept for the logs only.
+	return &inventory.Error{Code: inventory.CodeInternal, Message: "shard " + s.name + ": internal error", Err: err}
+}
+
+// connectivity reports whether err (not a MySQL server error) is a failure to reach the
+// server or to keep talking to it: dialing, the network, the TLS handshake, a broken or closed
+// connection, a deadline or a cancellation.
+func connectivity(err error) bool {
+	for _, target := range []error{context.Canceled, context.DeadlineExceeded, driver.ErrBadConn, sql.ErrConnDone,
+		mysql.ErrInvalidConn, mysql.ErrMalformPkt, mysql.ErrPktSync, mysql.ErrPktSyncMul, io.EOF, io.ErrUnexpectedEOF} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var (
+		netErr     net.Error
+		verifyErr  *tls.CertificateVerificationError
+		alertErr   tls.AlertError
+		recordErr  tls.RecordHeaderError
+		hostErr    x509.HostnameError
+		unknownCA  x509.UnknownAuthorityError
+		invalidErr x509.CertificateInvalidError
+	)
+	return errors.As(err, &netErr) || errors.As(err, &verifyErr) || errors.As(err, &alertErr) ||
+		errors.As(err, &recordErr) || errors.As(err, &hostErr) || errors.As(err, &unknownCA) || errors.As(err, &invalidErr)
 }
 
 // unavailable wraps a connectivity failure as shard_unavailable naming this shard. The message,

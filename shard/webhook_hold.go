@@ -33,10 +33,10 @@ func webhookOf(sink string) (string, bool) {
 // it (call it exactly once). While the hold lasts, DeleteWebhook cannot commit. It fails with
 // ErrSinkGone when the webhook does not exist. Holds of different batches (shards, gateways)
 // share the lock; only a delete waits.
-func (m *Meta) HoldWebhook(ctx context.Context, id string) (release func(), err error) {
+func (sk *Sinks) HoldWebhook(ctx context.Context, id string) (release func(), err error) {
 	// The transaction outlives ctx: a batch whose context ends still has sends returning, and
 	// the lock must last until they did (release). Taking the lock honours ctx.
-	tx, err := m.holds.BeginTx(context.WithoutCancel(ctx), nil)
+	tx, err := sk.m.holds.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return nil, metaErr(err)
 	}

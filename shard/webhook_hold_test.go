@@ -17,20 +17,20 @@ func TestWebhookHoldDelaysDelete(t *testing.T) {
 	ctx := context.Background()
 	m := keysMeta(t)
 	w := shard.Webhook{ID: "w1", URL: "http://x", Secret: "s", CreatedAt: time.Now()}
-	if err := m.CreateWebhook(ctx, w, map[string]uint64{"a": 5}); err != nil {
+	if err := m.Sinks().CreateWebhook(ctx, w, map[string]uint64{"a": 5}); err != nil {
 		t.Fatal(err)
 	}
-	release, err := m.HoldWebhook(ctx, "w1")
+	release, err := m.Sinks().HoldWebhook(ctx, "w1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := m.HoldWebhook(ctx, "w1") // holds share the lock
+	second, err := m.Sinks().HoldWebhook(ctx, "w1") // holds share the lock
 	if err != nil {
 		t.Fatal(err)
 	}
 	second()
 	deleted := make(chan error, 1)
-	go func() { deleted <- m.DeleteWebhook(ctx, "w1") }()
+	go func() { deleted <- m.Sinks().DeleteWebhook(ctx, "w1") }()
 	select {
 	case err := <-deleted:
 		t.Fatalf("DeleteWebhook returned (%v) while a hold was taken", err)
@@ -45,20 +45,20 @@ func TestWebhookHoldDelaysDelete(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("DeleteWebhook still waits after the hold was released")
 	}
-	if _, err := m.HoldWebhook(ctx, "w1"); !errors.Is(err, shard.ErrSinkGone) {
+	if _, err := m.Sinks().HoldWebhook(ctx, "w1"); !errors.Is(err, shard.ErrSinkGone) {
 		t.Errorf("hold of a deleted webhook: %v, want ErrSinkGone", err)
 	}
-	if _, err := m.OpenSinkCursor(ctx, shard.WebhookSink("w1"), "b", 0); !errors.Is(err, shard.ErrSinkGone) {
+	if _, err := m.Sinks().OpenSinkCursor(ctx, shard.WebhookSink("w1"), "b", 0); !errors.Is(err, shard.ErrSinkGone) {
 		t.Errorf("cursor of a deleted webhook: %v, want ErrSinkGone", err)
 	}
-	if err := m.RepositionSink(ctx, shard.WebhookSink("w1"), map[string]uint64{"a": 0}); !inventory.IsCode(err, inventory.CodeNotFound) {
+	if err := m.Sinks().RepositionSink(ctx, shard.WebhookSink("w1"), map[string]uint64{"a": 0}); !inventory.IsCode(err, inventory.CodeNotFound) {
 		t.Errorf("reposition of a deleted webhook: %v, want not_found", err)
 	}
-	if pos, err := m.SinkPositions(ctx, shard.WebhookSink("w1")); err != nil || len(pos) != 0 {
+	if pos, err := m.Sinks().SinkPositions(ctx, shard.WebhookSink("w1")); err != nil || len(pos) != 0 {
 		t.Errorf("cursors left: %v %v", pos, err)
 	}
 	// Other sinks still get their cursor created at start.
-	if c, err := m.OpenSinkCursor(ctx, shard.SinkNATS, "b", 7); err != nil || c.Position != 7 {
+	if c, err := m.Sinks().OpenSinkCursor(ctx, shard.SinkNATS, "b", 7); err != nil || c.Position != 7 {
 		t.Errorf("NATS cursor: %+v %v", c, err)
 	}
 }

@@ -87,6 +87,10 @@ func (s *Service) Run(ctx context.Context) {
 	wg.Wait()
 }
 
+// Close ends the event streams and closes the NATS connection, whether or not Run was ever
+// started (Run does the same when its context ends). It may be called more than once.
+func (s *Service) Close() { s.shutdown() }
+
 // shutdown ends SSE streams and closes the NATS connection.
 func (s *Service) shutdown() {
 	s.CloseStreams()

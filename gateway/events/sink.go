@@ -29,7 +29,7 @@ type sink interface {
 func (s *Service) runSink(ctx context.Context, st *shard.Store, sk sink, hub *horizonHub) {
 	open := func() (shard.SinkCursor, bool) {
 		for ctx.Err() == nil {
-			c, err := s.meta.OpenSinkCursor(ctx, sk.name(), st.Name(), 0)
+			c, err := s.meta.Sinks().OpenSinkCursor(ctx, sk.name(), st.Name(), 0)
 			if err == nil {
 				return c, true
 			}
@@ -177,13 +177,13 @@ func (s *Service) readBatch(ctx context.Context, st *shard.Store, sk sink, cur s
 		}
 		if origins == nil {
 			var err error
-			if origins, err = s.meta.SinkPositions(ctx, sk.name()); err != nil {
+			if origins, err = s.meta.Sinks().SinkPositions(ctx, sk.name()); err != nil {
 				origins = map[string]uint64{}
 			}
 		}
 		return origins[origin] >= seq
 	}
-	evs, last, err := st.ReadEvents(ctx, cur.Position, horizon, relayReadBatch, skipCopy)
+	evs, last, err := st.Relay().ReadEvents(ctx, cur.Position, horizon, relayReadBatch, skipCopy)
 	if err != nil {
 		return batch{}, err
 	}
@@ -273,7 +273,7 @@ func (s *Service) recordFailure(ctx context.Context, st *shard.Store, sk sink, c
 	s.log.Info("event delivery failed; will retry", "sink", sk.name(), "shard", st.Name(), "event", failed.ID,
 		"attempts", attempts, "err", failErr)
 	next := time.Now().Add(backoff(s.cfg.WebhookBackoff, s.cfg.WebhookMaxBackoff, attempts))
-	if err := s.meta.RecordSinkFailure(ctx, sk.name(), st.Name(), cur.Epoch, cur.Position, attempts, next, lastErr); err != nil {
+	if err := s.meta.Sinks().RecordSinkFailure(ctx, sk.name(), st.Name(), cur.Epoch, cur.Position, attempts, next, lastErr); err != nil {
 		return cur, err
 	}
 	cur.Attempts, cur.NextAttemptAt, cur.LastError = attempts, next, lastErr
@@ -296,7 +296,7 @@ func (s *Service) saveCursor(ctx context.Context, sk sink, st *shard.Store, cur 
 	if pos <= cur.Position && cur.Attempts == 0 {
 		return nil
 	}
-	if err := s.meta.AdvanceSinkCursor(context.WithoutCancel(ctx), sk.name(), st.Name(), cur.Epoch, pos); err != nil {
+	if err := s.meta.Sinks().AdvanceSinkCursor(context.WithoutCancel(ctx), sk.name(), st.Name(), cur.Epoch, pos); err != nil {
 		return err
 	}
 	cur.Position, cur.Attempts, cur.NextAttemptAt, cur.LastError = max(cur.Position, pos), 0, time.Time{}, ""

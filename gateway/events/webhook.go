@@ -49,12 +49,12 @@ func (w webhookSink) accepts(t string) bool              { return w.hook.Accepts
 func (w webhookSink) maxAttempts(cfg configs.Events) int { return cfg.WebhookMaxAttempts }
 
 func (w webhookSink) hold(ctx context.Context, meta *shard.Meta) (func(), error) {
-	return meta.HoldWebhook(ctx, w.hook.ID)
+	return meta.Sinks().HoldWebhook(ctx, w.hook.ID)
 }
 
 func (w webhookSink) deadLetter(ctx context.Context, meta *shard.Meta, d shard.DeadLetter, epoch int64) error {
 	d.WebhookID = w.hook.ID
-	return meta.AddDeadLetter(context.WithoutCancel(ctx), d, epoch)
+	return meta.Sinks().AddDeadLetter(context.WithoutCancel(ctx), d, epoch)
 }
 
 // deliver POSTs one event; any answer but 2xx is a failure.

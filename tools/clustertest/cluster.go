@@ -237,11 +237,28 @@ func ShardStore(t testing.TB, name string, owned ...int) *shard.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	if len(owned) > 0 {
-		if err := st.SetFences(ctx, inventory.FenceOwned, owned); err != nil {
+		if err := st.Mover().SetFences(ctx, inventory.FenceOwned, owned); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return st
+}
+
+// MetaStore migrates the metadata schema on dsn and opens it, for tests of the metadata
+// store's SQL. Closed at cleanup.
+func MetaStore(t testing.TB, dsn string) *shard.Meta {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
+		t.Fatalf("migrate meta: %v", err)
+	}
+	meta, err := shard.OpenMeta(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	return meta
 }
 
 // NewOnServers creates a cluster whose shards each run on their own throwaway server process,

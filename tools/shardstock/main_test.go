@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/tools/mysqlproc"
 	"github.com/shardstock/shardstock/tools/testdb"
+	"github.com/shardstock/shardstock/tools/testlog"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -389,7 +389,7 @@ func TestDevStartsServesAndStops(t *testing.T) {
 	for round, wantDemo := range []string{"demo: done", "demo: catalogue already loaded"} {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan int, 1)
-		var stdout, stderr syncBuffer
+		var stdout, stderr testlog.Buffer
 		go func() {
 			done <- run(ctx, []string{"dev", "--shards", "2", "--dir", dir, "--listen", addr, "--demo"}, &stdout, &stderr)
 		}()
@@ -418,7 +418,7 @@ func TestDevStartsServesAndStops(t *testing.T) {
 }
 
 // waitForOutput waits until out contains want, failing when the command exits first.
-func waitForOutput(t *testing.T, out *syncBuffer, want string, exited <-chan int) {
+func waitForOutput(t *testing.T, out *testlog.Buffer, want string, exited <-chan int) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(out.String(), want) {
@@ -431,22 +431,4 @@ func waitForOutput(t *testing.T, out *syncBuffer, want string, exited <-chan int
 			t.Fatalf("no %q within 60s:\n%s", want, out.String())
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a concurrent reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
