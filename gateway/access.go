@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/shardstock/shardstock/gateway/auth"
+	"github.com/shardstock/shardstock/gateway/worker"
 	"github.com/shardstock/shardstock/inventory"
 )
 
@@ -120,9 +121,9 @@ func (s *Server) watchKey(ctx context.Context, cancel context.CancelFunc, h http
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		runEvery(ctx, s.cfg.Auth.RefreshInterval, func() {
+		worker.Every(ctx, s.cfg.Auth.RefreshInterval, func() {
 			if _, err := s.authKeys.Verify(token); inventory.IsCode(err, inventory.CodeUnauthorized) {
-				cancel() // ends runEvery too
+				cancel() // ends worker.Every too
 			}
 		})
 	}()

@@ -1,39 +1,24 @@
 package gateway_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/shardstock/shardstock/gateway"
 	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/tools/clustertest"
+	"github.com/shardstock/shardstock/tools/testlog"
 )
 
-// logBuffer is a bytes.Buffer safe for the gateway's concurrent log writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// take returns the access-log lines written so far and forgets everything.
-func (b *logBuffer) take(t *testing.T) []map[string]any {
+// accessLines returns the access-log lines written to b so far and empties it.
+func accessLines(t *testing.T, b *testlog.Buffer) []map[string]any {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(b.Take()), "\n") {
 		var m map[string]any
 		if line == "" {
 			continue
@@ -45,7 +30,6 @@ func (b *logBuffer) take(t *testing.T) []map[string]any {
 			out = append(out, m)
 		}
 	}
-	b.buf.Reset()
 	return out
 }
 
@@ -57,7 +41,7 @@ var generatedID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 func TestRequestIDAndAccessLog(t *testing.T) {
 	c := clustertest.New(t, clustertest.Options{Shards: 2})
 	reader := c.IssueKey(t, auth.Spec{Scopes: auth.NewScopeSet(auth.ScopeRead)})
-	var logs logBuffer
+	var logs testlog.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	g := c.StartGateway(t, gateway.Options{Logger: logger}, nil)
 	g.Product("LOG-1", 0, "3")
@@ -65,7 +49,7 @@ func TestRequestIDAndAccessLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs.take(t)
+	accessLines(t, &logs)
 
 	for _, tc := range []struct {
 		name, method, path, token, sentID string
@@ -104,10 +88,10 @@ func TestRequestIDAndAccessLog(t *testing.T) {
 		// The line is written once the answer is out: wait for it, then for any extra one.
 		var lines []map[string]any
 		for start := time.Now(); len(lines) == 0 && time.Since(start) < 2*time.Second; time.Sleep(5 * time.Millisecond) {
-			lines = logs.take(t)
+			lines = accessLines(t, &logs)
 		}
 		time.Sleep(20 * time.Millisecond)
-		lines = append(lines, logs.take(t)...)
+		lines = append(lines, accessLines(t, &logs)...)
 		if len(lines) != 1 {
 			t.Fatalf("%s: %d access-log lines, want 1: %v", tc.name, len(lines), lines)
 		}

@@ -184,11 +184,11 @@ func TestCoalescedFenceFlip(t *testing.T) {
 	}
 	for i := 0; i < 3; i++ {
 		time.Sleep(200 * time.Millisecond)
-		if err := st.SetFences(context.Background(), inventory.FenceMovedOut, []int{p}); err != nil {
+		if err := st.Mover().SetFences(context.Background(), inventory.FenceMovedOut, []int{p}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(300 * time.Millisecond)
-		if err := st.SetFences(context.Background(), inventory.FenceOwned, []int{p}); err != nil {
+		if err := st.Mover().SetFences(context.Background(), inventory.FenceOwned, []int{p}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -119,11 +119,11 @@ func (s *Server) end(w http.ResponseWriter, r *http.Request, x *exchange) {
 	elapsed := time.Since(x.start)
 	if x.counted || x.status == http.StatusInternalServerError {
 		code := strconv.Itoa(x.status)
-		s.metrics.requests.WithLabelValues(x.route, r.Method, code).Inc()
-		s.metrics.requestDuration.WithLabelValues(x.route, r.Method, code).Observe(elapsed.Seconds())
+		s.metrics.requests.WithLabelValues(x.route, methodLabel(r.Method), code).Inc()
+		s.metrics.requestDuration.WithLabelValues(x.route, methodLabel(r.Method), code).Observe(elapsed.Seconds())
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
-		slog.String("method", r.Method), slog.String("route", x.route), slog.Int("status", x.status),
+		slog.String("method", methodLabel(r.Method)), slog.String("route", x.route), slog.Int("status", x.status),
 		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000), slog.String("key_id", x.keyID),
 		slog.String("request_id", x.id))
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/shardstock/shardstock/gateway/cluster"
+	"github.com/shardstock/shardstock/gateway/egress"
 	"github.com/shardstock/shardstock/gateway/events"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
@@ -17,6 +18,7 @@ type eventAPI struct {
 	events  *events.Service
 	meta    *shard.Meta
 	cluster *cluster.Client
+	egress  *egress.Guard // checks webhook URLs
 	log     *slog.Logger
 }
 

@@ -193,11 +193,11 @@ func TestStaleTopologyRefusedByFence(t *testing.T) {
 	ctx := context.Background()
 	// Hand-made move of one partition: fence the source, copy the row and its ledger, own it on
 	// the target, publish the map.
-	if err := stores[from].SetFences(ctx, inventory.FenceMovedOut, []int{p}); err != nil {
+	if err := stores[from].Mover().SetFences(ctx, inventory.FenceMovedOut, []int{p}); err != nil {
 		t.Fatal(err)
 	}
 	copyRows(t, stores[from], stores[to], sku)
-	if err := stores[to].SetFences(ctx, inventory.FenceOwned, []int{p}); err != nil {
+	if err := stores[to].Mover().SetFences(ctx, inventory.FenceOwned, []int{p}); err != nil {
 		t.Fatal(err)
 	}
 	mp := router.Map{Owners: append([]string(nil), top.Map.Owners...)}

@@ -86,7 +86,7 @@ func (api *opsAPI) topology(r *request) (int, any, error) {
 		out.Shards = append(out.Shards, topologyShardJSON{Name: name, State: info.State, Partitions: counts[name]})
 	}
 	sort.Slice(out.Shards, func(i, j int) bool { return out.Shards[i].Name < out.Shards[j].Name })
-	job, err := api.meta.ActiveJob(r.Context())
+	job, err := api.meta.Jobs().ActiveJob(r.Context())
 	if err != nil {
 		api.log.Warn("cannot read the resharding job", "err", err)
 	} else if job != nil {

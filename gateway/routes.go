@@ -32,7 +32,7 @@ func (s *Server) handlers() handlers {
 		products:     &productAPI{cluster: s.cluster, cache: s.cache, cursors: cursors, history: newHistoryCodec(s.cursorSecret)},
 		reservations: &reservationAPI{saga: s.saga, cluster: s.cluster, defaultTTL: s.cfg.Reservation.DefaultTTL},
 		reports:      &reportAPI{cluster: s.cluster, alertCursors: alertCursorCodec(cursors)},
-		events:       &eventAPI{events: s.events, meta: s.meta, cluster: s.cluster, log: s.log},
+		events:       &eventAPI{events: s.events, meta: s.meta, cluster: s.cluster, egress: s.egress, log: s.log},
 		ops:          &opsAPI{cluster: s.cluster, meta: s.meta, log: s.log},
 	}
 }
@@ -75,7 +75,10 @@ func (h handlers) routes() []apiRoute {
 // stream, health, metrics) through guarded.
 func (s *Server) routes() http.Handler {
 	hs := s.handlers()
-	r := mux.NewRouter()
+	// SkipClean: paths are matched as sent. gorilla/mux would otherwise answer a path with "//",
+	// "/./" or "/../" (also %2F-encoded: /v1/products/..%2F..%2Fetc) with a 301 to the cleaned
+	// path; such a path matches no route and gets the JSON 404 below.
+	r := mux.NewRouter().SkipClean(true)
 	// Unknown paths and methods need no key: they do nothing, and every path is documented.
 	r.NotFoundHandler = s.endpoint("not_found", public, false, func(*request) (int, any, error) {
 		return 0, nil, inventory.Errorf(inventory.CodeNotFound, "no such endpoint")

@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,8 +21,10 @@ import (
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/gateway/cluster"
+	"github.com/shardstock/shardstock/gateway/egress"
 	"github.com/shardstock/shardstock/gateway/events"
 	"github.com/shardstock/shardstock/gateway/saga"
+	"github.com/shardstock/shardstock/gateway/tlscert"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -35,6 +38,9 @@ type Options struct {
 	// refresh: reservation recovery, idempotency-key housekeeping, the event relays, the lot
 	// sweeper and the alert reconcile (tests of a crashed gateway).
 	DisableWorkers bool
+	// Resolver, when set, resolves webhook host names instead of net.DefaultResolver, at
+	// registration and at connect time (tests of the egress policy, e.g. DNS rebinding).
+	Resolver egress.Resolver
 }
 
 // ErrNoActiveKeys: with auth.mode keys the gateway does not start while the metadata store holds
@@ -55,6 +61,8 @@ type Server struct {
 	events  *events.Service
 	cache   *readCache // nil when the read cache is off
 	keys    *idempotency
+	egress  *egress.Guard
+	tls     *tlscert.Holder // nil without tls.cert_file
 	// authKeys authenticates requests (nil under auth.mode none); limiter is the per-key rate
 	// limit.
 	authKeys *auth.Cache
@@ -78,11 +86,21 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	guard, err := egress.New(cfg.Webhooks, opts.Resolver)
+	if err != nil {
+		return nil, err
+	}
+	var holder *tlscert.Holder
+	if cfg.TLS.Enabled() {
+		if holder, err = tlscert.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+			return nil, err
+		}
+	}
 	meta, err := shard.OpenMeta(cfg.MetaDSN)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, meta: meta, opts: opts, metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: opts.Logger, meta: meta, opts: opts, metrics: newMetrics(), egress: guard, tls: holder}
 	reg := s.metrics.registry
 	s.cluster = cluster.New(meta, cluster.Options{
 		Pool:             shard.PoolOptions{MaxOpen: cfg.Pool.MaxOpen, MaxIdle: cfg.Pool.MaxIdle, MaxLifetime: cfg.Pool.MaxLifetime},
@@ -92,7 +110,7 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 		Registry:         reg,
 	})
 	s.events = events.New(s.cluster, meta, events.Options{Config: cfg.Events, ReadTimeout: cfg.HTTP.RequestTimeout,
-		Logger: s.log, Registry: reg})
+		Logger: s.log, Registry: reg, Guard: guard})
 	s.lots = newLotSweeper(s.cluster, cfg.Lots.SweepInterval, s.log, reg)
 	s.alerts = newAlertReconciler(s.cluster, cfg.Alerts.ReconcileInterval, s.log, reg)
 	if err := s.setupAuth(ctx); err != nil {
@@ -194,22 +212,33 @@ func (s *Server) Stop() {
 	s.saga.Wait()
 }
 
-// Close stops the workers and closes every connection pool.
+// Close stops the workers, ends the event streams (also when the workers never ran) and closes
+// every connection pool.
 func (s *Server) Close() {
 	s.Stop()
+	s.events.Close()
 	s.cluster.Close()
 	s.meta.Close()
 }
 
-// Serve answers HTTP on ln until ctx is cancelled, then shuts down gracefully: it stops
-// accepting, lets in-flight requests finish (up to the shutdown timeout) and stops the workers.
+// Serve answers HTTP on ln until ctx is cancelled, then shuts down gracefully: it ends the event
+// streams, stops accepting, lets in-flight requests finish (up to the shutdown timeout) and
+// stops the workers. With tls.cert_file it serves HTTPS on ln (HTTP/2 and HTTP/1.1) and reloads
+// the certificate on SIGHUP; open connections keep theirs.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// "OPTIONS *" goes to the router (a JSON 404) instead of net/http's empty 200.
+		DisableGeneralOptionsHandler: true}
+	if s.tls != nil {
+		stop := tlscert.WatchSIGHUP(ctx, s.tls, s.log)
+		defer stop()
+		ln = tls.NewListener(ln, s.tls.TLSConfig())
+	}
 	s.Start()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("gateway listening", "addr", ln.Addr().String())
+	s.log.Info("gateway listening", "addr", ln.Addr().String(), "tls", s.tls != nil)
 	select {
 	case err := <-errc:
 		s.Stop()
@@ -217,6 +246,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down", "timeout", s.cfg.HTTP.ShutdownTimeout.String())
+	// Event streams never end on their own: close them first, or Shutdown would wait for them
+	// until its timeout.
+	s.events.CloseStreams()
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)

@@ -2,12 +2,13 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/shardstock/shardstock/gateway/events"
@@ -39,16 +40,16 @@ type webhookRequest struct {
 	Secret     string   `json:"secret"`
 }
 
-// createWebhook subscribes a URL. Deliveries start with the changes after the current relay
-// horizon of every shard (the events from now on).
+// createWebhook subscribes a URL. The URL must pass the egress policy (a public address, or one
+// in webhooks.allow_cidrs). Deliveries start with the changes committed after the subscription
+// (see startPositions).
 func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 	var req webhookRequest
 	if err := decodeStrict(r.body, &req); err != nil {
 		return 0, nil, err
 	}
-	u, err := url.Parse(req.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(req.URL) > 2048 {
-		return 0, nil, inventory.Validation("url", "url must be an absolute http or https URL of at most 2048 characters")
+	if err := api.egress.CheckURL(r.Context(), req.URL); err != nil {
+		return 0, nil, err
 	}
 	if len(req.Secret) < 16 || len(req.Secret) > 255 {
 		return 0, nil, inventory.Validation("secret", "secret must be 16-255 characters")
@@ -63,19 +64,15 @@ func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 			types = append(types, t)
 		}
 	}
-	horizons, err := api.meta.RelayHorizons(r.Context())
+	start, err := api.startPositions(r.Context())
 	if err != nil {
 		return 0, nil, err
-	}
-	start := map[string]uint64{}
-	for _, st := range api.cluster.Current().ActiveStores() {
-		start[st.Name()] = horizons[st.Name()]
 	}
 	id := make([]byte, 10)
 	_, _ = rand.Read(id)
 	w := shard.Webhook{ID: "wh_" + hex.EncodeToString(id), URL: req.URL, EventTypes: types, Secret: req.Secret,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := api.meta.CreateWebhook(r.Context(), w, start); err != nil {
+	if err := api.meta.Sinks().CreateWebhook(r.Context(), w, start); err != nil {
 		return 0, nil, err
 	}
 	out := toWebhookJSON(w)
@@ -83,8 +80,44 @@ func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 	return http.StatusCreated, out, nil
 }
 
+// startPositions is where a new webhook's deliveries start on every shard of the topology that
+// is not removed: the newest change of each shard that owns partitions (so nothing committed
+// before the subscription is sent), and no lower than the shard's relay horizon. A shard that
+// does not answer, or owns nothing yet, starts at its horizon (a shard that never relayed: at
+// the beginning of its log, where only a reshard's copies, skipped when the origin's position
+// is past them, and newer events can be).
+func (api *eventAPI) startPositions(ctx context.Context) (map[string]uint64, error) {
+	horizons, err := api.meta.Sinks().RelayHorizons(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap := api.cluster.Current()
+	start := map[string]uint64{}
+	for name, info := range snap.Shards() {
+		if info.State != inventory.ShardRemoved {
+			start[name] = horizons[name]
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, st := range snap.ActiveStores() {
+		wg.Go(func() {
+			head, err := st.Relay().MaxChangeSeq(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				api.log.Warn("webhook start: newest change unknown; starting at the relay horizon", "shard", st.Name(), "err", err)
+				return
+			}
+			start[st.Name()] = max(start[st.Name()], head)
+		})
+	}
+	wg.Wait()
+	return start, nil
+}
+
 func (api *eventAPI) listWebhooks(r *request) (int, any, error) {
-	hooks, err := api.meta.Webhooks(r.Context())
+	hooks, err := api.meta.Sinks().Webhooks(r.Context())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -97,11 +130,11 @@ func (api *eventAPI) listWebhooks(r *request) (int, any, error) {
 
 // getWebhook shows a subscription with its delivery position on every shard.
 func (api *eventAPI) getWebhook(r *request) (int, any, error) {
-	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
+	w, err := api.meta.Sinks().Webhook(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}
-	pos, err := api.meta.SinkPositions(r.Context(), shard.WebhookSink(w.ID))
+	pos, err := api.meta.Sinks().SinkPositions(r.Context(), shard.WebhookSink(w.ID))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -112,7 +145,7 @@ func (api *eventAPI) getWebhook(r *request) (int, any, error) {
 
 func (api *eventAPI) deleteWebhook(r *request) (int, any, error) {
 	id := r.pathVar("id")
-	if err := api.meta.DeleteWebhook(r.Context(), id); err != nil {
+	if err := api.meta.Sinks().DeleteWebhook(r.Context(), id); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{"id": id, "deleted": true}, nil
@@ -132,7 +165,7 @@ func (r rawJSON) MarshalJSON() ([]byte, error) { return bytes.TrimSpace(r), nil 
 
 // listDeadLetters: GET /v1/webhooks/{id}/dead-letters?after=ID&limit=N.
 func (api *eventAPI) listDeadLetters(r *request) (int, any, error) {
-	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
+	w, err := api.meta.Sinks().Webhook(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -146,7 +179,7 @@ func (api *eventAPI) listDeadLetters(r *request) (int, any, error) {
 			return 0, nil, inventory.Validation("after", "after must be a dead letter id")
 		}
 	}
-	dls, err := api.meta.DeadLetters(r.Context(), w.ID, after, limit)
+	dls, err := api.meta.Sinks().DeadLetters(r.Context(), w.ID, after, limit)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -173,7 +206,7 @@ func (api *eventAPI) redeliverWebhook(r *request) (int, any, error) {
 	if req.After == nil {
 		return 0, nil, inventory.Validation("after", "after is required (a cursor; \"\" for the beginning)")
 	}
-	w, err := api.meta.Webhook(r.Context(), r.pathVar("id"))
+	w, err := api.meta.Sinks().Webhook(r.Context(), r.pathVar("id"))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -186,7 +219,7 @@ func (api *eventAPI) redeliverWebhook(r *request) (int, any, error) {
 			positions[st.Name()] = 0
 		}
 	}
-	if err := api.meta.RepositionSink(r.Context(), shard.WebhookSink(w.ID), positions); err != nil {
+	if err := api.meta.Sinks().RepositionSink(r.Context(), shard.WebhookSink(w.ID), positions); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusAccepted, map[string]any{"id": w.ID, "positions": positions}, nil

@@ -182,7 +182,7 @@ func maxSeqs(t *testing.T, c *clustertest.Cluster) map[string]uint64 {
 	t.Helper()
 	out := map[string]uint64{}
 	for name, st := range c.Stores(t) {
-		seq, err := st.MaxChangeSeq(context.Background())
+		seq, err := st.Relay().MaxChangeSeq(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,7 +243,7 @@ func waitForRelays(t *testing.T, c *clustertest.Cluster) {
 	want := maxSeqs(t, c)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		h, err := meta.RelayHorizons(context.Background())
+		h, err := meta.Sinks().RelayHorizons(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -338,12 +338,12 @@ func TestArchiveKeepsWhatTheWatermarkProtects(t *testing.T) {
 	s1, s2, s3 := c.Shards[0].Name, c.Shards[1].Name, c.Shards[2].Name
 	mid := seqs[s2] / 2
 	for _, s := range []string{s1, s2} {
-		if err := meta.SetRelayHorizon(ctx, s, seqs[s], "test"); err != nil {
+		if err := meta.Sinks().SetRelayHorizon(ctx, s, seqs[s], "test"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A sink that consumed shard 2 only up to mid holds the rest back.
-	if _, err := meta.OpenSinkCursor(ctx, shard.SinkNATS, s2, mid); err != nil {
+	if _, err := meta.Sinks().OpenSinkCursor(ctx, shard.SinkNATS, s2, mid); err != nil {
 		t.Fatal(err)
 	}
 	before := changeLog(t, c)
@@ -529,7 +529,7 @@ func agedLedger(t *testing.T, prefix string) *clustertest.Cluster {
 	ageChanges(t, c, "1 = 1")
 	meta := openMeta(t, c)
 	for name, seq := range maxSeqs(t, c) {
-		if err := meta.SetRelayHorizon(context.Background(), name, seq, "test"); err != nil {
+		if err := meta.Sinks().SetRelayHorizon(context.Background(), name, seq, "test"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,9 +11,16 @@ import (
 )
 
 // Meta is the metadata store: the authoritative topology (shards and partition map versions),
-// resharding jobs (jobs.go), event delivery state (event_sinks.go) and the archive lock.
+// API keys, the archive lock, and through its facets resharding jobs (Jobs, jobs.go) and event
+// delivery state (Sinks, event_sinks.go).
 type Meta struct {
 	db *sql.DB
+	// holds is a pool of its own for HoldWebhook, whose transactions last as long as a batch of
+	// webhook deliveries: slow receivers must not starve the pool every other call uses.
+	holds *sql.DB
+	// The facets (facets.go), built once with the store.
+	jobs  *Jobs
+	sinks *Sinks
 }
 
 // Info is a shard as the metadata store knows it.
@@ -44,15 +51,24 @@ func OpenMeta(dsn string) (*Meta, error) {
 		return nil, metaErr(err)
 	}
 	db.SetMaxOpenConns(8)
-	return &Meta{db: db}, nil
+	holds, err := sql.Open("mysql", NormalizeDSN(dsn))
+	if err != nil {
+		db.Close()
+		return nil, metaErr(err)
+	}
+	holds.SetMaxOpenConns(maxWebhookHolds)
+	holds.SetMaxIdleConns(2)
+	m := newMeta(db)
+	m.holds = holds
+	return m, nil
 }
 
 // DB exposes the pool for tests and test harnesses only; production code calls the store's
 // methods.
 func (m *Meta) DB() *sql.DB { return m.db }
 
-// Close closes the pool.
-func (m *Meta) Close() error { return m.db.Close() }
+// Close closes the pools.
+func (m *Meta) Close() error { return errors.Join(m.db.Close(), m.holds.Close()) }
 
 // CurrentVersion returns the highest published topology version (ErrNoTopology when none).
 func (m *Meta) CurrentVersion(ctx context.Context) (int64, error) {

@@ -2,8 +2,8 @@ package saga
 
 import (
 	"context"
-	"time"
 
+	"github.com/shardstock/shardstock/gateway/worker"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -17,23 +17,14 @@ import (
 //
 // Every gateway runs it; the steps are conditional and idempotent, so they may overlap.
 func (c *Coordinator) Run(ctx context.Context) {
-	t := time.NewTicker(c.opts.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		c.RecoverOnce(ctx)
-	}
+	worker.Every(ctx, c.opts.SweepInterval, func() { c.RecoverOnce(ctx) })
 }
 
 // RecoverOnce runs one recovery pass over every shard and returns how many headers it finished.
 func (c *Coordinator) RecoverOnce(ctx context.Context) int {
 	done := 0
 	for _, st := range c.cluster.Current().ActiveStores() {
-		headers, err := st.StuckHeaders(ctx, c.opts.RecoveryGrace, 200)
+		headers, err := st.Upkeep().StuckHeaders(ctx, c.opts.RecoveryGrace, 200)
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Warn("recovery scan failed", "shard", st.Name(), "err", err)

@@ -98,6 +98,9 @@ func (c *Coordinator) settleGrouped(ctx context.Context, id string, p int, how s
 		c.wroteLines(r.Header.Lines)
 		return r.Header, true, nil
 	case err == nil && !r.NotLocal:
+		// Not held any more (or held past its TTL): judgeSettled may still apply the lines
+		// (committing, releasing) or expire the reservation, so its SKUs are written too.
+		defer c.wroteLines(r.Header.Lines)
 		out, err := c.judgeSettled(ctx, r.Header, how)
 		return out, true, err
 	case err != nil && (ctx.Err() != nil || !retryOnNormalPath(err)):

@@ -118,6 +118,8 @@ func (c *Cluster) Config() configs.Config {
 	// above the request timeout).
 	cfg.Reservation.RecoveryGrace = 2 * time.Second
 	cfg.Topology.PollInterval = 200 * time.Millisecond
+	// Webhook receivers in tests listen on loopback, which the egress policy refuses by default.
+	cfg.Webhooks.AllowCIDRs = []string{"127.0.0.0/8"}
 	return cfg
 }
 
@@ -277,11 +279,28 @@ func ShardStore(t testing.TB, name string, owned ...int) *shard.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	if len(owned) > 0 {
-		if err := st.SetFences(ctx, inventory.FenceOwned, owned); err != nil {
+		if err := st.Mover().SetFences(ctx, inventory.FenceOwned, owned); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return st
+}
+
+// MetaStore migrates the metadata schema on dsn and opens it, for tests of the metadata
+// store's SQL. Closed at cleanup.
+func MetaStore(t testing.TB, dsn string) *shard.Meta {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
+		t.Fatalf("migrate meta: %v", err)
+	}
+	meta, err := shard.OpenMeta(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	return meta
 }
 
 // NewOnServers creates a cluster whose shards each run on their own throwaway server process,

@@ -139,6 +139,8 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 		return err
 	}
 	cfg.Log.Format = "text"
+	// A local cluster's webhook receivers run on this machine: allow loopback (the banner says so).
+	cfg.Webhooks.AllowLoopback = true
 	if err := configs.Write(configPath, cfg); err != nil {
 		return fmt.Errorf("write %s: %w", configPath, err)
 	}
@@ -303,6 +305,8 @@ func (a *app) printDevBanner(b devBanner) {
 	if b.demo {
 		sku = demo.FirstSKU()
 	}
+	fmt.Fprintf(w, "\n  webhooks  loopback receivers allowed (webhooks.allow_loopback: true, a local cluster);\n")
+	fmt.Fprintf(w, "            other internal addresses are refused as in production\n")
 	auth := `-H "Authorization: Bearer $T"`
 	fmt.Fprintf(w, "\ntry (every /v1 request needs the key):\n")
 	fmt.Fprintf(w, "  T=$(cat %s)\n", tokenPath)

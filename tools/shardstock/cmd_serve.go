@@ -20,8 +20,12 @@ func (a *app) serveCommand() *cobra.Command {
 		Use:   "serve --config FILE [--listen ADDR] [--admin-listen ADDR]",
 		Short: "Run the gateway (the HTTP API) until SIGINT or SIGTERM",
 		Long: `Run the gateway: the HTTP API over the cluster named by the config's meta_dsn. It serves
-until SIGINT or SIGTERM, then stops accepting, lets in-flight requests finish (up to
-http.shutdown_timeout) and stops its background workers.
+until SIGINT or SIGTERM, then closes event streams, stops accepting, lets in-flight requests
+finish (up to http.shutdown_timeout) and stops its background workers.
+
+With tls.cert_file and tls.key_file it serves HTTPS and re-reads both files on SIGHUP (new
+connections get the new certificate; open ones are kept). mysql_tls settings are registered
+for the DSNs that name them (tls=<name>).
 
 Clients authenticate with API keys (Authorization: Bearer <key>). With auth.mode keys (the
 default) serve refuses to start while the metadata store holds no active key: create one first

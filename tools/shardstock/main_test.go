@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +21,7 @@ import (
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/tools/mysqlproc"
 	"github.com/shardstock/shardstock/tools/testdb"
+	"github.com/shardstock/shardstock/tools/testlog"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -339,7 +340,7 @@ func TestDevStartsServesAndStops(t *testing.T) {
 	for round, wantDemo := range []string{"demo: done", "demo: catalogue already loaded"} {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan int, 1)
-		var stdout, stderr syncBuffer
+		var stdout, stderr testlog.Buffer
 		go func() {
 			done <- run(ctx, []string{"dev", "--shards", "2", "--dir", dir, "--listen", addr, "--demo"}, &stdout, &stderr)
 		}()
@@ -366,10 +367,13 @@ func TestDevStartsServesAndStops(t *testing.T) {
 		if code := <-done; code != exitOK {
 			t.Fatalf("round %d: dev exit %d\n%s\n%s", round, code, stdout.String(), stderr.String())
 		}
-		for _, want := range []string{wantDemo, "shardstock dev is ready", "http://" + addr} {
+		for _, want := range []string{wantDemo, "shardstock dev is ready", "http://" + addr, "loopback receivers allowed"} {
 			if !strings.Contains(stdout.String(), want) {
 				t.Errorf("round %d: output lacks %q:\n%s", round, want, stdout.String())
 			}
+		}
+		if yaml, err := os.ReadFile(filepath.Join(dir, "shardstock.yaml")); err != nil || !strings.Contains(string(yaml), "allow_loopback: true") {
+			t.Errorf("round %d: the dev config does not allow loopback webhook receivers: %v\n%s", round, err, yaml)
 		}
 		if !strings.Contains(stderr.String(), "every server stopped") {
 			t.Errorf("round %d: servers not reported stopped:\n%s", round, stderr.String())
@@ -378,7 +382,7 @@ func TestDevStartsServesAndStops(t *testing.T) {
 }
 
 // waitForOutput waits until out contains want, failing when the command exits first.
-func waitForOutput(t *testing.T, out *syncBuffer, want string, exited <-chan int) {
+func waitForOutput(t *testing.T, out *testlog.Buffer, want string, exited <-chan int) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(out.String(), want) {
@@ -391,22 +395,4 @@ func waitForOutput(t *testing.T, out *syncBuffer, want string, exited <-chan int
 			t.Fatalf("no %q within 60s:\n%s", want, out.String())
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a concurrent reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

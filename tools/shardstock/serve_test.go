@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/tools/mysqlproc"
+	"github.com/shardstock/shardstock/tools/testlog"
 )
 
 // get sends a GET to url, with the API key token when given, and returns the answer (body
@@ -79,7 +81,7 @@ func TestServeUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
-	var errOut syncBuffer
+	var errOut testlog.Buffer
 	go func() {
 		done <- run(ctx, []string{"serve", "--config", cfg, "--listen", addr, "--admin-listen", admin, "--log-format", "text"}, io.Discard, &errOut)
 	}()
@@ -95,6 +97,21 @@ func TestServeUntilCancelled(t *testing.T) {
 	}
 	if resp, err := get("http://"+addr+"/v1/products/X-1", key.Secret); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET of an unknown product with the key: %v %v; want 404", resp, err)
+	}
+	// A connected event stream must not hold the shutdown up (it used to, until
+	// http.shutdown_timeout, and serve then exited 1).
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/events/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key.Secret)
+	stream, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	if line, err := bufio.NewReader(stream.Body).ReadString('\n'); err != nil || !strings.HasPrefix(line, "retry:") {
+		t.Fatalf("event stream: %q %v", line, err)
 	}
 	cancel()
 	select {
@@ -125,7 +142,7 @@ func TestServeAuthModeNoneWarns(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
-	var errOut syncBuffer
+	var errOut testlog.Buffer
 	go func() {
 		done <- run(ctx, []string{"serve", "--config", path, "--listen", addr, "--log-format", "text"}, io.Discard, &errOut)
 	}()
