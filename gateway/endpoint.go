@@ -50,6 +50,11 @@ func (s *Server) endpoint(route string, need access, idempotent bool, fn apiFunc
 		var hdr http.Header
 		if err != nil {
 			x.status, payload, hdr = errorAnswer(s.log, err)
+			if r.ContentLength != 0 {
+				// The body is never read for a refused request; closing the connection keeps
+				// net/http from draining it first (a trickled body would hold the answer back).
+				w.Header().Set("Connection", "close")
+			}
 		} else {
 			x.status, payload, hdr = s.run(w, r, x, p, idempotent, fn)
 			if sku := mux.Vars(r)["sku"]; sku != "" && r.Method != http.MethodGet {

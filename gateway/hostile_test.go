@@ -189,7 +189,8 @@ func TestSlowRequestBodyTimesOut(t *testing.T) {
 	}
 	defer conn.Close()
 	body := `{"delta":1,"reason":"receive"}`
-	fmt.Fprintf(conn, "POST /v1/products/SLOW-1/adjustments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+	fmt.Fprintf(conn, "POST /v1/products/SLOW-1/adjustments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+		c.AdminToken, len(body))
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() { // one byte every 500 ms: the whole body would take 15 s
@@ -225,6 +226,30 @@ func TestSlowRequestBodyTimesOut(t *testing.T) {
 	g.Expect(g.Do("POST", "/v1/products/SLOW-1/adjustments", body), 200, "")
 }
 
+// A request refused by authentication is answered without waiting for its body: a client
+// without a key cannot hold a connection by trickling one in.
+func TestRefusedRequestDoesNotWaitForItsBody(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Shards: 1})
+	g := c.StartGateway(t, gateway.Options{}, nil)
+	u, _ := url.Parse(g.Base)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Headers only: the announced body never comes.
+	fmt.Fprintf(conn, "POST /v1/products/SLOW-2/adjustments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 30\r\n\r\n")
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to an unauthenticated request whose body never came: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !resp.Close {
+		t.Errorf("got %d (close %v), want 401 with Connection: close", resp.StatusCode, resp.Close)
+	}
+}
+
 // Made-up methods share one metric label ("other"); they used to create a series each.
 func TestUnknownMethodsShareOneMetricLabel(t *testing.T) {
 	c := clustertest.New(t, clustertest.Options{Shards: 1})
@@ -238,13 +263,7 @@ func TestUnknownMethodsShareOneMetricLabel(t *testing.T) {
 		}
 	}
 	g.Expect(g.Do("GET", "/v1/nope", nil), 404, "not_found")
-	resp, err := http.Get(g.Base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	metrics := string(raw)
+	metrics := string(g.Do("GET", "/metrics", nil).Raw)
 	if strings.Contains(metrics, "XYZ") {
 		t.Errorf("a made-up method became a label:\n%s", grepLines(metrics, "XYZ"))
 	}

@@ -58,7 +58,12 @@ func TestShutdownEndsEventStreams(t *testing.T) {
 	cfg.HTTP.ShutdownTimeout = 2 * time.Minute // the budget the bug used up; the test waits 30 s at most
 	addr, shutdown := serveGateway(t, cfg)
 	base := "http://" + addr
-	resp, err := http.Get(base + "/v1/events/stream")
+	req, err := http.NewRequest(http.MethodGet, base+"/v1/events/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

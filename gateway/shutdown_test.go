@@ -171,6 +171,7 @@ func TestCloseEndsEventStreamsWithoutWorkers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", hs.URL+"/v1/events/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+c.AdminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
