@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -83,6 +84,13 @@ func TestMySQLTLSFromConfig(t *testing.T) {
 		t.Fatalf("topology show over TLS: exit %d\n%s%s", code, stdout, stderr)
 	}
 	noPassword(t, "topology show", stdout, stderr)
+	code, stdout, stderr = runCLI(t, "keys", "create", "--config", cfg, "--name", "tls", "--scopes", "write,admin", "--json")
+	var key struct {
+		Secret string `json:"secret"`
+	}
+	if code != exitOK || json.Unmarshal([]byte(stdout), &key) != nil || key.Secret == "" {
+		t.Fatalf("keys create over TLS: exit %d\n%s%s", code, stdout, stderr)
+	}
 
 	// The gateway reaches the metadata store and both shards over TLS.
 	port, err := mysqlproc.FreePort()
@@ -98,15 +106,18 @@ func TestMySQLTLSFromConfig(t *testing.T) {
 	waitFor200(t, "http://"+addr+"/readyz", done)
 	for i := 0; i < 8; i++ { // SKUs on both shards
 		req, _ := http.NewRequest("PUT", fmt.Sprintf("http://%s/v1/products/TLS-%d", addr, i), strings.NewReader(`{"name":"n","category":"c","scale":0}`))
+		req.Header.Set("Authorization", "Bearer "+key.Secret)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil || resp.StatusCode != 201 {
 			t.Fatalf("PUT over a TLS shard: %v %v", resp, err)
 		}
 		resp.Body.Close()
 	}
-	resp, err := http.Get("http://" + addr + "/v1/topology")
-	if err != nil {
-		t.Fatal(err)
+	treq, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/topology", nil)
+	treq.Header.Set("Authorization", "Bearer "+key.Secret)
+	resp, err := http.DefaultClient.Do(treq)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/topology: %v %v", resp, err)
 	}
 	topo, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
