@@ -53,7 +53,7 @@ func TestEventsAcrossReshard(t *testing.T) {
 		t.Fatalf("reshard: %v (%s)", err, job.State)
 	}
 	waitRelays(t, 3, 5*time.Second, g)
-	c.EventuallyInvariants(t, true, 15*time.Second)
+	c.EventuallyInvariants(t, true, 30*time.Second)
 
 	ids, order := expectedAcrossShards(t, c)
 	checkHistoryAcrossReshard(t, c, g, w.SKUs, before, firstPages, ids)

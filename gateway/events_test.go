@@ -381,7 +381,7 @@ func TestEventsDeliveredOnceInOrderAcrossFailover(t *testing.T) {
 	waitRelays(t, 3, 5*time.Second, survivor)
 	wait()
 	loadEnd := time.Now()
-	c.EventuallyInvariants(t, true, 15*time.Second)
+	c.EventuallyInvariants(t, true, 30*time.Second)
 
 	ids, order := expectedEvents(t, c)
 	waitDelivered(t, "webhook", 30*time.Second, ids, rcv.events)

@@ -74,7 +74,7 @@ func TestReshardUnderLoad(t *testing.T) {
 			if mode == "add" && counts["shard-4"] == 0 || mode == "remove" && counts["shard-2"] != 0 {
 				t.Errorf("partition counts after %s: %v", mode, counts)
 			}
-			c.EventuallyInvariants(t, true, 10*time.Second)
+			c.EventuallyInvariants(t, true, 30*time.Second)
 			w.CheckQuantities(t, g1.Client)
 			// Cleanup removes the leftovers on the sources; the cluster stays clean.
 			res, err := r.Cleanup(context.Background())
@@ -153,7 +153,7 @@ func TestReshardCrashResumeAndAbort(t *testing.T) {
 					}
 				}
 				stop()
-				c.EventuallyInvariants(t, true, 10*time.Second)
+				c.EventuallyInvariants(t, true, 30*time.Second)
 				w.CheckQuantities(t, g.Client)
 				if then == "abort" {
 					var n int
@@ -254,6 +254,6 @@ func TestReshardProgressDuringSlowCopy(t *testing.T) {
 		}
 	}
 	t.Logf("%d copy reports, last %+v", len(reports), reports[len(reports)-1])
-	c.EventuallyInvariants(t, true, 10*time.Second)
+	c.EventuallyInvariants(t, true, 30*time.Second)
 	w.CheckQuantities(t, g.Client)
 }

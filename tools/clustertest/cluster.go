@@ -114,9 +114,11 @@ func (c *Cluster) Config() configs.Config {
 	cfg.MetaDSN = c.MetaDSN
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Reservation.SweepInterval = 100 * time.Millisecond
-	// Short enough for crash tests, longer than any saga takes here (the production default is
-	// above the request timeout).
-	cfg.Reservation.RecoveryGrace = 2 * time.Second
+	// Short enough for crash tests, longer than any saga takes here even on a loaded 2-core
+	// machine (the production default is above the request timeout).
+	cfg.Reservation.RecoveryGrace = 4 * time.Second
+	// Reports wait for slow shards on a loaded test machine; tests of the timeout set their own.
+	cfg.Reports.ShardTimeout = 15 * time.Second
 	cfg.Topology.PollInterval = 200 * time.Millisecond
 	// Webhook receivers in tests listen on loopback, which the egress policy refuses by default.
 	cfg.Webhooks.AllowCIDRs = []string{"127.0.0.0/8"}
