@@ -1,0 +1,239 @@
+package anomaly_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/shardstock/shardstock/forecast/anomaly"
+	"github.com/shardstock/shardstock/forecast/anomaly/faults"
+	"github.com/shardstock/shardstock/forecast/demandcsv"
+	"github.com/shardstock/shardstock/forecast/synth"
+)
+
+// Environment of BenchmarkAnomalyRealData.
+const (
+	// EnvDemandDir names the directory holding <set>/history.csv.gz
+	// (default ../shared/data/demand next to the repository root).
+	EnvDemandDir = "SHARDSTOCK_DEMAND_DIR"
+	// EnvDev, when "1", runs the development split used for every design
+	// choice instead of the reported one: seed devSeed, and every series
+	// cut before the reported days where the set is long enough.
+	EnvDev = "SHARDSTOCK_ANOMALY_DEV"
+	// EnvThresholds overrides thresholds for development runs, e.g.
+	// "spike=4,shrinkage=3.5".
+	EnvThresholds = "SHARDSTOCK_ANOMALY_THRESHOLDS"
+	// EnvSets limits the run to some sets, e.g. "bakery,m5_spot,synthetic".
+	EnvSets = "SHARDSTOCK_ANOMALY_SETS"
+)
+
+// Seeds of the reported run and of the development runs.
+const (
+	reportSeed = 1
+	devSeed    = 2
+)
+
+// benchSet is one data set of the benchmark: judged are its last days days
+// (0: every day after the warm-up).
+type benchSet struct {
+	name string
+	days int
+}
+
+var benchSets = []benchSet{{"store_item", 364}, {"bakery", 0}, {"m5_spot", 728}}
+
+// Synthetic series of the benchmark (forecast/synth kinds cycled).
+const (
+	synthSeries = 400
+	synthDays   = 730
+)
+
+// BenchmarkAnomalyRealData plants faults in every series of the real sets and
+// of a synthetic set and prints recall per fault kind, precision and false
+// positives per anomaly kind. Run it once:
+//
+//	go test ./forecast/anomaly -run '^$' -bench RealData -benchtime 1x
+func BenchmarkAnomalyRealData(b *testing.B) {
+	dir := demandDir(b)
+	seed, dev := uint64(reportSeed), os.Getenv(EnvDev) == "1"
+	if dev {
+		seed = devSeed
+	}
+	opts, err := benchOptions()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sets := os.Getenv(EnvSets)
+	want := func(name string) bool { return sets == "" || strings.Contains(","+sets+",", ","+name+",") }
+	for i := 0; i < b.N; i++ {
+		all := faults.NewTally()
+		for _, set := range benchSets {
+			if !want(set.name) {
+				continue
+			}
+			t, title, err := runFile(filepath.Join(dir, set.name, "history.csv.gz"), set, seed, dev, opts)
+			if err != nil {
+				b.Fatalf("%s: %v", set.name, err)
+			}
+			printTally(b, t, title)
+			all.Merge(t)
+		}
+		printTally(b, all, fmt.Sprintf("all real sets (seed %d)", seed))
+		if want("synthetic") {
+			printTally(b, runSynthetic(seed, opts), fmt.Sprintf("synthetic (seed %d, %d × %d, last 364 days judged)", seed, synthSeries, synthDays))
+		}
+	}
+}
+
+// benchOptions are the detector's options: the defaults, or thresholds from
+// EnvThresholds.
+func benchOptions() (anomaly.Options, error) {
+	var opts anomaly.Options
+	env := os.Getenv(EnvThresholds)
+	if env == "" {
+		return opts, nil
+	}
+	opts.Thresholds = map[anomaly.Kind]float64{}
+	for _, part := range strings.Split(env, ",") {
+		name, value, _ := strings.Cut(part, "=")
+		k, err := anomaly.ParseKind(name)
+		if err != nil {
+			return opts, err
+		}
+		if opts.Thresholds[k], err = strconv.ParseFloat(value, 64); err != nil {
+			return opts, fmt.Errorf("%s: %w", EnvThresholds, err)
+		}
+	}
+	fmt.Printf("thresholds %v\n\n", opts.Thresholds)
+	return opts, nil
+}
+
+// judge plants faults in s from day from, detects, and tallies.
+func judge(s anomaly.Series, seed uint64, idx, from int, opts anomaly.Options) (*faults.Tally, error) {
+	t := faults.NewTally()
+	if from >= len(s.Sales) {
+		return t, nil
+	}
+	faulty, planted := faults.Inject(s, seed, idx, faults.DefaultConfig(from))
+	opts.From = from
+	found, err := anomaly.Detect(faulty, opts)
+	if err != nil {
+		return nil, err
+	}
+	t.Add(planted, found, from, len(s.Sales))
+	return t, nil
+}
+
+// runFile judges every series of a history file, in parallel.
+func runFile(path string, set benchSet, seed uint64, dev bool, opts anomaly.Options) (*faults.Tally, string, error) {
+	f, err := demandcsv.Open(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	r, err := demandcsv.NewReader(f, demandcsv.GapsZero)
+	if err != nil {
+		return nil, "", err
+	}
+	total, series, idx := faults.NewTally(), 0, 0
+	err = demandcsv.Process(context.Background(), r, runtime.GOMAXPROCS(0), func(s demandcsv.Series) (*faults.Tally, error) {
+		y := s.Demand
+		if dev && set.days > 0 {
+			y = y[:max(0, len(y)-set.days)]
+		}
+		from := anomaly.DefaultWarmup
+		if set.days > 0 {
+			from = max(from, len(y)-set.days)
+		}
+		return judge(anomaly.Series{Sales: y, InStock: s.InStock}, seed, seriesIndex(s.ID), from, opts)
+	}, func(_ demandcsv.Series, t *faults.Tally) error {
+		total.Merge(t)
+		series++
+		idx++
+		return nil
+	})
+	span := "every day after the warm-up"
+	if set.days > 0 {
+		span = fmt.Sprintf("last %d days", set.days)
+		if dev {
+			span = fmt.Sprintf("the %d days before the last %d", set.days, set.days)
+		}
+	}
+	return total, fmt.Sprintf("%s (%d series, %s judged, seed %d)", set.name, series, span, seed), err
+}
+
+// seriesIndex derives a stable number from a series ID for the injector's
+// seed.
+func seriesIndex(id string) int {
+	h := 0
+	for _, c := range id {
+		h = h*131 + int(c)
+		h &= 1<<31 - 1
+	}
+	return h
+}
+
+// runSynthetic judges the last 364 days of generated series.
+func runSynthetic(seed uint64, opts anomaly.Options) *faults.Tally {
+	total := faults.NewTally()
+	for i := range synthSeries {
+		s := synth.Generate(seed, i, synthDays, 0)
+		t, err := judge(anomaly.Series{Sales: s.Demand, InStock: s.InStock}, seed, i, synthDays-364, opts)
+		if err != nil {
+			panic(err)
+		}
+		total.Merge(t)
+	}
+	return total
+}
+
+// demandDir finds the data directory or fails with what to do.
+func demandDir(b *testing.B) string {
+	b.Helper()
+	dir := os.Getenv(EnvDemandDir)
+	if dir == "" {
+		root, err := repoRoot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		dir = filepath.Join(root, "..", "shared", "data", "demand")
+	}
+	for _, set := range benchSets {
+		if _, err := os.Stat(filepath.Join(dir, set.name, "history.csv.gz")); err != nil {
+			b.Fatalf("real demand data not found in %s (%v): set %s to the directory holding store_item/, bakery/ and m5_spot/", dir, err, EnvDemandDir)
+		}
+	}
+	return dir
+}
+
+// repoRoot walks up from the working directory to the directory with go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func printTally(b *testing.B, t *faults.Tally, title string) {
+	b.Helper()
+	if err := t.WriteText(os.Stdout, title); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Println()
+}
