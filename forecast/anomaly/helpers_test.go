@@ -22,7 +22,9 @@ var weekly = [7]float64{0.8, 0.9, 1, 1, 1.1, 1.3, 0.9}
 func smooth(seed uint64, base float64) []float64 { return poisson(seed, base, weekly) }
 
 // flat returns Poisson(base) sales drawn with seed.
-func flat(seed uint64, base float64) []float64 { return poisson(seed, base, [7]float64{1, 1, 1, 1, 1, 1, 1}) }
+func flat(seed uint64, base float64) []float64 {
+	return poisson(seed, base, [7]float64{1, 1, 1, 1, 1, 1, 1})
+}
 
 func poisson(seed uint64, base float64, profile [7]float64) []float64 {
 	rng := rand.New(rand.NewPCG(seed, 1))
