@@ -143,7 +143,7 @@ func runText(kind Kind, nb Numbers) string {
 			nb.Days, units(nb.OnHand), units(nb.Expected), nb.Dispersion, nb.PValue)
 	}
 	if nb.WindowExpected > 0 {
-		s += fmt.Sprintf("; not a posting delay: an end day and its neighbour sold %s against %s",
+		s += fmt.Sprintf("; not a posting delay: with its neighbour, the run's edge day sold %s against %s expected",
 			units(nb.WindowObserved), units(nb.WindowExpected))
 	}
 	if nb.Ongoing {

@@ -48,8 +48,9 @@ func (h *historyFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&h.workers, "workers", runtime.GOMAXPROCS(0), "series forecast in parallel")
 }
 
-// open validates the flags and opens the history.
-func (h *historyFlags) open(cmd *cobra.Command) (*demandcsv.Reader, io.Closer, error) {
+// open validates the flags and opens the history; extra names optional
+// numeric columns to read (demandcsv.NewReader).
+func (h *historyFlags) open(cmd *cobra.Command, extra ...string) (*demandcsv.Reader, io.Closer, error) {
 	if err := requireFlag(cmd, "history"); err != nil {
 		return nil, nil, err
 	}
@@ -72,7 +73,7 @@ func (h *historyFlags) open(cmd *cobra.Command) (*demandcsv.Reader, io.Closer, e
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := demandcsv.NewReader(f, gaps)
+	r, err := demandcsv.NewReader(f, gaps, extra...)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", h.history, err)
