@@ -35,9 +35,10 @@ type Numbers struct {
 	// PValue is 10^−Score before the cap: the largest of the p-values the
 	// anomaly had to pass.
 	PValue float64 `json:"p_value"`
-	// Window* is the two-day (spike) or run-plus-one-day (runs) test that
-	// rules out a posting delay: the least extreme of the windows tried
-	// (zero when no neighbour could be judged).
+	// WindowObserved and WindowExpected are the sales of the window that
+	// rules out a posting delay, the least extreme of those tried: for a
+	// spike the day and a neighbour, for a run its edge day and the day
+	// beyond it (zero when no neighbour could be judged).
 	WindowObserved float64 `json:"window_observed,omitempty"`
 	WindowExpected float64 `json:"window_expected,omitempty"`
 	// Best is, for spike, the most sold on one day of the history window

@@ -61,16 +61,20 @@ func newDetector(s Series, st settings) *detector {
 	return d
 }
 
-// run judges the series block by block, then its runs without sales.
+// run judges the series block by block, then its runs without sales. Only
+// shrinkage needs no forecast: asked for alone, it runs without fits.
 func (d *detector) run() error {
 	start := d.startDay()
+	fits := d.st.want[Spike] || d.st.want[DemandDrop] || d.st.want[PhantomStock] || d.st.want[CancellationBurst]
 	for b := start; b < d.n; b += d.st.block {
 		e := min(b+d.st.block, d.n)
-		d.maskRuns(b)
-		if err := d.expect(b, e, d.history(b)); err != nil {
-			return err
+		if fits {
+			d.maskRuns(b)
+			if err := d.expect(b, e, d.history(b)); err != nil {
+				return err
+			}
+			d.spikes(b, e)
 		}
-		d.spikes(b, e)
 		for _, rt := range []*ratioTest{d.loss, d.canc} {
 			if rt != nil {
 				d.found = append(d.found, rt.judge(d, b, e)...)
