@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/shardstock/shardstock/forecast"
 	"github.com/shardstock/shardstock/forecast/anomaly"
 	"github.com/shardstock/shardstock/forecast/anomaly/faults"
 	"github.com/shardstock/shardstock/forecast/demandcsv"
@@ -77,16 +79,19 @@ func BenchmarkAnomalyRealData(b *testing.B) {
 			if !want(set.name) {
 				continue
 			}
-			t, title, err := runFile(filepath.Join(dir, set.name, "history.csv.gz"), set, seed, dev, opts)
+			t, byClass, title, err := runFile(filepath.Join(dir, set.name, "history.csv.gz"), set, seed, dev, opts)
 			if err != nil {
 				b.Fatalf("%s: %v", set.name, err)
 			}
 			printTally(b, t, title)
+			printClasses(byClass)
 			all.Merge(t)
 		}
 		printTally(b, all, fmt.Sprintf("all real sets (seed %d)", seed))
 		if want("synthetic") {
-			printTally(b, runSynthetic(seed, opts), fmt.Sprintf("synthetic (seed %d, %d × %d, last 364 days judged)", seed, synthSeries, synthDays))
+			t, byKind := runSynthetic(seed, opts)
+			printTally(b, t, fmt.Sprintf("synthetic (seed %d, %d × %d, last 364 days judged)", seed, synthSeries, synthDays))
+			printClasses(byKind)
 		}
 	}
 }
@@ -130,19 +135,27 @@ func judge(s anomaly.Series, seed uint64, idx, from int, opts anomaly.Options) (
 	return t, nil
 }
 
-// runFile judges every series of a history file, in parallel.
-func runFile(path string, set benchSet, seed uint64, dev bool, opts anomaly.Options) (*faults.Tally, string, error) {
+// classTally is one series' tally and the demand class of its history
+// before the judged days.
+type classTally struct {
+	t     *faults.Tally
+	class string
+}
+
+// runFile judges every series of a history file, in parallel, and also
+// returns the tallies per demand class.
+func runFile(path string, set benchSet, seed uint64, dev bool, opts anomaly.Options) (*faults.Tally, map[string]*faults.Tally, string, error) {
 	f, err := demandcsv.Open(path)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	defer f.Close()
 	r, err := demandcsv.NewReader(f, demandcsv.GapsZero)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
-	total, series, idx := faults.NewTally(), 0, 0
-	err = demandcsv.Process(context.Background(), r, runtime.GOMAXPROCS(0), func(s demandcsv.Series) (*faults.Tally, error) {
+	total, byClass, series := faults.NewTally(), map[string]*faults.Tally{}, 0
+	err = demandcsv.Process(context.Background(), r, runtime.GOMAXPROCS(0), func(s demandcsv.Series) (classTally, error) {
 		y := s.Demand
 		if dev && set.days > 0 {
 			y = y[:max(0, len(y)-set.days)]
@@ -151,11 +164,12 @@ func runFile(path string, set benchSet, seed uint64, dev bool, opts anomaly.Opti
 		if set.days > 0 {
 			from = max(from, len(y)-set.days)
 		}
-		return judge(anomaly.Series{Sales: y, InStock: s.InStock}, seed, seriesIndex(s.ID), from, opts)
-	}, func(_ demandcsv.Series, t *faults.Tally) error {
-		total.Merge(t)
+		t, err := judge(anomaly.Series{Sales: y, InStock: s.InStock}, seed, seriesIndex(s.ID), from, opts)
+		return classTally{t, string(forecast.Classify(y[:min(from, len(y))]).Kind)}, err
+	}, func(_ demandcsv.Series, ct classTally) error {
+		total.Merge(ct.t)
+		addClass(byClass, ct.class, ct.t)
 		series++
-		idx++
 		return nil
 	})
 	span := "every day after the warm-up"
@@ -165,7 +179,28 @@ func runFile(path string, set benchSet, seed uint64, dev bool, opts anomaly.Opti
 			span = fmt.Sprintf("the %d days before the last %d", set.days, set.days)
 		}
 	}
-	return total, fmt.Sprintf("%s (%d series, %s judged, seed %d)", set.name, series, span, seed), err
+	return total, byClass, fmt.Sprintf("%s (%d series, %s judged, seed %d)", set.name, series, span, seed), err
+}
+
+// addClass merges t into the tally of class.
+func addClass(byClass map[string]*faults.Tally, class string, t *faults.Tally) {
+	if byClass[class] == nil {
+		byClass[class] = faults.NewTally()
+	}
+	byClass[class].Merge(t)
+}
+
+// printClasses prints one line per class, in name order.
+func printClasses(byClass map[string]*faults.Tally) {
+	names := make([]string, 0, len(byClass))
+	for name := range byClass {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Printf("  %s: %s\n", name, byClass[name].Line())
+	}
+	fmt.Println()
 }
 
 // seriesIndex derives a stable number from a series ID for the injector's
@@ -179,9 +214,10 @@ func seriesIndex(id string) int {
 	return h
 }
 
-// runSynthetic judges the last 364 days of generated series.
-func runSynthetic(seed uint64, opts anomaly.Options) *faults.Tally {
-	total := faults.NewTally()
+// runSynthetic judges the last 364 days of generated series and also
+// returns the tallies per generated kind.
+func runSynthetic(seed uint64, opts anomaly.Options) (*faults.Tally, map[string]*faults.Tally) {
+	total, byKind := faults.NewTally(), map[string]*faults.Tally{}
 	for i := range synthSeries {
 		s := synth.Generate(seed, i, synthDays, 0)
 		t, err := judge(anomaly.Series{Sales: s.Demand, InStock: s.InStock}, seed, i, synthDays-364, opts)
@@ -189,8 +225,9 @@ func runSynthetic(seed uint64, opts anomaly.Options) *faults.Tally {
 			panic(err)
 		}
 		total.Merge(t)
+		addClass(byKind, "synth "+s.Kind.String(), t)
 	}
-	return total
+	return total, byKind
 }
 
 // demandDir finds the data directory or fails with what to do.

@@ -3,6 +3,7 @@ package faults
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/shardstock/shardstock/forecast/anomaly"
@@ -49,4 +50,26 @@ func pct2(a, b int) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f%%", 100*float64(a)/float64(b))
+}
+
+// Line is the tally in one line: hits per fault kind (of the detectable ones
+// for runs), delays flagged and false positives on clean days.
+func (t *Tally) Line() string {
+	var parts []string
+	for _, k := range Kinds() {
+		switch k {
+		case Delay:
+			parts = append(parts, fmt.Sprintf("delays flagged %d/%d", t.Hits[k], t.Faults[k]))
+		case Drop, Frozen:
+			parts = append(parts, fmt.Sprintf("%s %d/%d (detectable %d/%d)", k, t.Hits[k], t.Faults[k], t.BigHits[k], t.Big[k]))
+		default:
+			parts = append(parts, fmt.Sprintf("%s %d/%d", k, t.Hits[k], t.Faults[k]))
+		}
+	}
+	fc := 0
+	for _, v := range t.FalseClean {
+		fc += v
+	}
+	parts = append(parts, fmt.Sprintf("false on clean days %d/%d (%s)", fc, t.CleanDays, pct2(fc, t.CleanDays)))
+	return strings.Join(parts, ", ")
 }
