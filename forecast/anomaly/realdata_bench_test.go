@@ -2,10 +2,8 @@ package anomaly_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -16,14 +14,13 @@ import (
 	"github.com/shardstock/shardstock/forecast/anomaly"
 	"github.com/shardstock/shardstock/forecast/anomaly/faults"
 	"github.com/shardstock/shardstock/forecast/demandcsv"
+	"github.com/shardstock/shardstock/forecast/internal/realdata"
 	"github.com/shardstock/shardstock/forecast/synth"
 )
 
-// Environment of BenchmarkAnomalyRealData.
+// Environment of BenchmarkAnomalyRealData, besides realdata.EnvDir
+// (SHARDSTOCK_DEMAND_DIR) for the data directory.
 const (
-	// EnvDemandDir names the directory holding <set>/history.csv.gz
-	// (default ../shared/data/demand next to the repository root).
-	EnvDemandDir = "SHARDSTOCK_DEMAND_DIR"
 	// EnvDev, when "1", runs the development split used for every design
 	// choice instead of the reported one: seed devSeed, and every series
 	// cut before the reported days where the set is long enough.
@@ -62,7 +59,7 @@ const (
 //
 //	go test ./forecast/anomaly -run '^$' -bench RealData -benchtime 1x
 func BenchmarkAnomalyRealData(b *testing.B) {
-	dir := demandDir(b)
+	dir := realdata.Dir(b)
 	seed, dev := uint64(reportSeed), os.Getenv(EnvDev) == "1"
 	if dev {
 		seed = devSeed
@@ -79,7 +76,7 @@ func BenchmarkAnomalyRealData(b *testing.B) {
 			if !want(set.name) {
 				continue
 			}
-			t, byClass, title, err := runFile(filepath.Join(dir, set.name, "history.csv.gz"), set, seed, dev, opts)
+			t, byClass, title, err := runFile(realdata.Path(dir, set.name), set, seed, dev, opts)
 			if err != nil {
 				b.Fatalf("%s: %v", set.name, err)
 			}
@@ -145,15 +142,11 @@ type classTally struct {
 // runFile judges every series of a history file, in parallel, and also
 // returns the tallies per demand class.
 func runFile(path string, set benchSet, seed uint64, dev bool, opts anomaly.Options) (*faults.Tally, map[string]*faults.Tally, string, error) {
-	f, err := demandcsv.Open(path)
+	r, f, err := realdata.Open(path)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	defer f.Close()
-	r, err := demandcsv.NewReader(f, demandcsv.GapsZero)
-	if err != nil {
-		return nil, nil, "", err
-	}
 	total, byClass, series := faults.NewTally(), map[string]*faults.Tally{}, 0
 	err = demandcsv.Process(context.Background(), r, runtime.GOMAXPROCS(0), func(s demandcsv.Series) (classTally, error) {
 		y := s.Demand
@@ -228,43 +221,6 @@ func runSynthetic(seed uint64, opts anomaly.Options) (*faults.Tally, map[string]
 		addClass(byKind, "synth "+s.Kind.String(), t)
 	}
 	return total, byKind
-}
-
-// demandDir finds the data directory or fails with what to do.
-func demandDir(b *testing.B) string {
-	b.Helper()
-	dir := os.Getenv(EnvDemandDir)
-	if dir == "" {
-		root, err := repoRoot()
-		if err != nil {
-			b.Fatal(err)
-		}
-		dir = filepath.Join(root, "..", "shared", "data", "demand")
-	}
-	for _, set := range benchSets {
-		if _, err := os.Stat(filepath.Join(dir, set.name, "history.csv.gz")); err != nil {
-			b.Fatalf("real demand data not found in %s (%v): set %s to the directory holding store_item/, bakery/ and m5_spot/", dir, err, EnvDemandDir)
-		}
-	}
-	return dir
-}
-
-// repoRoot walks up from the working directory to the directory with go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func printTally(b *testing.B, t *faults.Tally, title string) {

@@ -208,9 +208,7 @@ func (a *app) runDetect(cmd *cobra.Command, r *demandcsv.Reader, f detectFlags, 
 		sum.Series++
 		if res.skip != nil {
 			sum.Skipped++
-			if len(sum.Warnings) < maxWarnings {
-				sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: %v", s.ID, res.skip))
-			}
+			sum.Warnings = addWarning(sum.Warnings, s.ID, res.skip)
 			return nil
 		}
 		sum.Days += res.days

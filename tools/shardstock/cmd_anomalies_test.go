@@ -102,12 +102,7 @@ func TestAnomaliesExitCodes(t *testing.T) {
 	unsorted := writeFile(t, "unsorted.csv", "unique_id,ds,y\na,2024-01-01,1\nb,2024-01-01,1\na,2024-01-02,1\n")
 	badAdjustment := writeFile(t, "bad.csv", "unique_id,ds,y,adjustment\na,2024-01-01,1,lots\n")
 	out := filepath.Join(t.TempDir(), "out.csv")
-	tests := []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
+	runExitCases(t, []exitCase{
 		{"no subcommand", []string{"anomalies"}, exitUsage, "needs a subcommand"},
 		{"no history", []string{"anomalies", "detect", "--out", out}, exitUsage, "needs --history"},
 		{"no out", []string{"anomalies", "detect", "--history", good}, exitUsage, "needs --out"},
@@ -121,12 +116,25 @@ func TestAnomaliesExitCodes(t *testing.T) {
 		{"missing file", []string{"anomalies", "detect", "--history", good + ".missing", "--out", out}, exitFailed, "no such file"},
 		{"unsorted file", []string{"anomalies", "detect", "--history", unsorted, "--out", out}, exitFailed, "appears again"},
 		{"bad adjustment", []string{"anomalies", "detect", "--history", badAdjustment, "--out", out}, exitFailed, "line 2"},
-	}
-	for _, tt := range tests {
+	})
+}
+
+// exitCase is a command line and the exit code and stderr text it must give.
+type exitCase struct {
+	name string
+	args []string
+	code int
+	want string // in stderr
+}
+
+// runExitCases runs every case as a subtest.
+func runExitCases(t *testing.T, cases []exitCase) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			code, _, stderr := runCLI(t, tt.args...)
 			if code != tt.code || !strings.Contains(stderr, tt.want) {
-				t.Fatalf("exit %d, want %d; stderr %q should contain %q", code, tt.code, stderr, tt.want)
+				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr, tt.code, tt.want)
 			}
 		})
 	}

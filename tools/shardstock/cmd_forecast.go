@@ -125,6 +125,14 @@ const gcPercent = 400
 // maxWarnings bounds the skipped-series messages kept.
 const maxWarnings = 10
 
+// addWarning appends "id: err" to warnings unless maxWarnings are kept.
+func addWarning(warnings []string, id string, err error) []string {
+	if len(warnings) >= maxWarnings {
+		return warnings
+	}
+	return append(warnings, fmt.Sprintf("%s: %v", id, err))
+}
+
 // fitResult is one series' forecast or the reason it was skipped.
 type fitResult struct {
 	f    *forecast.Forecast
@@ -222,9 +230,7 @@ func (a *app) runForecast(cmd *cobra.Command, r *demandcsv.Reader, out string, o
 			sum.Series++
 			if res.skip != nil {
 				sum.Skipped++
-				if len(sum.Warnings) < maxWarnings {
-					sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: %v", s.ID, res.skip))
-				}
+				sum.Warnings = addWarning(sum.Warnings, s.ID, res.skip)
 				return nil
 			}
 			label := methodLabel(res.f)
