@@ -18,9 +18,9 @@ const (
 	MaxBlock = forecast.MaxHorizon - 1
 )
 
-// DefaultThreshold is the score (−log10 of the p-value) at or above which a
-// test flags an anomaly, per kind. See docs/ANOMALIES.md for how they were
-// chosen.
+// defaultThreshold is the score (−log10 of the p-value) at or above which a
+// test flags an anomaly, per kind, chosen on the development run of the
+// benchmark (docs/ANOMALIES.md).
 var defaultThreshold = map[Kind]float64{
 	Spike:             3,
 	Shrinkage:         3.5,
