@@ -109,6 +109,7 @@ Exit codes: 0 success, 1 failed operation, 2 bad usage.`,
 		a.benchCommand(),
 		a.keysCommand(),
 		a.forecastCommand(),
+		a.anomaliesCommand(),
 	)
 	return root
 }
