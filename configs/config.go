@@ -21,7 +21,8 @@ type Config struct {
 	MetaDSNFile string `yaml:"meta_dsn_file"`
 	// Listen is the gateway's HTTP address.
 	Listen string `yaml:"listen"`
-	// AdminListen, when set, serves /debug/pprof on a separate address.
+	// AdminListen, when set, serves /metrics and /debug/pprof on a separate address, without an
+	// API key (keep it private).
 	AdminListen string      `yaml:"admin_listen"`
 	Log         Log         `yaml:"log"`
 	Pool        Pool        `yaml:"pool"`

@@ -5,23 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 
 	"github.com/shardstock/shardstock/forecast"
 	"github.com/shardstock/shardstock/forecast/backtest"
 	"github.com/shardstock/shardstock/forecast/demandcsv"
+	"github.com/shardstock/shardstock/forecast/internal/realdata"
 	"github.com/shardstock/shardstock/forecast/synth"
 )
-
-// EnvDemandDir names the directory holding the real data sets
-// (<set>/history.csv.gz); by default ../shared/data/demand next to the
-// repository root.
-const EnvDemandDir = "SHARDSTOCK_DEMAND_DIR"
-
-// realSets are the public retail sets evaluated with M5's split.
-var realSets = []string{"store_item", "bakery", "m5_spot"}
 
 // Synthetic set of BenchmarkForecastRealData: the same as
 // `shardstock forecast generate --series 400 --days 730 --seed 1`.
@@ -38,10 +30,10 @@ const (
 //
 //	go test ./forecast/ -run '^$' -bench ForecastRealData -benchtime 1x
 func BenchmarkForecastRealData(b *testing.B) {
-	dir := demandDir(b)
+	dir := realdata.Dir(b)
 	for i := 0; i < b.N; i++ {
-		for _, set := range realSets {
-			rep, err := evalFile(filepath.Join(dir, set, "history.csv.gz"), set)
+		for _, set := range realdata.Sets {
+			rep, err := evalFile(realdata.Path(dir, set), set)
 			if err != nil {
 				b.Fatalf("%s: %v", set, err)
 			}
@@ -53,52 +45,13 @@ func BenchmarkForecastRealData(b *testing.B) {
 	}
 }
 
-// demandDir finds the data directory or fails with what to do.
-func demandDir(b *testing.B) string {
-	b.Helper()
-	dir := os.Getenv(EnvDemandDir)
-	if dir == "" {
-		root, err := repoRoot()
-		if err != nil {
-			b.Fatal(err)
-		}
-		dir = filepath.Join(root, "..", "shared", "data", "demand")
-	}
-	if _, err := os.Stat(filepath.Join(dir, realSets[0], "history.csv.gz")); err != nil {
-		b.Fatalf("real demand data not found in %s (%v): set %s to the directory holding store_item/, bakery/ and m5_spot/", dir, err, EnvDemandDir)
-	}
-	return dir
-}
-
-// repoRoot walks up from the working directory to the directory with go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // evalFile runs the backtest over a history file, series in parallel.
 func evalFile(path, name string) (*backtest.Report, error) {
-	f, err := demandcsv.Open(path)
+	r, f, err := realdata.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	r, err := demandcsv.NewReader(f, demandcsv.GapsZero)
-	if err != nil {
-		return nil, err
-	}
 	rep := backtest.NewReport(name, backtest.DefaultConfig())
 	err = demandcsv.Process(context.Background(), r, runtime.GOMAXPROCS(0), func(s demandcsv.Series) (*backtest.SeriesResult, error) {
 		res, err := backtest.EvaluateSeries(forecast.Series{Demand: s.Demand, InStock: s.InStock}, backtest.DefaultConfig())

@@ -87,12 +87,8 @@ func TestCoalescedHotSKU(t *testing.T) {
 
 func scrape(t *testing.T, g *clustertest.Gateway, name string) float64 {
 	t.Helper()
-	r, err := g.HTTP.Client().Get(g.HTTP.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Body.Close()
-	for _, line := range strings.Split(readAll(r), "\n") {
+	r := g.Expect(g.Do("GET", "/metrics", nil), 200, "")
+	for _, line := range strings.Split(string(r.Raw), "\n") {
 		if strings.HasPrefix(line, name+" ") {
 			var v float64
 			fmt.Sscan(strings.TrimPrefix(line, name+" "), &v)
@@ -188,11 +184,11 @@ func TestCoalescedFenceFlip(t *testing.T) {
 	}
 	for i := 0; i < 3; i++ {
 		time.Sleep(200 * time.Millisecond)
-		if err := st.SetFences(context.Background(), inventory.FenceMovedOut, []int{p}); err != nil {
+		if err := st.Mover().SetFences(context.Background(), inventory.FenceMovedOut, []int{p}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(300 * time.Millisecond)
-		if err := st.SetFences(context.Background(), inventory.FenceOwned, []int{p}); err != nil {
+		if err := st.Mover().SetFences(context.Background(), inventory.FenceOwned, []int{p}); err != nil {
 			t.Fatal(err)
 		}
 	}

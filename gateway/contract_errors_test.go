@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/clustertest"
 )
 
@@ -14,11 +15,16 @@ import (
 // number of rows in each shard's change log, reservations and idempotency tables.
 func snapshot(t *testing.T, c *clustertest.Cluster, g *clustertest.Gateway, skus []string) string {
 	t.Helper()
+	return snapshotWith(t, c, c.Stores(t), g, skus)
+}
+
+// snapshotWith is snapshot over stores already open.
+func snapshotWith(t *testing.T, c *clustertest.Cluster, stores map[string]*shard.Store, g *clustertest.Gateway, skus []string) string {
+	t.Helper()
 	q := "/v1/products?sku=" + strings.Join(skus, "&sku=")
 	r := g.Expect(g.Do("GET", q, nil), 200, "")
 	var b strings.Builder
 	b.Write(r.Raw)
-	stores := c.Stores(t)
 	for _, s := range c.Shards {
 		for _, table := range []string{"changes", "reservations", "reservation_lines", "products", "applied_requests"} {
 			var n int

@@ -6,30 +6,54 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"reflect"
+	"time"
 	"unicode/utf8"
 
 	"github.com/shardstock/shardstock/inventory"
 )
 
-// readBody reads at most limit bytes of the request body (413 payload_too_large beyond).
+// readBody reads at most limit bytes of the request body (413 payload_too_large beyond) before
+// the request's deadline: a body that has not fully arrived by then (a client sending one byte
+// a second) is 400 invalid_request, and the connection is closed after the answer. The header
+// timeout is the server's (ReadHeaderTimeout).
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	deadline, bounded := r.Context().Deadline()
+	if bounded && rc.SetReadDeadline(deadline) != nil {
+		bounded = false // a writer without deadlines: the context still ends the handler
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	switch {
+	case err == nil:
+		if bounded {
+			_ = rc.SetReadDeadline(time.Time{}) // the connection's next request has its own
+		}
+		return body, nil
+	case errors.As(err, &tooLarge):
 		return nil, inventory.Errorf(inventory.CodePayloadTooLarge, "request body is larger than %d bytes", limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
+		return nil, inventory.InvalidRequest("request body was not received within the request timeout").Wrap(err)
+	default:
+		// The cause (a network error naming addresses) is kept for logs, not shown.
+		return nil, inventory.InvalidRequest("cannot read the request body").Wrap(err)
 	}
-	if err != nil {
-		return nil, inventory.InvalidRequest("cannot read request body: %v", err)
-	}
-	return body, nil
 }
 
-// decodeStrict decodes one JSON object into v, rejecting unknown fields, wrong types and
-// trailing data (400 invalid_request).
+// decodeStrict decodes one JSON object into v, rejecting anything but an object (null, arrays,
+// strings, numbers, booleans), unknown fields, wrong types and trailing data (400
+// invalid_request), then text that is not valid UTF-8 (422 validation_failed naming the field,
+// see checkStrings).
 func decodeStrict(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(bytes.TrimSpace(trimmed)) == 0 {
 		return inventory.InvalidRequest("request body is empty; a JSON object is required")
+	}
+	if kind := jsonValueKind(trimmed); kind != "" {
+		return inventory.InvalidRequest("request body must be a JSON object, not %s", kind)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -51,7 +75,25 @@ func decodeStrict(body []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return inventory.InvalidRequest("unexpected data after the JSON object")
 	}
-	return nil
+	return checkStrings(body)
+}
+
+// jsonValueKind names the kind of JSON value b starts with when it is not an object ("" for an
+// object and for bytes that start no value: the decoder reports those).
+func jsonValueKind(b []byte) string {
+	switch c := b[0]; {
+	case bytes.HasPrefix(b, []byte("null")):
+		return "null"
+	case c == '[':
+		return "an array"
+	case c == '"':
+		return "a string"
+	case bytes.HasPrefix(b, []byte("true")), bytes.HasPrefix(b, []byte("false")):
+		return "a boolean"
+	case c == '-' || c >= '0' && c <= '9':
+		return "a number"
+	}
+	return ""
 }
 
 func jsonKind(e *json.UnmarshalTypeError) string {

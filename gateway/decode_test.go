@@ -56,6 +56,13 @@ func TestDecodeStrictMessages(t *testing.T) {
 		{"product", `[]`},
 		{"product", `"x"`},
 		{"product", `null`},
+		{"product", ` null `},
+		{"product", `1`},
+		{"product", `-1`},
+		{"product", `true`},
+		{"product", `false`},
+		{"product", `nul`},
+		{"product", `x`},
 		{"product", `{"name":null,"category":null}`},
 		{"reservation", `{"order_id":"1","lines":[{"sku":"A","quantity":1}]}`},
 		{"reservation", `{"order_id":"1","lines":[{"sku":"A","quantity":1,"extra":true}]}`},
@@ -132,4 +139,49 @@ func diffLines(want, got string) string {
 		}
 	}
 	return out.String()
+}
+
+// Text that encoding/json would turn into U+FFFD (invalid UTF-8, an unpaired surrogate escape)
+// is refused with the field it was sent in; valid text, escaped or not, passes.
+func TestDecodeStrictRefusesInvalidText(t *testing.T) {
+	type line struct {
+		SKU      string `json:"sku"`
+		Quantity int    `json:"quantity"`
+	}
+	type target struct {
+		Name  string            `json:"name"`
+		Lines []line            `json:"lines"`
+		Tags  []string          `json:"tags"`
+		Meta  map[string]string `json:"meta"`
+	}
+	tests := []struct {
+		body  string
+		field string // "" = accepted
+	}{
+		{`{"name":"caf\u00e9 \ud83d\ude00 \uFFFD \u0041"}`, ""},
+		{"{\"name\":\"caf\u00e9 \U0001F600 \uFFFD\"}", ""},
+		{"{\"name\":\"\xff\"}", "name"},
+		{"{\"name\":\"ok\",\"lines\":[{\"sku\":\"A\",\"quantity\":1},{\"sku\":\"B\xc3\",\"quantity\":1}]}", "lines[1].sku"},
+		{`{"name":"a\udc00"}`, "name"},
+		{`{"name":"a\uD800"}`, "name"},
+		{`{"name":"a\ud800\u0041"}`, "name"},
+		{`{"name":"a\ud800\ud800"}`, "name"},
+		{`{"tags":["ok","x\udfff"]}`, "tags[1]"},
+		{`{"lines":[{"sku":"A"}],"tags":["\ud83d\ude00"],"meta":{"k":"\ud800"}}`, "meta.k"},
+		{"{\"name\":\"\xed\xa0\x80\"}", "name"}, // a surrogate encoded in UTF-8 is invalid UTF-8
+	}
+	for _, tt := range tests {
+		var v target
+		err := decodeStrict([]byte(tt.body), &v)
+		if tt.field == "" {
+			if err != nil {
+				t.Errorf("%q: %v, want it accepted", tt.body, err)
+			}
+			continue
+		}
+		var de *inventory.Error
+		if !errors.As(err, &de) || de.Code != inventory.CodeValidation || de.Details["field"] != tt.field {
+			t.Errorf("%q: %v, want validation_failed for field %q", tt.body, err, tt.field)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/inventory"
 )
 
@@ -23,6 +24,9 @@ var statusByCode = map[inventory.Code]int{
 	inventory.CodeShardUnavailable:    http.StatusServiceUnavailable,
 	// A partition that kept moving for longer than the retry budget: the client may retry.
 	inventory.CodePartitionMoved: http.StatusServiceUnavailable,
+	inventory.CodeUnauthorized:   http.StatusUnauthorized,    // + WWW-Authenticate
+	inventory.CodeForbidden:      http.StatusForbidden,       // + WWW-Authenticate (insufficient_scope)
+	inventory.CodeRateLimited:    http.StatusTooManyRequests, // + Retry-After
 	// The metadata store did not answer (topology, webhooks, event positions): fail fast, retry.
 	inventory.CodeMetaUnavailable: http.StatusServiceUnavailable,
 }
@@ -54,11 +58,7 @@ func errorResponse(log *slog.Logger, err error) (int, errorBody, http.Header) {
 			if details == nil {
 				details = map[string]any{}
 			}
-			var h http.Header
-			if status == http.StatusServiceUnavailable {
-				h = http.Header{"Retry-After": []string{strconv.Itoa(1)}}
-			}
-			return status, errorBody{errorPayload{string(code), de.Message, details}}, h
+			return status, errorBody{errorPayload{string(code), de.Message, details}}, errorHeaders(status, err)
 		}
 	}
 	if errors.Is(err, context.Canceled) {
@@ -73,4 +73,22 @@ func errorResponse(log *slog.Logger, err error) (int, errorBody, http.Header) {
 	}
 	log.Error("internal error", "err", err)
 	return http.StatusInternalServerError, errorBody{errorPayload{"internal", "internal error", map[string]any{}}}, nil
+}
+
+// errorHeaders are the headers that go with an error answer: Retry-After on every 503 and on a
+// 429 (the key's own wait), WWW-Authenticate on a 401 or 403 (RFC 6750).
+func errorHeaders(status int, err error) http.Header {
+	switch status {
+	case http.StatusServiceUnavailable:
+		return http.Header{"Retry-After": []string{strconv.Itoa(1)}}
+	case http.StatusTooManyRequests:
+		if v, ok := auth.RetryAfter(err); ok {
+			return http.Header{"Retry-After": []string{v}}
+		}
+	case http.StatusUnauthorized, http.StatusForbidden:
+		if v := auth.Challenge(err); v != "" {
+			return http.Header{"Www-Authenticate": []string{v}}
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/shardstock/shardstock/gateway/cluster"
+	"github.com/shardstock/shardstock/gateway/egress"
 	"github.com/shardstock/shardstock/gateway/events"
 	"github.com/shardstock/shardstock/inventory"
 )
@@ -15,6 +16,7 @@ import (
 type eventAPI struct {
 	events  *events.Service
 	cluster *cluster.Client // the metadata store is reached through it (timeout, breaker)
+	egress  *egress.Guard   // checks webhook URLs
 	log     *slog.Logger
 }
 

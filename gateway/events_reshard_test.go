@@ -2,14 +2,17 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/migrate"
+	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/clustertest"
 	"github.com/shardstock/shardstock/tools/testdb"
@@ -30,6 +33,12 @@ func TestEventsAcrossReshard(t *testing.T) {
 	w := clustertest.NewWorkload(t, []*clustertest.Client{g.Client}, 16, 500)
 	ctx, cancel := context.WithCancel(context.Background())
 	wait := w.Run(ctx, t, 4)
+	time.Sleep(200 * time.Millisecond)
+	before := c.Topology(t)
+	firstPages := map[string]clustertest.Response{}
+	for _, sku := range w.SKUs {
+		firstPages[sku] = g.Expect(g.Do("GET", "/v1/products/"+sku+"/history?limit=2", nil), 200, "")
+	}
 	time.Sleep(400 * time.Millisecond)
 	r, err := migrate.NewResharder(c.MetaDSN, migrate.ReshardOptions{CutoverBatch: 4})
 	if err != nil {
@@ -44,9 +53,10 @@ func TestEventsAcrossReshard(t *testing.T) {
 		t.Fatalf("reshard: %v (%s)", err, job.State)
 	}
 	waitRelays(t, 3, 5*time.Second, g)
-	c.EventuallyInvariants(t, true, 15*time.Second)
+	c.EventuallyInvariants(t, true, 30*time.Second)
 
 	ids, order := expectedAcrossShards(t, c)
+	checkHistoryAcrossReshard(t, c, g, w.SKUs, before, firstPages, ids)
 	waitDelivered(t, "webhook", 30*time.Second, ids, rcv.events)
 	time.Sleep(200 * time.Millisecond)
 	checkDelivery(t, "webhook", rcv.events(), ids, order)
@@ -114,4 +124,60 @@ func expectedAcrossShards(t *testing.T, c *clustertest.Cluster) (map[string]bool
 		}
 	}
 	return ids, order
+}
+
+// checkHistoryAcrossReshard: the history moved with the change rows. Every SKU's history is its
+// whole ledger (the resulting quantities chain from zero to the product's stock), every entry
+// names its actor (and the request id, for the API key's), an entry's id is the id of the event
+// the row published, and a cursor taken before the reshard continues after it exactly where
+// the same history read now continues (at least one of the SKUs moved to another shard).
+func checkHistoryAcrossReshard(t *testing.T, c *clustertest.Cluster, g *clustertest.Gateway, skus []string, before shard.Topology,
+	firstPages map[string]clustertest.Response, eventIDs map[string]bool) {
+	t.Helper()
+	after := c.Topology(t)
+	adminID, _, err := auth.ParseToken(c.AdminToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := map[string]bool{inventory.ActorExpiry: true, inventory.ActorRecovery: true, inventory.ActorAlertReconcile: true}
+	moved := 0
+	for _, sku := range skus {
+		p := router.Partition(sku, after.Partitions)
+		from, _ := before.Map.Owner(p)
+		to, _ := after.Map.Owner(p)
+		if from != to {
+			moved++
+		}
+		full := readHistory(t, g.Client, sku, 1000)
+		checkChain(t, g.Client, sku, full)
+		for _, e := range full {
+			if !(e.actor == adminID && e.requestID != "" || workers[e.actor]) {
+				t.Errorf("%s: entry %s (%s) by %q, request %q", sku, e.id, e.kind, e.actor, e.requestID)
+			}
+			if shard.EventType(inventory.ChangeKind(e.kind), e.dOnHand, e.dReserved) != "" && !eventIDs[e.id] {
+				t.Errorf("%s: entry %s (%s) is not the id of its event", sku, e.id, e.kind)
+			}
+		}
+		first := firstPages[sku]
+		entries := first.Body["entries"].([]any)
+		last := entries[len(entries)-1].(map[string]any)["id"].(string)
+		at := -1
+		for i, e := range full {
+			if e.id == last {
+				at = i
+			}
+		}
+		if at < 0 {
+			t.Errorf("%s: entry %s of the page read before the reshard is gone", sku, last)
+			continue
+		}
+		rest := readHistoryFrom(t, g.Client, sku, first.Str("next_cursor"))
+		if fmt.Sprint(rest) != fmt.Sprint(full[at+1:]) {
+			t.Errorf("%s (moved %s → %s): the cursor taken before the reshard continues with\n%v\nwant\n%v", sku, from, to, rest, full[at+1:])
+		}
+	}
+	if moved == 0 {
+		t.Errorf("none of the %d SKUs moved: the cursor check proves nothing", len(skus))
+	}
+	t.Logf("history of %d SKUs checked, %d of them moved", len(skus), moved)
 }

@@ -381,7 +381,7 @@ func TestEventsDeliveredOnceInOrderAcrossFailover(t *testing.T) {
 	waitRelays(t, 3, 5*time.Second, survivor)
 	wait()
 	loadEnd := time.Now()
-	c.EventuallyInvariants(t, true, 15*time.Second)
+	c.EventuallyInvariants(t, true, 30*time.Second)
 
 	ids, order := expectedEvents(t, c)
 	waitDelivered(t, "webhook", 30*time.Second, ids, rcv.events)
@@ -435,11 +435,12 @@ func TestEventDeliveryLatency(t *testing.T) {
 // sseClient reads an event stream.
 type sseEvent struct{ id, typ, data string }
 
-func readSSE(t *testing.T, url, lastID string, n int, timeout time.Duration) []sseEvent {
+func readSSE(t *testing.T, g *clustertest.Gateway, lastID string, n int, timeout time.Duration) []sseEvent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/v1/events/stream", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", g.HTTP.URL+"/v1/events/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+g.Token)
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
@@ -547,13 +548,13 @@ func TestEventsPollingAndStreamResume(t *testing.T) {
 
 	// SSE: read part of the stream, reconnect with Last-Event-ID, read the rest.
 	half := len(ids) / 2
-	a := readSSE(t, g.HTTP.URL, "", half, 10*time.Second)
-	b := readSSE(t, g.HTTP.URL, a[len(a)-1].id, len(ids)-half, 10*time.Second)
+	a := readSSE(t, g, "", half, 10*time.Second)
+	b := readSSE(t, g, a[len(a)-1].id, len(ids)-half, 10*time.Second)
 	checkDelivery(t, "sse", sseReceived(t, append(a, b...)), ids, order)
 
 	// A live stream gets new changes.
 	done := make(chan []sseEvent)
-	go func() { done <- readSSE(t, g.HTTP.URL, b[len(b)-1].id, 1, 10*time.Second) }()
+	go func() { done <- readSSE(t, g, b[len(b)-1].id, 1, 10*time.Second) }()
 	time.Sleep(100 * time.Millisecond)
 	g.Expect(g.Do("POST", "/v1/products/"+skus[1]+"/adjustments", `{"delta": 2, "reason": "receive"}`), 200, "")
 	live := sseReceived(t, <-done)

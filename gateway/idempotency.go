@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway/cluster"
+	"github.com/shardstock/shardstock/gateway/worker"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -267,9 +268,9 @@ func (k *idempotency) release(ctx context.Context, c keyCall) {
 
 // run purges expired idempotency keys and request markers every minute until ctx is done.
 func (k *idempotency) run(ctx context.Context) {
-	runEvery(ctx, time.Minute, func() {
+	worker.Every(ctx, time.Minute, func() {
 		for _, st := range k.cluster.Current().ActiveStores() {
-			if _, err := st.PurgeExpiredKeys(ctx, 1000); err != nil && ctx.Err() == nil {
+			if _, err := st.Upkeep().PurgeExpiredKeys(ctx, 1000); err != nil && ctx.Err() == nil {
 				k.log.Warn("purging idempotency keys failed", "shard", st.Name(), "err", err)
 			}
 		}

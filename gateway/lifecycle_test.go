@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
@@ -83,6 +85,7 @@ func add(a string, d int) string {
 
 func TestOperationsEndpoints(t *testing.T) {
 	c := clustertest.New(t, clustertest.Options{})
+	reader := c.IssueKey(t, auth.Spec{Scopes: auth.NewScopeSet(auth.ScopeRead)})
 	g := c.StartGateway(t, gateway.Options{}, nil)
 	g.Expect(g.Do("GET", "/healthz", nil), 200, "")
 	r := g.Expect(g.Do("GET", "/readyz", nil), 200, "")
@@ -103,13 +106,24 @@ func TestOperationsEndpoints(t *testing.T) {
 		t.Errorf("shards own %d partitions, want 64", total)
 	}
 	g.Product("M-1", 0, "1")
-	resp, err := http.Get(g.HTTP.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	// /metrics needs the admin scope on the API listener; the admin listener serves it openly.
+	g.As("").Expect(g.As("").Do("GET", "/metrics", nil), 401, "unauthorized")
+	g.As(reader.Token).Expect(g.As(reader.Token).Do("GET", "/metrics", nil), 403, "forbidden")
+	m := g.Expect(g.Do("GET", "/metrics", nil), 200, "")
+	admin := httptest.NewServer(g.Server.AdminHandler())
+	defer admin.Close()
+	open := clustertest.NewClient(t, admin.URL)
+	if r := open.Do("GET", "/metrics", nil); r.Status != 200 || !strings.Contains(string(r.Raw), "shardstock_topology_version") {
+		t.Errorf("admin listener /metrics: %d", r.Status)
 	}
-	defer resp.Body.Close()
+	if r := open.Do("GET", "/debug/pprof/", nil); r.Status != 200 {
+		t.Errorf("admin listener pprof: %d", r.Status)
+	}
+	if r := g.Do("GET", "/debug/pprof/", nil); r.Status != 404 {
+		t.Errorf("pprof on the API listener: %d", r.Status)
+	}
 	buf := new(strings.Builder)
-	_, _ = fmt.Fprint(buf, readAll(resp))
+	buf.Write(m.Raw)
 	for _, want := range []string{
 		`shardstock_http_requests_total{method="PUT",route="/v1/products/{sku}",status="201"} 1`,
 		`shardstock_http_request_duration_seconds_bucket{method="POST",route="/v1/products/{sku}/adjustments",status="200"`,
@@ -179,11 +193,11 @@ func TestStaleTopologyRefusedByFence(t *testing.T) {
 	ctx := context.Background()
 	// Hand-made move of one partition: fence the source, copy the row and its ledger, own it on
 	// the target, publish the map.
-	if err := stores[from].SetFences(ctx, inventory.FenceMovedOut, []int{p}); err != nil {
+	if err := stores[from].Mover().SetFences(ctx, inventory.FenceMovedOut, []int{p}); err != nil {
 		t.Fatal(err)
 	}
 	copyRows(t, stores[from], stores[to], sku)
-	if err := stores[to].SetFences(ctx, inventory.FenceOwned, []int{p}); err != nil {
+	if err := stores[to].Mover().SetFences(ctx, inventory.FenceOwned, []int{p}); err != nil {
 		t.Fatal(err)
 	}
 	mp := router.Map{Owners: append([]string(nil), top.Map.Owners...)}

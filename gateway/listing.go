@@ -69,19 +69,19 @@ func (api *productAPI) catalogue(r *request) (int, any, error) {
 // skip ahead nor replayed with another filter; either answers 422 validation_failed.
 //
 // The key must be the same on every gateway of a cluster and is not configured separately: it
-// is SHA-256 over the metadata store DSN (which includes its credentials when there are any)
-// and the cluster's partition count. Cursors therefore stay valid across gateways and restarts
-// and become invalid when the meta DSN changes. They carry no expiry: a cursor is a position,
-// not a permission.
+// is SHA-256 over the cluster's random "cursor-hmac" secret, kept in the metadata store
+// (shard.Meta.Secret), and the cluster's partition count. Cursors therefore stay valid across
+// gateways and restarts, and cannot be forged by anyone who does not hold the secret. They
+// carry no expiry: a cursor is a position, not a permission.
 type cursorCodec struct{ key []byte }
 
 const cursorVersion = 1
 
-// newCursorCodec derives the cursor key from the meta DSN and the partition count.
-func newCursorCodec(metaDSN string, partitions int) cursorCodec {
+// newCursorCodec derives the cursor key from the cluster's secret and the partition count.
+func newCursorCodec(secret []byte, partitions int) cursorCodec {
 	h := sha256.New()
-	h.Write([]byte("shardstock listing cursor v1\x00"))
-	h.Write([]byte(metaDSN))
+	h.Write([]byte("shardstock listing cursor v2\x00"))
+	h.Write(secret)
 	h.Write([]byte{0})
 	h.Write([]byte(strconv.Itoa(partitions)))
 	return cursorCodec{key: h.Sum(nil)}

@@ -111,7 +111,7 @@ func TestMixedLoadTwoGateways(t *testing.T) {
 	wg.Wait()
 	// Wait for the TTL sweeper to expire what the clients left held.
 	time.Sleep(1500 * time.Millisecond)
-	c.EventuallyInvariants(t, false, 5*time.Second)
+	c.EventuallyInvariants(t, false, 30*time.Second)
 	for _, s := range skus {
 		r := gws[0].Expect(gws[0].Do("GET", "/v1/products/"+s, nil), 200, "")
 		if want := tenths(expectedOnHand[s]); r.Num("on_hand") != want {

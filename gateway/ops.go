@@ -90,7 +90,9 @@ func (api *opsAPI) topology(r *request) (int, any, error) {
 		out.Shards = append(out.Shards, topologyShardJSON{Name: name, State: info.State, Partitions: counts[name]})
 	}
 	sort.Slice(out.Shards, func(i, j int) bool { return out.Shards[i].Name < out.Shards[j].Name })
-	job, err := cluster.MetaValue(r.Context(), api.cluster, "active_job", (*shard.Meta).ActiveJob)
+	job, err := cluster.MetaValue(r.Context(), api.cluster, "active_job", func(m *shard.Meta, ctx context.Context) (*shard.JobProgress, error) {
+		return m.Jobs().ActiveJob(ctx)
+	})
 	switch {
 	case inventory.IsCode(err, inventory.CodeMetaUnavailable):
 		out.Cached = true

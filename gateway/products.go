@@ -11,11 +11,13 @@ import (
 )
 
 // productAPI serves products and their lots: creation and updates, stock changes, reads
-// (through the read cache when it is on), the batch get and the catalogue listing.
+// (through the read cache when it is on), the batch get, the catalogue listing and a product's
+// history.
 type productAPI struct {
 	cluster *cluster.Client
 	cache   *readCache // nil when off
 	cursors cursorCodec
+	history historyCodec
 }
 
 // productJSON is the contract's product representation.

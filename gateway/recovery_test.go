@@ -84,7 +84,7 @@ func TestCrashRecoveryAtEverySagaStep(t *testing.T) {
 			crashed.Close()
 			// Before recovery the cluster is (by design) not whole for in-flight sagas.
 			fresh := c.StartGateway(t, gateway.Options{}, nil)
-			c.EventuallyInvariants(t, true, 10*time.Second)
+			c.EventuallyInvariants(t, true, 30*time.Second)
 			for _, s := range skus {
 				r := fresh.Expect(fresh.Do("GET", "/v1/products/"+s, nil), 200, "")
 				if r.Num("reserved") != tc.want.reserved || r.Num("on_hand") != tc.want.onHand {

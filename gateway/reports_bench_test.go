@@ -184,7 +184,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // shardPartitions lists the partitions the shard owns (its fences), as the gateway's map does.
 func shardPartitions(ctx context.Context, st *shard.Store) []int {
-	f, err := st.Fences(ctx)
+	f, err := st.Mover().Fences(ctx)
 	if err != nil {
 		return nil
 	}

@@ -397,7 +397,7 @@ func TestReportsMatchRows(t *testing.T) {
 				category: "tools", partition: p, onHand: 5, version: 1}}); err != nil {
 				t.Fatal(err)
 			}
-			if err := stores[c.Shards[0].Name].SetFences(context.Background(), inventory.FenceMovedOut, []int{p}); err != nil {
+			if err := stores[c.Shards[0].Name].Mover().SetFences(context.Background(), inventory.FenceMovedOut, []int{p}); err != nil {
 				t.Fatal(err)
 			}
 			break

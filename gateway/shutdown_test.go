@@ -1,12 +1,14 @@
 package gateway_test
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,20 +21,9 @@ import (
 // Cancelling Serve's context stops accepting, lets in-flight requests finish and stops the workers.
 func TestGracefulShutdown(t *testing.T) {
 	c := clustertest.New(t, clustertest.Options{})
-	srv, err := gateway.New(context.Background(), c.Config(), gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	base := "http://" + ln.Addr().String()
-	cl := clustertest.NewClient(t, base)
+	addr, shutdown := serveGateway(t, c.Config())
+	base := "http://" + addr
+	cl := c.NewClient(t, base)
 	cl.Product("SHUT-1", 0, "1000")
 
 	var wg sync.WaitGroup
@@ -51,14 +42,8 @@ func TestGracefulShutdown(t *testing.T) {
 		}()
 	}
 	time.Sleep(50 * time.Millisecond)
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve returned %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Serve did not return after cancel")
+	if err := shutdown(); err != nil {
+		t.Fatalf("Serve returned %v", err)
 	}
 	wg.Wait()
 	close(statuses)
@@ -103,8 +88,9 @@ func TestStopEndsEveryWorker(t *testing.T) {
 		"gateway/saga.(*Coordinator).Run",
 		"gateway.(*idempotency).run",
 		"gateway/events.(*Service).Run",
-		"gateway.(*lotSweeper).run",
-		"gateway.(*alertReconciler).run",
+		// The lot sweeper and the alert reconcile: two goroutines in the one per-shard pass loop.
+		"gateway.(*shardPass[...]).run",
+		"gateway.(*shardPass[...]).run",
 	}
 	srv.Start()
 	deadline := time.Now().Add(20 * time.Second)
@@ -136,15 +122,95 @@ func TestStopEndsEveryWorker(t *testing.T) {
 }
 
 // runningWorkers returns the workers whose function is on some goroutine's stack (present), or
-// those that are not (!present).
+// those that are not running (!present): a function listed k times must be on k stacks.
 func runningWorkers(workers []string, present bool) []string {
 	buf := make([]byte, 1<<22)
 	stacks := string(buf[:runtime.Stack(buf, true)])
 	var out []string
-	for _, w := range workers {
-		if strings.Contains(stacks, w+"(") == present {
+	for i, w := range workers {
+		if slices.Contains(workers[:i], w) {
+			continue
+		}
+		n := strings.Count(stacks, w+"(")
+		if present && n > 0 || !present && n < count(workers, w) {
 			out = append(out, w)
 		}
 	}
 	return out
+}
+
+func count(list []string, v string) int {
+	n := 0
+	for _, s := range list {
+		if s == v {
+			n++
+		}
+	}
+	return n
+}
+
+// Close ends open event streams even when the background workers (and so the event relays)
+// were never started: a gateway with DisableWorkers does not leave SSE clients hanging.
+func TestCloseEndsEventStreamsWithoutWorkers(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{})
+	srv, err := gateway.New(context.Background(), c.Config(), gateway.Options{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DisableWorkers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	closed := false
+	defer func() {
+		if !closed {
+			srv.Close()
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", hs.URL+"/v1/events/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+c.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("stream: %d", resp.StatusCode)
+	}
+	lines := make(chan string)
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	select {
+	case l := <-lines:
+		if l != "retry: 1000" {
+			t.Fatalf("stream began with %q", l)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("stream sent nothing")
+	}
+
+	srv.Close()
+	closed = true
+	for {
+		select {
+		case <-lines: // keep-alives may still come
+		case <-ended:
+			return
+		case <-time.After(5 * time.Second):
+			t.Fatal("the event stream is still open 5 s after Close")
+		}
+	}
 }

@@ -6,9 +6,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/shardstock/shardstock/gateway/cluster"
@@ -41,16 +41,16 @@ type webhookRequest struct {
 	Secret     string   `json:"secret"`
 }
 
-// createWebhook subscribes a URL. Deliveries start with the changes after the current relay
-// horizon of every shard (the events from now on).
+// createWebhook subscribes a URL. The URL must pass the egress policy (a public address, or one
+// in webhooks.allow_cidrs). Deliveries start with the changes committed after the subscription
+// (see startPositions).
 func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 	var req webhookRequest
 	if err := decodeStrict(r.body, &req); err != nil {
 		return 0, nil, err
 	}
-	u, err := url.Parse(req.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(req.URL) > 2048 {
-		return 0, nil, inventory.Validation("url", "url must be an absolute http or https URL of at most 2048 characters")
+	if err := api.egress.CheckURL(r.Context(), req.URL); err != nil {
+		return 0, nil, err
 	}
 	if len(req.Secret) < 16 || len(req.Secret) > 255 {
 		return 0, nil, inventory.Validation("secret", "secret must be 16-255 characters")
@@ -65,19 +65,15 @@ func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 			types = append(types, t)
 		}
 	}
-	horizons, err := cluster.MetaValue(r.Context(), api.cluster, "relay_horizons", (*shard.Meta).RelayHorizons)
+	start, err := api.startPositions(r.Context())
 	if err != nil {
 		return 0, nil, err
-	}
-	start := map[string]uint64{}
-	for _, st := range api.cluster.Current().ActiveStores() {
-		start[st.Name()] = horizons[st.Name()]
 	}
 	id := make([]byte, 10)
 	_, _ = rand.Read(id)
 	w := shard.Webhook{ID: "wh_" + hex.EncodeToString(id), URL: req.URL, EventTypes: types, Secret: req.Secret,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	err = api.cluster.Meta(r.Context(), "create_webhook", func(ctx context.Context, m *shard.Meta) error { return m.CreateWebhook(ctx, w, start) })
+	err = api.cluster.Meta(r.Context(), "create_webhook", func(ctx context.Context, m *shard.Meta) error { return m.Sinks().CreateWebhook(ctx, w, start) })
 	if err != nil {
 		return 0, nil, err
 	}
@@ -86,8 +82,44 @@ func (api *eventAPI) createWebhook(r *request) (int, any, error) {
 	return http.StatusCreated, out, nil
 }
 
+// startPositions is where a new webhook's deliveries start on every shard of the topology that
+// is not removed: the newest change of each shard that owns partitions (so nothing committed
+// before the subscription is sent), and no lower than the shard's relay horizon. A shard that
+// does not answer, or owns nothing yet, starts at its horizon (a shard that never relayed: at
+// the beginning of its log, where only a reshard's copies, skipped when the origin's position
+// is past them, and newer events can be).
+func (api *eventAPI) startPositions(ctx context.Context) (map[string]uint64, error) {
+	horizons, err := cluster.SinksValue(ctx, api.cluster, "relay_horizons", (*shard.Sinks).RelayHorizons)
+	if err != nil {
+		return nil, err
+	}
+	snap := api.cluster.Current()
+	start := map[string]uint64{}
+	for name, info := range snap.Shards() {
+		if info.State != inventory.ShardRemoved {
+			start[name] = horizons[name]
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, st := range snap.ActiveStores() {
+		wg.Go(func() {
+			head, err := st.Relay().MaxChangeSeq(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				api.log.Warn("webhook start: newest change unknown; starting at the relay horizon", "shard", st.Name(), "err", err)
+				return
+			}
+			start[st.Name()] = max(start[st.Name()], head)
+		})
+	}
+	wg.Wait()
+	return start, nil
+}
+
 func (api *eventAPI) listWebhooks(r *request) (int, any, error) {
-	hooks, err := cluster.MetaValue(r.Context(), api.cluster, "webhooks", (*shard.Meta).Webhooks)
+	hooks, err := cluster.SinksValue(r.Context(), api.cluster, "webhooks", (*shard.Sinks).Webhooks)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -115,7 +147,12 @@ func (api *eventAPI) getWebhook(r *request) (int, any, error) {
 
 func (api *eventAPI) deleteWebhook(r *request) (int, any, error) {
 	id := r.pathVar("id")
-	if err := api.cluster.Meta(r.Context(), "delete_webhook", func(ctx context.Context, m *shard.Meta) error { return m.DeleteWebhook(ctx, id) }); err != nil {
+	// The delete waits for the webhook's deliveries in flight (shard.Sinks.DeleteWebhook), which
+	// may take longer than the meta timeout: MetaWaiting bounds the store's answer, not the wait.
+	err := api.cluster.MetaWaiting(r.Context(), "delete_webhook", func(ctx context.Context, m *shard.Meta) error {
+		return m.Sinks().DeleteWebhook(ctx, id)
+	})
+	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{"id": id, "deleted": true}, nil
@@ -152,7 +189,7 @@ func (api *eventAPI) listDeadLetters(r *request) (int, any, error) {
 	var dls []shard.DeadLetter
 	err = api.cluster.Meta(r.Context(), "dead_letters", func(ctx context.Context, m *shard.Meta) error {
 		var err error
-		dls, err = m.DeadLetters(ctx, w.ID, after, limit)
+		dls, err = m.Sinks().DeadLetters(ctx, w.ID, after, limit)
 		return err
 	})
 	if err != nil {
@@ -195,7 +232,7 @@ func (api *eventAPI) redeliverWebhook(r *request) (int, any, error) {
 		}
 	}
 	err = api.cluster.Meta(r.Context(), "reposition_sink", func(ctx context.Context, m *shard.Meta) error {
-		return m.RepositionSink(ctx, shard.WebhookSink(w.ID), positions)
+		return m.Sinks().RepositionSink(ctx, shard.WebhookSink(w.ID), positions)
 	})
 	if err != nil {
 		return 0, nil, err
@@ -206,14 +243,14 @@ func (api *eventAPI) redeliverWebhook(r *request) (int, any, error) {
 // webhook reads the webhook named in the path.
 func (api *eventAPI) webhook(r *request) (shard.Webhook, error) {
 	id := r.pathVar("id")
-	return cluster.MetaValue(r.Context(), api.cluster, "webhook", func(m *shard.Meta, ctx context.Context) (shard.Webhook, error) {
-		return m.Webhook(ctx, id)
+	return cluster.SinksValue(r.Context(), api.cluster, "webhook", func(sk *shard.Sinks, ctx context.Context) (shard.Webhook, error) {
+		return sk.Webhook(ctx, id)
 	})
 }
 
 // sinkPositions reads a sink's delivery position on every shard.
 func (api *eventAPI) sinkPositions(ctx context.Context, sink string) (map[string]uint64, error) {
-	return cluster.MetaValue(ctx, api.cluster, "sink_positions", func(m *shard.Meta, ctx context.Context) (map[string]uint64, error) {
-		return m.SinkPositions(ctx, sink)
+	return cluster.SinksValue(ctx, api.cluster, "sink_positions", func(sk *shard.Sinks, ctx context.Context) (map[string]uint64, error) {
+		return sk.SinkPositions(ctx, sink)
 	})
 }

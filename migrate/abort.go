@@ -18,7 +18,9 @@ func (r *Resharder) Abort(ctx context.Context, id int64) (Job, error) {
 	if job.State == inventory.JobDone || job.State == inventory.JobAborted {
 		return job, fmt.Errorf("job %d is already %s", id, job.State)
 	}
-	r.addShards(job.Spec.Add)
+	if err := adoptLegacySpec(ctx, r.meta, &job); err != nil {
+		return job, err
+	}
 	if err := r.refuseAfterCutover(ctx, &job); err != nil {
 		return job, err
 	}
@@ -41,7 +43,7 @@ func (r *Resharder) Abort(ctx context.Context, id int64) (Job, error) {
 		if err != nil {
 			return job, err
 		}
-		if err := st.SetFences(ctx, inventory.FenceOwned, ps); err != nil {
+		if err := st.Mover().SetFences(ctx, inventory.FenceOwned, ps); err != nil {
 			return job, err
 		}
 	}
@@ -50,7 +52,7 @@ func (r *Resharder) Abort(ctx context.Context, id int64) (Job, error) {
 			return job, err
 		}
 	}
-	if err := r.meta.SetJobState(ctx, job.ID, inventory.JobAborted, ""); err != nil {
+	if err := r.meta.Jobs().SetJobState(ctx, job.ID, inventory.JobAborted, ""); err != nil {
 		return job, err
 	}
 	return LoadJob(ctx, r.meta, id)
@@ -80,8 +82,8 @@ func (r *Resharder) dropImport(ctx context.Context, target string, partition int
 	if err != nil {
 		return err
 	}
-	if _, err := st.PurgePartition(ctx, partition, 5000); err != nil {
+	if _, err := st.Mover().PurgePartition(ctx, partition, 5000); err != nil {
 		return err
 	}
-	return st.DropFence(ctx, partition)
+	return st.Mover().DropFence(ctx, partition)
 }

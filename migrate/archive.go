@@ -31,13 +31,13 @@ import (
 //
 // A row is eligible when its partition is owned by the shard, created_at < (the shard's clock at
 // the start) - olderThan, and seq < the shard's event low watermark (every event relay cursor has
-// consumed it, shard.Meta.EventLowWatermarks). The newest row of a log is never deleted, so a
+// consumed it, shard.Sinks.EventLowWatermarks). The newest row of a log is never deleted, so a
 // server that recomputes AUTO_INCREMENT from MAX(seq) at restart cannot hand out a seq again.
 //
 // Resharding: a job's catch-up reads the change rows of its moving partitions, and ledger_base
 // moves with a partition by row image, so Archive refuses to start while a job is planned or
 // running (ErrReshardActive), and each delete transaction checks again after locking its fences:
-// a job's copy of a partition begins by taking the fence exclusively (shard.Store.SyncPoint), so it either
+// a job's copy of a partition begins by taking the fence exclusively (shard.Mover.SyncPoint), so it either
 // waits for the chunk to commit or the chunk sees the job and stops. Rows of partitions being
 // imported or moved out (leftovers awaiting cleanup) are never archived.
 //
@@ -193,7 +193,7 @@ func (a *archiver) openShards(ctx context.Context) ([]*shard.Store, map[string]u
 		}
 	}
 	sort.Strings(names)
-	watermarks, err := a.meta.EventLowWatermarks(ctx, names)
+	watermarks, err := a.meta.Sinks().EventLowWatermarks(ctx, names)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -304,7 +304,7 @@ func (a *archiver) progress(s ShardArchive, phase string) {
 
 // checkNoActiveJob fails with ErrReshardActive while a resharding job is planned or running.
 func checkNoActiveJob(ctx context.Context, meta *shard.Meta) error {
-	id, err := meta.ActiveJobID(ctx)
+	id, err := meta.Jobs().ActiveJobID(ctx)
 	if errors.Is(err, shard.ErrNoJob) {
 		return nil
 	}

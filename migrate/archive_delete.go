@@ -11,7 +11,7 @@ import (
 
 // The delete phase of Archive (see archive.go for the whole procedure): only after every file of
 // every shard verified, each shard's archived rows are deleted in chunks, each chunk one
-// transaction of shard.Store.DeleteArchived guarded against resharding jobs.
+// transaction of shard.Ledger.DeleteArchived guarded against resharding jobs.
 
 // deleteTimeout bounds one chunk's delete transaction (with its retries).
 const deleteTimeout = 30 * time.Second
@@ -67,5 +67,5 @@ func (a *archiver) deleteChunk(ctx context.Context, st *shard.Store, chunk []sha
 	ctx, cancel := context.WithTimeout(ctx, deleteTimeout)
 	defer cancel()
 	// A job created since the start copies these partitions only after taking their fences.
-	return st.DeleteArchived(ctx, chunk, func(ctx context.Context) error { return checkNoActiveJob(ctx, a.meta) })
+	return st.Ledger().DeleteArchived(ctx, chunk, func(ctx context.Context) error { return checkNoActiveJob(ctx, a.meta) })
 }

@@ -32,20 +32,20 @@ func (a *archiver) exportAll(ctx context.Context, rep *ArchiveReport, stores []*
 // export decides the shard's eligible rows and, unless dry-running, writes them to files.
 func (a *archiver) export(ctx context.Context, st *shard.Store, watermark uint64) (ShardArchive, error) {
 	sa := ShardArchive{Shard: st.Name(), Partitions: []int{}, Files: []ArchiveFile{}}
-	now, newest, err := st.LogHorizon(ctx)
+	now, newest, err := st.Ledger().LogHorizon(ctx)
 	if err != nil {
 		return sa, err
 	}
 	sa.Cutoff = now.Add(-a.olderThan).UTC()
 	sa.SeqBelow = min(watermark, newest) // the newest row stays (see above)
-	if sa.Partitions, err = st.OwnedPartitions(ctx); err != nil {
+	if sa.Partitions, err = st.Mover().OwnedPartitions(ctx); err != nil {
 		return sa, err
 	}
 	if sa.SeqBelow <= 1 || len(sa.Partitions) == 0 {
 		return sa, nil
 	}
 	if a.opts.DryRun {
-		sums, err := st.ArchivableSums(ctx, sa.archiveRange(), 0, sa.SeqBelow)
+		sums, err := st.Ledger().ArchivableSums(ctx, sa.archiveRange(), 0, sa.SeqBelow)
 		sa.Rows, sa.SumOnHand, sa.SumReserved, sa.FromSeq, sa.ToSeq = sums.Rows, sums.SumOnHand, sums.SumReserved, sums.FromSeq, sums.ToSeq
 		return sa, err
 	}
@@ -79,7 +79,7 @@ func (a *archiver) writeFiles(ctx context.Context, st *shard.Store, sa *ShardArc
 	}()
 	var sums fileSums
 	for after := uint64(0); ; {
-		batch, err := st.ChangesBefore(ctx, after, sa.SeqBelow, sa.Cutoff, exportPage)
+		batch, err := st.Ledger().ChangesBefore(ctx, after, sa.SeqBelow, sa.Cutoff, exportPage)
 		if err != nil {
 			return err
 		}

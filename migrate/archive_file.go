@@ -20,7 +20,9 @@ import (
 
 // ArchivedChange is one change-log row as written to an archive file: one JSON object per line,
 // every column of the changes table plus the shard it was read from. (Shard, Seq) identifies the
-// row; integers are exact JSON numbers, CreatedAt is RFC 3339 in UTC with microseconds.
+// row; integers are exact JSON numbers, CreatedAt is RFC 3339 in UTC with microseconds. Actor
+// and RequestID are absent from files written before they were recorded, and read as "" (the
+// column's value for such rows).
 type ArchivedChange struct {
 	Shard         string    `json:"shard"`
 	Seq           uint64    `json:"seq"`
@@ -33,20 +35,22 @@ type ArchivedChange struct {
 	CreatedAt     time.Time `json:"created_at"`
 	OriginShard   *string   `json:"origin_shard"`
 	OriginSeq     *uint64   `json:"origin_seq"`
+	Actor         string    `json:"actor"`
+	RequestID     string    `json:"request_id"`
 }
 
 // archived is the archive file's form of a change row read from shardName.
 func archived(shardName string, c shard.ChangeRow) ArchivedChange {
 	return ArchivedChange{Shard: shardName, Seq: c.Seq, PartitionID: c.PartitionID, SKU: c.SKU, Kind: string(c.Kind),
 		DeltaOnHand: c.DeltaOnHand, DeltaReserved: c.DeltaReserved, Ref: c.Ref, CreatedAt: c.CreatedAt,
-		OriginShard: c.OriginShard, OriginSeq: c.OriginSeq}
+		OriginShard: c.OriginShard, OriginSeq: c.OriginSeq, Actor: c.Actor, RequestID: c.RequestID}
 }
 
 // row is the change row an archive file's row stands for.
 func (c ArchivedChange) row() shard.ChangeRow {
 	return shard.ChangeRow{Seq: c.Seq, PartitionID: c.PartitionID, SKU: c.SKU, Kind: inventory.ChangeKind(c.Kind),
 		DeltaOnHand: c.DeltaOnHand, DeltaReserved: c.DeltaReserved, Ref: c.Ref, CreatedAt: c.CreatedAt,
-		OriginShard: c.OriginShard, OriginSeq: c.OriginSeq}
+		OriginShard: c.OriginShard, OriginSeq: c.OriginSeq, Actor: c.Actor, RequestID: c.RequestID}
 }
 
 // ArchiveFile describes one archive file in the manifest.

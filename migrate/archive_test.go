@@ -24,7 +24,7 @@ import (
 	"github.com/shardstock/shardstock/tools/testdb"
 )
 
-const changeCols = "seq, partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at, origin_shard, origin_seq"
+const changeCols = "seq, partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at, origin_shard, origin_seq, actor, request_id"
 
 // changeLog reads every change row of every shard, keyed "shard:seq".
 func changeLog(t *testing.T, c *clustertest.Cluster) map[string]migrate.ArchivedChange {
@@ -39,7 +39,8 @@ func changeLog(t *testing.T, c *clustertest.Cluster) map[string]migrate.Archived
 			ch := migrate.ArchivedChange{Shard: name}
 			var originShard sql.NullString
 			var oq sql.NullInt64
-			if err := rows.Scan(&ch.Seq, &ch.PartitionID, &ch.SKU, &ch.Kind, &ch.DeltaOnHand, &ch.DeltaReserved, &ch.Ref, &ch.CreatedAt, &originShard, &oq); err != nil {
+			if err := rows.Scan(&ch.Seq, &ch.PartitionID, &ch.SKU, &ch.Kind, &ch.DeltaOnHand, &ch.DeltaReserved, &ch.Ref, &ch.CreatedAt, &originShard, &oq,
+				&ch.Actor, &ch.RequestID); err != nil {
 				t.Fatal(err)
 			}
 			ch.CreatedAt = ch.CreatedAt.UTC()
@@ -94,7 +95,7 @@ func archivedRows(t *testing.T, rep migrate.ArchiveReport) map[string]migrate.Ar
 				if err := json.Unmarshal(sc.Bytes(), &raw); err != nil {
 					t.Fatalf("%s: %v", f.Path, err)
 				}
-				if len(raw) != 11 {
+				if len(raw) != 13 {
 					t.Errorf("%s: row with %d fields: %s", f.Path, len(raw), sc.Text())
 				}
 				var ch migrate.ArchivedChange
@@ -181,7 +182,7 @@ func maxSeqs(t *testing.T, c *clustertest.Cluster) map[string]uint64 {
 	t.Helper()
 	out := map[string]uint64{}
 	for name, st := range c.Stores(t) {
-		seq, err := st.MaxChangeSeq(context.Background())
+		seq, err := st.Relay().MaxChangeSeq(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,7 +243,7 @@ func waitForRelays(t *testing.T, c *clustertest.Cluster) {
 	want := maxSeqs(t, c)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		h, err := meta.RelayHorizons(context.Background())
+		h, err := meta.Sinks().RelayHorizons(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -337,12 +338,12 @@ func TestArchiveKeepsWhatTheWatermarkProtects(t *testing.T) {
 	s1, s2, s3 := c.Shards[0].Name, c.Shards[1].Name, c.Shards[2].Name
 	mid := seqs[s2] / 2
 	for _, s := range []string{s1, s2} {
-		if err := meta.SetRelayHorizon(ctx, s, seqs[s], "test"); err != nil {
+		if err := meta.Sinks().SetRelayHorizon(ctx, s, seqs[s], "test"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A sink that consumed shard 2 only up to mid holds the rest back.
-	if _, err := meta.OpenSinkCursor(ctx, shard.SinkNATS, s2, mid); err != nil {
+	if _, err := meta.Sinks().OpenSinkCursor(ctx, shard.SinkNATS, s2, mid); err != nil {
 		t.Fatal(err)
 	}
 	before := changeLog(t, c)
@@ -528,9 +529,34 @@ func agedLedger(t *testing.T, prefix string) *clustertest.Cluster {
 	ageChanges(t, c, "1 = 1")
 	meta := openMeta(t, c)
 	for name, seq := range maxSeqs(t, c) {
-		if err := meta.SetRelayHorizon(context.Background(), name, seq, "test"); err != nil {
+		if err := meta.Sinks().SetRelayHorizon(context.Background(), name, seq, "test"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return c
+}
+
+// Archive files written before change rows recorded their actor have no actor or request_id
+// fields; they still read, with both empty (the column's value for such rows).
+func TestArchiveFileWithoutActorsReads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "changes-old.jsonl.gz")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	_, _ = zw.Write([]byte(`{"shard":"shard-1","seq":7,"partition_id":3,"sku":"OLD-1","kind":"receive","delta_on_hand":5,"delta_reserved":0,` +
+		`"ref":"","created_at":"2025-01-02T03:04:05.000006Z","origin_shard":null,"origin_seq":null}` + "\n"))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var rows []migrate.ArchivedChange
+	sum, err := migrate.ReadArchiveFile(path, func(c migrate.ArchivedChange) error { rows = append(rows, c); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].SKU != "OLD-1" || rows[0].DeltaOnHand != 5 || rows[0].Actor != "" || rows[0].RequestID != "" || sum.Rows != 1 {
+		t.Fatalf("old row read as %+v (%+v)", rows, sum)
+	}
 }

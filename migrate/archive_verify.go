@@ -71,7 +71,7 @@ func (a *archiver) verifyFile(ctx context.Context, st *shard.Store, sa ShardArch
 	if f.FromSeq <= prevTo && prevTo != 0 {
 		return fmt.Errorf("file %s overlaps the previous file", f.Path)
 	}
-	sums, err := st.ArchivableSums(ctx, sa.archiveRange(), f.FromSeq, f.ToSeq)
+	sums, err := st.Ledger().ArchivableSums(ctx, sa.archiveRange(), f.FromSeq, f.ToSeq)
 	if err != nil {
 		return err
 	}

@@ -20,16 +20,16 @@ const maxCatchUpRounds = 20
 
 // catchUpRounds runs catch-up passes over every copied move until one replays fewer change
 // rows than CatchUpLag.
-func (r *Resharder) catchUpRounds(ctx context.Context, job *Job) error {
+func (j *jobRun) catchUpRounds(ctx context.Context) error {
 	for range maxCatchUpRounds {
-		n, err := r.catchUpAll(ctx, job)
+		n, err := j.catchUpAll(ctx)
 		if err != nil {
 			return err
 		}
-		if err := r.failpoint("mid_catchup"); err != nil {
+		if err := j.r.failpoint("mid_catchup"); err != nil {
 			return err
 		}
-		if n < int64(r.opts.CatchUpLag) {
+		if n < int64(j.r.opts.CatchUpLag) {
 			return nil
 		}
 	}
@@ -38,10 +38,10 @@ func (r *Resharder) catchUpRounds(ctx context.Context, job *Job) error {
 
 // catchUpAll replays every copied move's change log up to a fresh sync point; it returns the
 // number of change rows replayed.
-func (r *Resharder) catchUpAll(ctx context.Context, job *Job) (int64, error) {
+func (j *jobRun) catchUpAll(ctx context.Context) (int64, error) {
 	var total atomic.Int64
-	err := r.eachMove(ctx, movesIn(job, inventory.MoveCopied), func(ctx context.Context, m *shard.Move) error {
-		n, err := r.catchUpMove(ctx, job, m, false)
+	err := j.eachMove(ctx, movesIn(j.job, inventory.MoveCopied), func(ctx context.Context, m *shard.Move) error {
+		n, err := j.catchUpMove(ctx, m, false)
 		total.Add(n)
 		return err
 	})
@@ -51,13 +51,13 @@ func (r *Resharder) catchUpAll(ctx context.Context, job *Job) (int64, error) {
 // catchUpMove replays one move's change log up to a sync point. A non-final pass first looks,
 // without any lock, whether the partition has anything new at all and skips it otherwise; the
 // final pass (under the cutover fence) always takes the sync point.
-func (r *Resharder) catchUpMove(ctx context.Context, job *Job, m *shard.Move, final bool) (int64, error) {
-	pm, err := r.mover(m, nil)
+func (j *jobRun) catchUpMove(ctx context.Context, m *shard.Move, final bool) (int64, error) {
+	pm, err := j.mover(m, nil)
 	if err != nil {
 		return 0, err
 	}
 	if !final {
-		newest, err := pm.src.NewestChange(ctx, m.Partition)
+		newest, err := pm.src.Mover().NewestChange(ctx, m.Partition)
 		if err != nil {
 			return 0, err
 		}
@@ -65,7 +65,7 @@ func (r *Resharder) catchUpMove(ctx context.Context, job *Job, m *shard.Move, fi
 			return 0, nil
 		}
 	}
-	to, err := pm.src.SyncPoint(ctx, m.Partition)
+	to, err := pm.src.Mover().SyncPoint(ctx, m.Partition)
 	if err != nil {
 		return 0, err
 	}
@@ -77,7 +77,7 @@ func (r *Resharder) catchUpMove(ctx context.Context, job *Job, m *shard.Move, fi
 		return n, fmt.Errorf("partition %d: catch-up: %w", m.Partition, err)
 	}
 	m.CaughtUp = to
-	return n, r.saveMove(ctx, job, *m)
+	return n, j.r.saveMove(ctx, j.job, *m)
 }
 
 // catchUp replays the change log from (from, to]: copies the change rows and re-copies the
@@ -88,5 +88,5 @@ func (m *partitionMover) catchUp(ctx context.Context, from, to uint64) (int64, e
 	if err != nil {
 		return n, err
 	}
-	return n, m.src.CopyTouched(ctx, m.dst, m.partition, touched, m.chunk)
+	return n, m.src.Mover().CopyTouched(ctx, m.dst, m.partition, touched, m.chunk)
 }

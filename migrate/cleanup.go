@@ -19,7 +19,7 @@ type CleanupResult struct {
 // Cleanup deletes, in chunks, the rows that cutovers left behind on shards that no longer own
 // their partitions (fence moved_out). The fences stay, so stale writes remain refused.
 func (r *Resharder) Cleanup(ctx context.Context) ([]CleanupResult, error) {
-	if _, err := r.meta.ActiveJobID(ctx); err == nil {
+	if _, err := r.meta.Jobs().ActiveJobID(ctx); err == nil {
 		return nil, errors.New("a resharding job is still active; finish it first")
 	} else if !errors.Is(err, shard.ErrNoJob) {
 		return nil, err
@@ -39,7 +39,7 @@ func (r *Resharder) Cleanup(ctx context.Context) ([]CleanupResult, error) {
 		if err != nil {
 			return out, err
 		}
-		fences, err := st.Fences(ctx)
+		fences, err := st.Mover().Fences(ctx)
 		if err != nil {
 			if top.Shards[name].State == inventory.ShardRemoved {
 				continue // a removed shard may be gone already
@@ -51,7 +51,7 @@ func (r *Resharder) Cleanup(ctx context.Context) ([]CleanupResult, error) {
 			if owner, _ := top.Map.Owner(p); state != inventory.FenceMovedOut || owner == name {
 				continue
 			}
-			n, err := st.PurgePartition(ctx, p, r.opts.ChunkRows)
+			n, err := st.Mover().PurgePartition(ctx, p, r.opts.ChunkRows)
 			res.Rows += n
 			if err != nil {
 				return append(out, res), err

@@ -12,10 +12,11 @@ import (
 	"github.com/shardstock/shardstock/shard"
 )
 
-// ShardSpec names a shard and its DSN.
+// ShardSpec names a shard and its DSN. In a job's persisted spec only the name is kept (the
+// DSN lives in the shard registry); specs written before carry the DSN too.
 type ShardSpec struct {
-	Name string
-	DSN  string
+	Name string `json:"name"`
+	DSN  string `json:"dsn,omitempty"`
 }
 
 // InitCluster creates a cluster: meta schema, every shard's schema, the initial partition map
@@ -68,7 +69,7 @@ func InitCluster(ctx context.Context, metaDSN string, partitions int, shards []S
 				owned = append(owned, p)
 			}
 		}
-		return st.SetFences(ctx, inventory.FenceOwned, owned)
+		return st.Mover().SetFences(ctx, inventory.FenceOwned, owned)
 	})
 	if err := JoinResults(results); err != nil {
 		return shard.Topology{}, err

@@ -21,13 +21,13 @@ import (
 
 // prepareTargets fences the pending moves' partitions importing on their targets, clears what
 // an earlier era left there, and marks the moves importing.
-func (r *Resharder) prepareTargets(ctx context.Context, job *Job) error {
+func (j *jobRun) prepareTargets(ctx context.Context) error {
 	byTarget := map[string][]*shard.Move{}
-	for _, m := range movesIn(job, inventory.MovePending) {
+	for _, m := range movesIn(j.job, inventory.MovePending) {
 		byTarget[m.To] = append(byTarget[m.To], m)
 	}
 	for to, ms := range byTarget {
-		st, err := r.store(to)
+		st, err := j.r.store(to)
 		if err != nil {
 			return err
 		}
@@ -35,21 +35,21 @@ func (r *Resharder) prepareTargets(ctx context.Context, job *Job) error {
 		for i, m := range ms {
 			ps[i] = m.Partition
 		}
-		if err := st.SetFences(ctx, inventory.FenceImporting, ps); err != nil {
+		if err := st.Mover().SetFences(ctx, inventory.FenceImporting, ps); err != nil {
 			return fmt.Errorf("fence %s importing: %w", to, err)
 		}
-		dirty, err := st.PartitionsWithRows(ctx, ps)
+		dirty, err := st.Mover().PartitionsWithRows(ctx, ps)
 		if err != nil {
 			return fmt.Errorf("shard %s: %w", to, err)
 		}
 		for _, m := range ms {
 			if dirty[m.Partition] {
-				if _, err := st.PurgePartition(ctx, m.Partition, 5000); err != nil {
+				if _, err := st.Mover().PurgePartition(ctx, m.Partition, 5000); err != nil {
 					return fmt.Errorf("clear partition %d on %s: %w", m.Partition, to, err)
 				}
 			}
 			m.State = inventory.MoveImporting
-			if err := r.saveMove(ctx, job, *m); err != nil {
+			if err := j.r.saveMove(ctx, j.job, *m); err != nil {
 				return err
 			}
 		}
@@ -58,14 +58,20 @@ func (r *Resharder) prepareTargets(ctx context.Context, job *Job) error {
 }
 
 // copyMoves copies every importing move, Parallel at once, reporting progress twice a second.
-func (r *Resharder) copyMoves(ctx context.Context, job *Job) error {
-	stop := r.reportWhileCopying(job)
-	defer stop()
-	lim := r.limiter(job)
+// mu guards job.Moves between the copy workers, which update their moves, and the reporter,
+// which reads them all.
+func (j *jobRun) copyMoves(ctx context.Context) error {
 	var mu sync.Mutex
+	stop := j.reportWhileCopying(func() Progress {
+		mu.Lock()
+		defer mu.Unlock()
+		return j.job.Summary()
+	})
+	defer stop()
+	lim := j.limiter()
 	var copiedOne atomic.Bool
-	return r.eachMove(ctx, movesIn(job, inventory.MoveImporting), func(ctx context.Context, m *shard.Move) error {
-		wm, n, err := r.copyMove(ctx, m, lim)
+	return j.eachMove(ctx, movesIn(j.job, inventory.MoveImporting), func(ctx context.Context, m *shard.Move) error {
+		wm, n, err := j.copyMove(ctx, m, lim)
 		if err != nil {
 			return err
 		}
@@ -73,11 +79,11 @@ func (r *Resharder) copyMoves(ctx context.Context, job *Job) error {
 		m.State, m.Watermark, m.CaughtUp, m.RowsCopied = inventory.MoveCopied, wm, wm, n
 		snapshot := *m
 		mu.Unlock()
-		if err := r.saveMove(ctx, job, snapshot); err != nil {
+		if err := j.r.saveMove(ctx, j.job, snapshot); err != nil {
 			return err
 		}
 		if !copiedOne.Swap(true) {
-			return r.failpoint("mid_copy")
+			return j.r.failpoint("mid_copy")
 		}
 		return nil
 	})
@@ -96,17 +102,18 @@ func movesIn(job *Job, state inventory.MoveState) []*shard.Move {
 
 // eachMove runs fn for every move, Parallel at once; the first error cancels the others' ctx
 // and is returned.
-func (r *Resharder) eachMove(ctx context.Context, moves []*shard.Move, fn func(ctx context.Context, m *shard.Move) error) error {
+func (j *jobRun) eachMove(ctx context.Context, moves []*shard.Move, fn func(ctx context.Context, m *shard.Move) error) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.opts.Parallel)
+	g.SetLimit(j.r.opts.Parallel)
 	for _, m := range moves {
 		g.Go(func() error { return fn(gctx, m) })
 	}
 	return g.Wait()
 }
 
-// reportWhileCopying sends the copy's progress twice a second until the returned stop is called.
-func (r *Resharder) reportWhileCopying(job *Job) (stop func()) {
+// reportWhileCopying sends the copy's progress, as summary returns it, twice a second until the
+// returned stop is called.
+func (j *jobRun) reportWhileCopying(summary func() Progress) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -119,7 +126,7 @@ func (r *Resharder) reportWhileCopying(job *Job) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				r.progress("copy", job)
+				j.report("copy", summary())
 			}
 		}
 	}()
@@ -131,12 +138,12 @@ func (r *Resharder) reportWhileCopying(job *Job) (stop func()) {
 
 // copyMove takes the move's sync point on its source and copies the partition up to it; it
 // returns the watermark and the rows copied.
-func (r *Resharder) copyMove(ctx context.Context, m *shard.Move, lim *rate.Limiter) (uint64, int64, error) {
-	pm, err := r.mover(m, lim)
+func (j *jobRun) copyMove(ctx context.Context, m *shard.Move, lim *rate.Limiter) (uint64, int64, error) {
+	pm, err := j.mover(m, lim)
 	if err != nil {
 		return 0, 0, err
 	}
-	wm, err := pm.src.SyncPoint(ctx, m.Partition)
+	wm, err := pm.src.Mover().SyncPoint(ctx, m.Partition)
 	if err != nil {
 		return 0, 0, fmt.Errorf("partition %d: watermark: %w", m.Partition, err)
 	}
@@ -148,11 +155,11 @@ func (r *Resharder) copyMove(ctx context.Context, m *shard.Move, lim *rate.Limit
 }
 
 // limiter is the job's copy rate limit over all workers (nil: unlimited).
-func (r *Resharder) limiter(job *Job) *rate.Limiter {
-	if job.Spec.MaxRowsPerSec <= 0 {
+func (j *jobRun) limiter() *rate.Limiter {
+	if j.job.Spec.MaxRowsPerSec <= 0 {
 		return nil
 	}
-	return rate.NewLimiter(rate.Limit(job.Spec.MaxRowsPerSec), max(job.Spec.MaxRowsPerSec/10, r.opts.ChunkRows))
+	return rate.NewLimiter(rate.Limit(j.job.Spec.MaxRowsPerSec), max(j.job.Spec.MaxRowsPerSec/10, j.r.opts.ChunkRows))
 }
 
 // partitionMover copies one partition from a source shard to a target shard.
@@ -164,17 +171,17 @@ type partitionMover struct {
 	copied    func(n int) // progress callback
 }
 
-func (r *Resharder) mover(m *shard.Move, lim *rate.Limiter) (*partitionMover, error) {
-	src, err := r.store(m.From)
+func (j *jobRun) mover(m *shard.Move, lim *rate.Limiter) (*partitionMover, error) {
+	src, err := j.r.store(m.From)
 	if err != nil {
 		return nil, err
 	}
-	dst, err := r.store(m.To)
+	dst, err := j.r.store(m.To)
 	if err != nil {
 		return nil, err
 	}
-	return &partitionMover{src: src, dst: dst, partition: m.Partition, chunk: r.opts.ChunkRows,
-		limiter: lim, copied: func(n int) { r.copied.Add(int64(n)) }}, nil
+	return &partitionMover{src: src, dst: dst, partition: m.Partition, chunk: j.r.opts.ChunkRows,
+		limiter: lim, copied: func(n int) { j.copied.Add(int64(n)) }}, nil
 }
 
 // wait counts n copied rows and waits for the rate limit.
@@ -207,7 +214,7 @@ func (m *partitionMover) copyAll(ctx context.Context, watermark uint64) (int64, 
 func (m *partitionMover) copyTable(ctx context.Context, t shard.Table) (int64, error) {
 	var after shard.Cursor
 	return m.inChunks(ctx, func() (n int, err error) {
-		n, after, err = m.src.CopyChunk(ctx, m.dst, t, m.partition, after, m.chunk)
+		n, after, err = m.src.Mover().CopyChunk(ctx, m.dst, t, m.partition, after, m.chunk)
 		return n, err
 	})
 }
@@ -216,7 +223,7 @@ func (m *partitionMover) copyTable(ctx context.Context, t shard.Table) (int64, e
 // touched (when not nil).
 func (m *partitionMover) copyChanges(ctx context.Context, from, to uint64, touched *shard.Touched) (int64, error) {
 	return m.inChunks(ctx, func() (n int, err error) {
-		n, from, err = m.src.CopyChanges(ctx, m.dst, m.partition, from, to, m.chunk, touched)
+		n, from, err = m.src.Mover().CopyChanges(ctx, m.dst, m.partition, from, to, m.chunk, touched)
 		return n, err
 	})
 }

@@ -16,35 +16,35 @@ import (
 // owner. A batch whose checks fail gets its source fences back and stops the job.
 
 // cutoverAll cuts over every move not done yet, CutoverBatch partitions at a time.
-func (r *Resharder) cutoverAll(ctx context.Context, job *Job) error {
+func (j *jobRun) cutoverAll(ctx context.Context) error {
 	var pending []*shard.Move
-	for i := range job.Moves {
-		if job.Moves[i].State != inventory.MoveDone {
-			pending = append(pending, &job.Moves[i])
+	for i := range j.job.Moves {
+		if j.job.Moves[i].State != inventory.MoveDone {
+			pending = append(pending, &j.job.Moves[i])
 		}
 	}
-	for start := 0; start < len(pending); start += r.opts.CutoverBatch {
-		batch := pending[start:min(start+r.opts.CutoverBatch, len(pending))]
-		if err := r.cutover(ctx, job, batch); err != nil {
+	for start := 0; start < len(pending); start += j.r.opts.CutoverBatch {
+		batch := pending[start:min(start+j.r.opts.CutoverBatch, len(pending))]
+		if err := j.cutover(ctx, batch); err != nil {
 			return err
 		}
-		r.progress("cutover", job)
+		j.progress("cutover")
 	}
 	return nil
 }
 
 // markPublished marks done the moves whose partition the published map already gives to the
 // target (a crash after publishing a batch leaves them unmarked).
-func (r *Resharder) markPublished(ctx context.Context, job *Job) error {
-	top, err := r.meta.Load(ctx)
+func (j *jobRun) markPublished(ctx context.Context) error {
+	top, err := j.r.meta.Load(ctx)
 	if err != nil {
 		return err
 	}
-	for i := range job.Moves {
-		m := &job.Moves[i]
+	for i := range j.job.Moves {
+		m := &j.job.Moves[i]
 		if owner, _ := top.Map.Owner(m.Partition); m.State != inventory.MoveDone && owner == m.To {
 			m.State = inventory.MoveDone
-			if err := r.saveMove(ctx, job, *m); err != nil {
+			if err := j.r.saveMove(ctx, j.job, *m); err != nil {
 				return err
 			}
 		}
@@ -53,7 +53,7 @@ func (r *Resharder) markPublished(ctx context.Context, job *Job) error {
 }
 
 // cutover moves one batch of partitions to their targets.
-func (r *Resharder) cutover(ctx context.Context, job *Job, batch []*shard.Move) error {
+func (j *jobRun) cutover(ctx context.Context, batch []*shard.Move) error {
 	start := time.Now()
 	bySource := map[string][]int{}
 	byTarget := map[string][]int{}
@@ -61,46 +61,46 @@ func (r *Resharder) cutover(ctx context.Context, job *Job, batch []*shard.Move) 
 		bySource[m.From] = append(bySource[m.From], m.Partition)
 		byTarget[m.To] = append(byTarget[m.To], m.Partition)
 	}
-	if err := r.setFences(ctx, bySource, inventory.FenceMovedOut); err != nil {
+	if err := j.setFences(ctx, bySource, inventory.FenceMovedOut); err != nil {
 		return err
 	}
-	if err := r.failpoint("fence_flipped"); err != nil {
+	if err := j.r.failpoint("fence_flipped"); err != nil {
 		return err
 	}
 	// Final catch-up, key tables and checksums, for every partition of the batch in parallel:
 	// this is the write pause, so it must be short.
-	err := r.eachMove(ctx, batch, func(ctx context.Context, m *shard.Move) error { return r.finalSync(ctx, job, m) })
+	err := j.eachMove(ctx, batch, func(ctx context.Context, m *shard.Move) error { return j.finalSync(ctx, m) })
 	if err != nil {
-		return r.revert(ctx, bySource, err)
+		return j.revert(ctx, bySource, err)
 	}
-	if err := r.setFences(ctx, byTarget, inventory.FenceOwned); err != nil {
-		return r.revert(ctx, bySource, err)
+	if err := j.setFences(ctx, byTarget, inventory.FenceOwned); err != nil {
+		return j.revert(ctx, bySource, err)
 	}
-	if err := r.publish(ctx, batch); err != nil {
+	if err := j.publish(ctx, batch); err != nil {
 		return err
 	}
-	if err := r.failpoint("topology_published"); err != nil {
+	if err := j.r.failpoint("topology_published"); err != nil {
 		return err
 	}
 	pause := int(time.Since(start).Milliseconds())
 	for _, m := range batch {
 		m.State, m.PauseMillis = inventory.MoveDone, pause
-		if err := r.saveMove(ctx, job, *m); err != nil {
+		if err := j.r.saveMove(ctx, j.job, *m); err != nil {
 			return err
 		}
 	}
-	r.opts.Log.Info("cutover batch done", "job", job.ID, "partitions", len(batch), "pause_ms", pause)
+	j.r.opts.Log.Info("cutover batch done", "job", j.job.ID, "partitions", len(batch), "pause_ms", pause)
 	return nil
 }
 
 // setFences sets the fences of the partitions on each shard to state.
-func (r *Resharder) setFences(ctx context.Context, byShard map[string][]int, state inventory.FenceState) error {
+func (j *jobRun) setFences(ctx context.Context, byShard map[string][]int, state inventory.FenceState) error {
 	for name, ps := range byShard {
-		st, err := r.store(name)
+		st, err := j.r.store(name)
 		if err != nil {
 			return err
 		}
-		if err := st.SetFences(ctx, state, ps); err != nil {
+		if err := st.Mover().SetFences(ctx, state, ps); err != nil {
 			if state == inventory.FenceMovedOut {
 				return fmt.Errorf("fence %s moved_out: %w", name, err)
 			}
@@ -112,9 +112,9 @@ func (r *Resharder) setFences(ctx context.Context, byShard map[string][]int, sta
 
 // revert gives the sources back the batch's partitions that the map still gives them (their
 // fences owned again) and returns cause.
-func (r *Resharder) revert(ctx context.Context, bySource map[string][]int, cause error) error {
+func (j *jobRun) revert(ctx context.Context, bySource map[string][]int, cause error) error {
 	rctx := context.WithoutCancel(ctx)
-	top, terr := r.meta.Load(rctx)
+	top, terr := j.r.meta.Load(rctx)
 	for from, ps := range bySource {
 		var back []int
 		for _, p := range ps {
@@ -122,19 +122,19 @@ func (r *Resharder) revert(ctx context.Context, bySource map[string][]int, cause
 				back = append(back, p)
 			}
 		}
-		if st, err := r.store(from); err == nil && len(back) > 0 {
-			_ = st.SetFences(rctx, inventory.FenceOwned, back)
+		if st, err := j.r.store(from); err == nil && len(back) > 0 {
+			_ = st.Mover().SetFences(rctx, inventory.FenceOwned, back)
 		}
 	}
 	return cause
 }
 
 // finalSync brings one fenced partition's target exactly level with its source and proves it.
-func (r *Resharder) finalSync(ctx context.Context, job *Job, m *shard.Move) error {
-	if _, err := r.catchUpMove(ctx, job, m, true); err != nil {
+func (j *jobRun) finalSync(ctx context.Context, m *shard.Move) error {
+	if _, err := j.catchUpMove(ctx, m, true); err != nil {
 		return err
 	}
-	pm, err := r.mover(m, nil)
+	pm, err := j.mover(m, nil)
 	if err != nil {
 		return err
 	}
@@ -143,11 +143,11 @@ func (r *Resharder) finalSync(ctx context.Context, job *Job, m *shard.Move) erro
 			return fmt.Errorf("partition %d: %w", m.Partition, err)
 		}
 	}
-	a, err := pm.src.Checksum(ctx, m.Partition, m.From)
+	a, err := pm.src.Mover().Checksum(ctx, m.Partition, m.From)
 	if err != nil {
 		return err
 	}
-	b, err := pm.dst.Checksum(ctx, m.Partition, m.From)
+	b, err := pm.dst.Mover().Checksum(ctx, m.Partition, m.From)
 	if err != nil {
 		return err
 	}
@@ -159,9 +159,9 @@ func (r *Resharder) finalSync(ctx context.Context, job *Job, m *shard.Move) erro
 
 // publish writes the next topology version with the batch's partitions on their targets
 // (nothing when an earlier attempt already published them).
-func (r *Resharder) publish(ctx context.Context, batch []*shard.Move) error {
+func (j *jobRun) publish(ctx context.Context, batch []*shard.Move) error {
 	for attempt := 0; attempt < 5; attempt++ {
-		top, err := r.meta.Load(ctx)
+		top, err := j.r.meta.Load(ctx)
 		if err != nil {
 			return err
 		}
@@ -176,7 +176,7 @@ func (r *Resharder) publish(ctx context.Context, batch []*shard.Move) error {
 		if !changed {
 			return nil
 		}
-		if _, err := r.meta.PublishMap(ctx, top.Version, mp, fmt.Sprintf("reshard: %d partitions", len(batch))); err == nil {
+		if _, err := j.r.meta.PublishMap(ctx, top.Version, mp, fmt.Sprintf("reshard: %d partitions", len(batch))); err == nil {
 			return nil
 		} else if attempt == 4 {
 			return err

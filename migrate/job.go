@@ -13,7 +13,9 @@ import (
 // The state tracker: a job and its moves as persisted in the metadata store (shard.Meta's job
 // rows), so that every step can be resumed from wherever a crash left it.
 
-// JobSpec is what a job changes, persisted so that every step can be resumed.
+// JobSpec is what a job changes, persisted so that every step can be resumed. It holds no DSN:
+// the shards it adds are registered in the metadata store's shard registry when the job is
+// created, and their DSNs are read from there.
 type JobSpec struct {
 	Add            []ShardSpec `json:"add"`
 	Remove         []string    `json:"remove"`
@@ -38,7 +40,7 @@ type Job struct {
 
 // LoadJob returns job id (0: the latest job), or shard.ErrNoJob.
 func LoadJob(ctx context.Context, meta *shard.Meta, id int64) (Job, error) {
-	rec, err := meta.Job(ctx, id)
+	rec, err := meta.Jobs().Job(ctx, id)
 	if err != nil {
 		return Job{}, err
 	}
@@ -50,9 +52,16 @@ func LoadJob(ctx context.Context, meta *shard.Meta, id int64) (Job, error) {
 	return j, nil
 }
 
-// createJob persists a planned job: its spec and one pending move a partition (with the plan's
-// row estimate).
+// createJob persists a planned job: its spec (the added shards by name only), one pending move a
+// partition (with the plan's row estimate), and the added shards in the shard registry.
 func createJob(ctx context.Context, meta *shard.Meta, plan Plan, spec JobSpec) (int64, error) {
+	adds := make([]shard.Info, len(spec.Add))
+	names := make([]ShardSpec, len(spec.Add))
+	for i, a := range spec.Add {
+		adds[i] = shard.Info{Name: a.Name, DSN: a.DSN, State: inventory.ShardActive}
+		names[i] = ShardSpec{Name: a.Name}
+	}
+	spec.Add = names
 	data, err := json.Marshal(spec)
 	if err != nil {
 		return 0, err
@@ -61,7 +70,41 @@ func createJob(ctx context.Context, meta *shard.Meta, plan Plan, spec JobSpec) (
 	for i, m := range plan.Moves {
 		moves[i] = shard.Move{Partition: m.Partition, From: m.From, To: m.To, RowsEstimate: m.Rows}
 	}
-	return meta.CreateJob(ctx, plan.FromVersion, data, moves)
+	return meta.Jobs().CreateJob(ctx, plan.FromVersion, data, moves, adds)
+}
+
+// adoptLegacySpec moves the DSNs that a spec written by an earlier version holds into the shard
+// registry and rewrites the spec without them. A spec without DSNs is left alone.
+func adoptLegacySpec(ctx context.Context, meta *shard.Meta, job *Job) error {
+	legacy := false
+	for _, a := range job.Spec.Add {
+		legacy = legacy || a.DSN != ""
+	}
+	if !legacy {
+		return nil
+	}
+	spec := job.Spec
+	spec.Add = make([]ShardSpec, len(job.Spec.Add))
+	for i, a := range job.Spec.Add {
+		spec.Add[i] = ShardSpec{Name: a.Name}
+		if a.DSN == "" {
+			continue
+		}
+		// What joining does (again, for a job that got past it): the shard is active, owning
+		// nothing until a cutover.
+		if err := meta.RegisterShard(ctx, shard.Info{Name: a.Name, DSN: a.DSN, State: inventory.ShardActive}); err != nil {
+			return err
+		}
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	if err := meta.Jobs().SetJobSpec(ctx, job.ID, data); err != nil {
+		return err
+	}
+	job.Spec = spec
+	return nil
 }
 
 // Progress summarises a job for status output.

@@ -127,7 +127,7 @@ func (r *Resharder) partitionRows(ctx context.Context, top shard.Topology) (map[
 		if err != nil {
 			return nil, err
 		}
-		counts, err := st.ProductCounts(ctx)
+		counts, err := st.Mover().ProductCounts(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("shard %s: %w", name, err)
 		}

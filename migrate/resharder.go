@@ -48,15 +48,22 @@ func (o *ReshardOptions) defaults() {
 
 // Resharder runs resharding jobs: the online mover of ARCHITECTURE.md. Every step is
 // idempotent and its progress persisted, so Run resumes a job from wherever a crash left it.
-// The steps live one per file: plan.go, copy.go, catchup.go, cutover.go, abort.go, cleanup.go;
-// job.go is the persisted state.
+// The Resharder holds the connections and the entry points (plan.go, abort.go, cleanup.go;
+// job.go is the persisted state); each Run hands the job to a jobRun, whose steps live one per
+// file: copy.go, catchup.go, cutover.go.
 type Resharder struct {
 	meta   *shard.Meta
 	opts   ReshardOptions
 	mu     sync.Mutex
 	stores map[string]*shard.Store
-	dsns   map[string]string
-	copied atomic.Int64
+}
+
+// jobRun is one run of a job: the steps that take it from where it stands to done (copy.go,
+// catchup.go, cutover.go), over the Resharder's connections. Run builds one per call.
+type jobRun struct {
+	r      *Resharder
+	job    *Job
+	copied atomic.Int64 // rows copied in this job so far (progress)
 }
 
 // NewResharder connects to the metadata store.
@@ -66,7 +73,7 @@ func NewResharder(metaDSN string, opts ReshardOptions) (*Resharder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Resharder{meta: meta, opts: opts, stores: map[string]*shard.Store{}, dsns: map[string]string{}}, nil
+	return &Resharder{meta: meta, opts: opts, stores: map[string]*shard.Store{}}, nil
 }
 
 // Close closes every connection.
@@ -89,33 +96,21 @@ func (r *Resharder) store(name string) (*shard.Store, error) {
 	if st, ok := r.stores[name]; ok {
 		return st, nil
 	}
-	dsn, ok := r.dsns[name]
-	if !ok {
-		top, err := r.meta.Load(context.Background())
-		if err != nil {
-			return nil, err
-		}
-		info, ok := top.Shards[name]
-		if !ok {
-			return nil, fmt.Errorf("unknown shard %q", name)
-		}
-		dsn = info.DSN
+	top, err := r.meta.Load(context.Background())
+	if err != nil {
+		return nil, err
 	}
+	info, ok := top.Shards[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown shard %q", name)
+	}
+	dsn := info.DSN
 	st, err := shard.Open(name, dsn, shard.PoolOptions{MaxOpen: 2*r.opts.Parallel + 4})
 	if err != nil {
 		return nil, err
 	}
 	r.stores[name] = st
 	return st, nil
-}
-
-// addShards makes the shards a job adds reachable by name before they join the topology.
-func (r *Resharder) addShards(add []ShardSpec) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, a := range add {
-		r.dsns[a.Name] = a.DSN
-	}
 }
 
 func (r *Resharder) failpoint(step string) error {
@@ -128,18 +123,25 @@ func (r *Resharder) failpoint(step string) error {
 	return nil
 }
 
-func (r *Resharder) progress(phase string, job *Job) {
-	if r.opts.OnProgress == nil {
+// progress reports the job's figures at a phase (no copy worker may be running).
+func (j *jobRun) progress(phase string) {
+	if j.r.opts.OnProgress != nil {
+		j.report(phase, j.job.Summary())
+	}
+}
+
+// report sends p, with the rows copied so far, to OnProgress.
+func (j *jobRun) report(phase string, p Progress) {
+	if j.r.opts.OnProgress == nil {
 		return
 	}
-	p := job.Summary()
-	p.RowsCopied = r.copied.Load()
-	r.opts.OnProgress(phase, p)
+	p.RowsCopied = j.copied.Load()
+	j.r.opts.OnProgress(phase, p)
 }
 
 // saveMove persists a move's state and progress.
 func (r *Resharder) saveMove(ctx context.Context, job *Job, m shard.Move) error {
-	return r.meta.UpdateMove(ctx, job.ID, m)
+	return r.meta.Jobs().UpdateMove(ctx, job.ID, m)
 }
 
 // Create plans the change and persists it as a new job (one active job at a time).
@@ -151,7 +153,6 @@ func (r *Resharder) Create(ctx context.Context, add []ShardSpec, remove []string
 		if err := shard.MigrateUp(ctx, a.DSN, shard.StoreSchema); err != nil {
 			return Job{}, fmt.Errorf("migrate new shard %s: %w", a.Name, err)
 		}
-		r.addShards([]ShardSpec{a})
 	}
 	plan, err := r.Plan(ctx, add, remove)
 	if err != nil {
@@ -190,14 +191,16 @@ func (r *Resharder) Run(ctx context.Context, id int64) (Job, error) {
 	case inventory.JobAborted:
 		return job, fmt.Errorf("job %d was aborted", id)
 	}
-	r.addShards(job.Spec.Add)
-	if err := r.meta.SetJobState(ctx, id, inventory.JobRunning, ""); err != nil {
+	if err := adoptLegacySpec(ctx, r.meta, &job); err != nil {
 		return job, err
 	}
-	err = r.run(ctx, &job)
+	if err := r.meta.Jobs().SetJobState(ctx, id, inventory.JobRunning, ""); err != nil {
+		return job, err
+	}
+	err = (&jobRun{r: r, job: &job}).run(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
-			_ = r.meta.SetJobState(context.WithoutCancel(ctx), id, inventory.JobRunning, err.Error())
+			_ = r.meta.Jobs().SetJobState(context.WithoutCancel(ctx), id, inventory.JobRunning, err.Error())
 		}
 		return job, err
 	}
@@ -205,70 +208,79 @@ func (r *Resharder) Run(ctx context.Context, id int64) (Job, error) {
 }
 
 // run takes a job through its steps; each one skips what an earlier run finished.
-func (r *Resharder) run(ctx context.Context, job *Job) error {
-	log := r.opts.Log.With("job", job.ID)
+func (j *jobRun) run(ctx context.Context) error {
+	log := j.r.opts.Log.With("job", j.job.ID)
 	// 1. New shards get the schema and join the topology (owning nothing yet).
-	if err := r.joinNewShards(ctx, job); err != nil {
+	if err := j.joinNewShards(ctx); err != nil {
 		return err
 	}
 	// A crash after publishing a batch leaves its moves unmarked: the map is the truth. Such a
 	// partition now takes writes on its target, so it must never be copied or caught up again.
-	if err := r.markPublished(ctx, job); err != nil {
+	if err := j.markPublished(ctx); err != nil {
 		return err
 	}
-	r.copied.Store(0)
-	for _, m := range job.Moves {
-		r.copied.Add(m.RowsCopied)
+	j.copied.Store(0)
+	for _, m := range j.job.Moves {
+		j.copied.Add(m.RowsCopied)
 	}
 	// 2. Targets: fence importing and clear leftovers of an earlier era.
-	if err := r.prepareTargets(ctx, job); err != nil {
+	if err := j.prepareTargets(ctx); err != nil {
 		return err
 	}
-	r.progress("importing", job)
+	j.progress("importing")
 	// 3. Copy, in parallel.
-	log.Info("copying", "partitions", len(job.Moves), "parallel", r.opts.Parallel)
-	if err := r.copyMoves(ctx, job); err != nil {
+	log.Info("copying", "partitions", len(j.job.Moves), "parallel", j.r.opts.Parallel)
+	if err := j.copyMoves(ctx); err != nil {
 		return err
 	}
-	r.progress("catchup", job)
+	j.progress("catchup")
 	// 4. Catch up from the change log until the lag is small.
-	if err := r.catchUpRounds(ctx, job); err != nil {
+	if err := j.catchUpRounds(ctx); err != nil {
 		return err
 	}
-	r.progress("cutover", job)
+	j.progress("cutover")
 	// 5. Cut over in small batches.
-	if err := r.cutoverAll(ctx, job); err != nil {
+	if err := j.cutoverAll(ctx); err != nil {
 		return err
 	}
 	// 6. Removed shards leave the topology.
-	if err := r.retireRemoved(ctx, job); err != nil {
+	if err := j.retireRemoved(ctx); err != nil {
 		return err
 	}
-	if err := r.meta.SetJobState(ctx, job.ID, inventory.JobDone, ""); err != nil {
+	if err := j.r.meta.Jobs().SetJobState(ctx, j.job.ID, inventory.JobDone, ""); err != nil {
 		return err
 	}
-	job.State = inventory.JobDone
-	r.progress("done", job)
-	log.Info("resharding done", "partitions", len(job.Moves))
+	j.job.State = inventory.JobDone
+	j.progress("done")
+	log.Info("resharding done", "partitions", len(j.job.Moves))
 	return nil
 }
 
-// joinNewShards migrates the job's new shards and registers them, active and owning nothing.
-func (r *Resharder) joinNewShards(ctx context.Context, job *Job) error {
-	for _, a := range job.Spec.Add {
-		if err := shard.MigrateUp(ctx, a.DSN, shard.StoreSchema); err != nil {
-			return fmt.Errorf("migrate new shard %s: %w", a.Name, err)
+// joinNewShards migrates the job's new shards (registered, active and owning nothing, since the
+// job was created).
+func (j *jobRun) joinNewShards(ctx context.Context) error {
+	if len(j.job.Spec.Add) == 0 {
+		return nil
+	}
+	top, err := j.r.meta.Load(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range j.job.Spec.Add {
+		info, ok := top.Shards[a.Name]
+		if !ok {
+			return fmt.Errorf("new shard %s is not in the shard registry", a.Name)
 		}
-		if err := r.meta.RegisterShard(ctx, shard.Info{Name: a.Name, DSN: a.DSN, State: inventory.ShardActive}); err != nil {
-			return err
+		if err := shard.MigrateUp(ctx, info.DSN, shard.StoreSchema); err != nil {
+			return fmt.Errorf("migrate new shard %s: %w", a.Name, err)
 		}
 	}
 	return nil
 }
 
 // retireRemoved marks the job's removed shards removed once they own no partition.
-func (r *Resharder) retireRemoved(ctx context.Context, job *Job) error {
-	top, err := r.meta.Load(ctx)
+func (j *jobRun) retireRemoved(ctx context.Context) error {
+	top, err := j.r.meta.Load(ctx)
 	if err != nil {
 		return err
 	}
@@ -276,9 +288,9 @@ func (r *Resharder) retireRemoved(ctx context.Context, job *Job) error {
 	for _, o := range top.Map.Owners {
 		owners[o] = true
 	}
-	for _, name := range job.Spec.Remove {
+	for _, name := range j.job.Spec.Remove {
 		if !owners[name] {
-			if err := r.meta.SetShardState(ctx, name, inventory.ShardRemoved); err != nil {
+			if err := j.r.meta.SetShardState(ctx, name, inventory.ShardRemoved); err != nil {
 				return err
 			}
 		}

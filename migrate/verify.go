@@ -273,7 +273,7 @@ func (v *verifier) checkFences() {
 // cleanup) or being imported (a job's copy) are expected and skipped (counted as leftovers);
 // rows of a partition this shard never had are checked, and fail.
 func scanShard(ctx context.Context, st *shard.Store) (*shardScan, error) {
-	fences, err := st.Fences(ctx)
+	fences, err := st.Mover().Fences(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +286,7 @@ func scanShard(ctx context.Context, st *shard.Store) (*shardScan, error) {
 		}
 		return true
 	}
-	products, err := st.ProductLedgers(ctx)
+	products, err := st.Ledger().ProductLedgers(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,7 @@ func scanShard(ctx context.Context, st *shard.Store) (*shardScan, error) {
 			sc.products = append(sc.products, p)
 		}
 	}
-	hs, err := st.AllHeaders(ctx)
+	hs, err := st.Ledger().AllHeaders(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +304,7 @@ func scanShard(ctx context.Context, st *shard.Store) (*shardScan, error) {
 			sc.headers = append(sc.headers, headerRow{id: h.ID, status: h.Status, lines: h.Lines, shard: st.Name()})
 		}
 	}
-	lines, err := st.AllLines(ctx)
+	lines, err := st.Ledger().AllLines(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +313,7 @@ func scanShard(ctx context.Context, st *shard.Store) (*shardScan, error) {
 			sc.lines = append(sc.lines, lineRow{id: l.ReservationID, sku: l.SKU, status: l.Status, qty: l.Quantity, shard: st.Name()})
 		}
 	}
-	sc.changes, err = st.ChangeCount(ctx)
+	sc.changes, err = st.Ledger().ChangeCount(ctx)
 	return sc, err
 }
 

@@ -188,10 +188,9 @@ type AlertRepairs struct {
 // Total is the number of repairs of every kind.
 func (r AlertRepairs) Total() int { return r.Opened + r.Resolved + r.Relinked }
 
-func (r *AlertRepairs) add(o AlertRepairs) {
-	r.Opened += o.Opened
-	r.Resolved += o.Resolved
-	r.Relinked += o.Relinked
+// Plus returns the sum of r and o.
+func (r AlertRepairs) Plus(o AlertRepairs) AlertRepairs {
+	return AlertRepairs{r.Opened + o.Opened, r.Resolved + o.Resolved, r.Relinked + o.Relinked}
 }
 
 // applyAlerts brings p's alerts in line with its availability and threshold, trusting p's

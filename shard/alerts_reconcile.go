@@ -14,24 +14,24 @@ import (
 // Candidates are found with plain reads, batch at a time; each is repaired in its own small
 // transaction that locks the product row and re-evaluates it, so concurrent mutations and
 // other gateways' passes are safe. It returns what it fixed.
-func (s *Store) ReconcileAlerts(ctx context.Context, batch int) (AlertRepairs, error) {
+func (u *Upkeep) ReconcileAlerts(ctx context.Context, batch int) (AlertRepairs, error) {
 	var total AlertRepairs
 	for _, q := range []string{staleProductsQuery, orphanAlertsQuery} {
 		after := ""
 		for {
-			cands, err := s.alertCandidates(ctx, q, after, batch)
+			cands, err := u.alertCandidates(ctx, q, after, batch)
 			if err != nil {
 				return total, err
 			}
 			for _, c := range cands {
-				r, err := s.repairAlerts(ctx, c.sku, c.partition)
+				r, err := u.repairAlerts(ctx, c.sku, c.partition)
 				if inventory.IsCode(err, inventory.CodePartitionMoved) {
 					continue // moved away since the scan: its new owner repairs it
 				}
 				if err != nil {
 					return total, err
 				}
-				total.add(r)
+				total = total.Plus(r)
 			}
 			if len(cands) < batch {
 				break
@@ -72,9 +72,9 @@ type alertCandidate struct {
 	partition int
 }
 
-func (s *Store) alertCandidates(ctx context.Context, q, after string, limit int) ([]alertCandidate, error) {
+func (u *Upkeep) alertCandidates(ctx context.Context, q, after string, limit int) ([]alertCandidate, error) {
 	var out []alertCandidate
-	err := s.scanRows(ctx, s.db, q, []any{after, limit}, func(rows *sql.Rows) error {
+	err := u.s.scanRows(ctx, u.s.db, q, []any{after, limit}, func(rows *sql.Rows) error {
 		var c alertCandidate
 		err := rows.Scan(&c.sku, &c.partition)
 		out = append(out, c)
@@ -90,9 +90,9 @@ func (s *Store) alertCandidates(ctx context.Context, q, after string, limit int)
 // row, reads the SKU's active alerts (after the lock: every alert write of a product holds
 // it), adopts them as the product's record, then opens and resolves as maintainAlerts does.
 // Active alerts of a product that does not exist are resolved.
-func (s *Store) repairAlerts(ctx context.Context, sku string, partition int) (AlertRepairs, error) {
+func (u *Upkeep) repairAlerts(ctx context.Context, sku string, partition int) (AlertRepairs, error) {
 	var r AlertRepairs
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := u.s.inTx(ctx, func(tx *sql.Tx) error {
 		r = AlertRepairs{}
 		if err := checkFence(ctx, tx, partition); err != nil {
 			return err
@@ -125,7 +125,7 @@ func (s *Store) repairAlerts(ctx context.Context, sku string, partition int) (Al
 		if err != nil {
 			return err
 		}
-		r.add(n)
+		r = r.Plus(n)
 		// A kind whose record was wrong and that nothing opened or resolved was relinked.
 		if next.lowAlertID == cur.lowAlertID && cur.lowAlertID != p.lowAlertID {
 			r.Relinked++

@@ -225,7 +225,7 @@ func TestReconcileAlerts(t *testing.T) {
 	exec(`INSERT INTO products (sku, partition_id, name, category, scale, on_hand, reserved, low_stock_threshold, version, created_at, updated_at)
 		VALUES ('elsewhere', 2, 'x', '', 0, 0, 0, 10, 1, NOW(6), NOW(6))`)
 
-	r, err := st.ReconcileAlerts(ctx, 2) // a small batch: the pass pages
+	r, err := st.Upkeep().ReconcileAlerts(ctx, 2) // a small batch: the pass pages
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestReconcileAlerts(t *testing.T) {
 	exec("UPDATE stock_alerts SET status = 'resolved' WHERE sku = 'bulk'")
 	exec("INSERT INTO stock_alerts (id, partition_id, sku, kind, status, scale, available_at_open, threshold, opened_at, updated_at) " +
 		"VALUES ('a00001BULK00000000000000000000', 1, 'bulk', 'low_stock', 'open', 0, 7, 10, NOW(6), NOW(6))")
-	r, err = st.ReconcileAlerts(ctx, 100)
+	r, err = st.Upkeep().ReconcileAlerts(ctx, 100)
 	if err != nil || r != (shard.AlertRepairs{Relinked: 1}) {
 		t.Errorf("relink pass %+v %v", r, err)
 	}
@@ -257,7 +257,7 @@ func TestReconcileAlerts(t *testing.T) {
 	if err := db.QueryRow("SELECT low_alert_id FROM products WHERE sku = 'bulk'").Scan(&named); err != nil || named != "a00001BULK00000000000000000000" {
 		t.Errorf("bulk names %q %v", named, err)
 	}
-	if r, err := st.ReconcileAlerts(ctx, 100); err != nil || r.Total() != 0 {
+	if r, err := st.Upkeep().ReconcileAlerts(ctx, 100); err != nil || r.Total() != 0 {
 		t.Errorf("second pass %+v %v", r, err)
 	}
 	var zero int

@@ -18,15 +18,15 @@ import (
 // ledger_base, and the metadata store's archive lock.
 
 // LogHorizon returns the shard's clock and the highest seq of its change log, read together.
-func (s *Store) LogHorizon(ctx context.Context) (now time.Time, newest uint64, err error) {
-	err = s.db.QueryRowContext(ctx, "SELECT UTC_TIMESTAMP(6), (SELECT COALESCE(MAX(seq), 0) FROM changes)").Scan(&now, &newest)
-	return now, newest, s.classify(err)
+func (lg *Ledger) LogHorizon(ctx context.Context) (now time.Time, newest uint64, err error) {
+	err = lg.s.db.QueryRowContext(ctx, "SELECT UTC_TIMESTAMP(6), (SELECT COALESCE(MAX(seq), 0) FROM changes)").Scan(&now, &newest)
+	return now, newest, lg.s.classify(err)
 }
 
 // OwnedPartitions returns the partitions whose fence is owned on this shard, in order.
-func (s *Store) OwnedPartitions(ctx context.Context) ([]int, error) {
+func (m *Mover) OwnedPartitions(ctx context.Context) ([]int, error) {
 	out := []int{}
-	err := s.scanRows(ctx, s.db, "SELECT partition_id FROM partition_fence WHERE state = ? ORDER BY partition_id", []any{inventory.FenceOwned},
+	err := m.s.scanRows(ctx, m.s.db, "SELECT partition_id FROM partition_fence WHERE state = ? ORDER BY partition_id", []any{inventory.FenceOwned},
 		func(rows *sql.Rows) error {
 			var p int
 			err := rows.Scan(&p)
@@ -52,24 +52,24 @@ type ChangeSums struct {
 }
 
 // ArchivableSums sums the change rows of the range with from <= seq <= to.
-func (s *Store) ArchivableSums(ctx context.Context, r ArchiveRange, from, to uint64) (ChangeSums, error) {
+func (lg *Ledger) ArchivableSums(ctx context.Context, r ArchiveRange, from, to uint64) (ChangeSums, error) {
 	args := []any{from, to, r.SeqBelow, r.Cutoff}
 	for _, p := range r.Partitions {
 		args = append(args, p)
 	}
 	var sums ChangeSums
 	var first, last sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(delta_on_hand), 0), COALESCE(SUM(delta_reserved), 0), MIN(seq), MAX(seq)
+	err := lg.s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(delta_on_hand), 0), COALESCE(SUM(delta_reserved), 0), MIN(seq), MAX(seq)
 		FROM changes WHERE seq >= ? AND seq <= ? AND seq < ? AND created_at < ? AND partition_id IN (`+placeholders(len(r.Partitions))+")", args...).
 		Scan(&sums.Rows, &sums.SumOnHand, &sums.SumReserved, &first, &last)
 	sums.FromSeq, sums.ToSeq = uint64(first.Int64), uint64(last.Int64)
-	return sums, s.classify(err)
+	return sums, lg.s.classify(err)
 }
 
 // ChangesBefore returns up to limit change rows with after < seq < below created before cutoff,
 // of every partition, in seq order.
-func (s *Store) ChangesBefore(ctx context.Context, after, below uint64, cutoff time.Time, limit int) ([]ChangeRow, error) {
-	return s.readChanges(ctx, s.db, `SELECT `+changeColumns+` FROM changes
+func (lg *Ledger) ChangesBefore(ctx context.Context, after, below uint64, cutoff time.Time, limit int) ([]ChangeRow, error) {
+	return lg.s.readChanges(ctx, lg.s.db, `SELECT `+changeColumns+` FROM changes
 		WHERE seq > ? AND seq < ? AND created_at < ? ORDER BY seq LIMIT ?`, after, below, cutoff, limit)
 }
 
@@ -80,7 +80,7 @@ func (s *Store) ChangesBefore(ctx context.Context, after, below uint64, cutoff t
 // job is active: a job's copy takes the fences exclusively first, so it waits for this
 // transaction or guard sees it); then it requires every row to be in the log exactly as given.
 // guard's error and the failures of these checks are returned as they are.
-func (s *Store) DeleteArchived(ctx context.Context, rows []ChangeRow, guard func(context.Context) error) error {
+func (lg *Ledger) DeleteArchived(ctx context.Context, rows []ChangeRow, guard func(context.Context) error) error {
 	var partitions []int
 	seqs := make([]any, len(rows))
 	seen := map[int]bool{}
@@ -91,7 +91,7 @@ func (s *Store) DeleteArchived(ctx context.Context, rows []ChangeRow, guard func
 			partitions = append(partitions, c.PartitionID)
 		}
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return lg.s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := checkFence(ctx, tx, partitions...); inventory.IsCode(err, inventory.CodePartitionMoved) {
 			return keep(errors.New("a partition of these rows is no longer owned by the shard"))
 		} else if err != nil {
@@ -100,7 +100,7 @@ func (s *Store) DeleteArchived(ctx context.Context, rows []ChangeRow, guard func
 		if err := guard(ctx); err != nil {
 			return keep(err)
 		}
-		inDB, err := s.readChanges(ctx, tx, "SELECT "+changeColumns+" FROM changes WHERE seq IN ("+placeholders(len(seqs))+") FOR UPDATE", seqs...)
+		inDB, err := lg.s.readChanges(ctx, tx, "SELECT "+changeColumns+" FROM changes WHERE seq IN ("+placeholders(len(seqs))+") FOR UPDATE", seqs...)
 		if err != nil {
 			return err
 		}

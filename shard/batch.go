@@ -19,6 +19,9 @@ type BatchRequest struct {
 	// KeyDerived marks an id derived from an Idempotency-Key: it may exist already (a re-run).
 	// Random ids cannot collide, so a batch without key-derived ids skips that lookup.
 	KeyDerived bool
+	// Actor is who asked (the batch's transaction runs on no request's context); its change
+	// rows record it.
+	Actor inventory.Actor
 }
 
 // BatchResult is one request's own answer from a coalesced batch.
@@ -32,9 +35,14 @@ type BatchResult struct {
 // longer fits gets insufficient_stock with the availability it saw, later smaller ones may still
 // be served), then one conditional UPDATE applies the batch total and the headers, lines and
 // change rows are inserted together. Every request gets its own exact answer. An error return
-// (fence moved, shard unavailable) means nothing was applied for anyone.
+// (fence moved, shard unavailable) means nothing was applied for anyone. Each request's change
+// rows record its own Actor; rows derived from the batch as a whole (alerts) record ctx's actor,
+// or the first request's when ctx has none.
 func (s *Store) CreateLocalBatch(ctx context.Context, sku string, partition int, reqs []BatchRequest) ([]BatchResult, error) {
 	out := make([]BatchResult, len(reqs))
+	if len(reqs) > 0 {
+		ctx = batchActor(ctx, reqs[0].Actor)
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		clear(out) // a retried transaction starts over
 		if err := checkFence(ctx, tx, partition); err != nil {
@@ -89,6 +97,7 @@ type reserveBatch struct {
 	addReserved, addSold int64
 	headerArgs, lineArgs []any
 	changes              []change
+	actors               []inventory.Actor // of each change row
 }
 
 // serve serves the requests greedily in arrival order, writing each one's answer to out, and
@@ -145,6 +154,7 @@ func (b *reserveBatch) add(p batchProduct, partition int, r BatchRequest, units 
 	b.headerArgs = append(b.headerArgs, h.ID, h.Partition, h.OrderID, h.Status, string(lines), h.CommitRequested, h.ExpiresAt, now, now)
 	b.lineArgs = append(b.lineArgs, h.ID, p.sku, partition, units, lineStatus, now, now)
 	b.changes = append(b.changes, c, headerChange(h.Partition, h.ID, status))
+	b.actors = append(b.actors, r.Actor, r.Actor)
 	b.count++
 	return h, nil
 }
@@ -169,7 +179,16 @@ func (b reserveBatch) apply(ctx context.Context, tx *sql.Tx, sku string) error {
 			created_at, updated_at) VALUES `, "(?,?,?,?,?,?,?)", b.count, ""), b.lineArgs...); err != nil {
 		return err
 	}
-	return insertChanges(ctx, tx, b.changes...)
+	return insertChangesBy(ctx, tx, b.actors, b.changes)
+}
+
+// batchActor returns ctx with first as its actor unless ctx has one: the actor of the rows a
+// coalesced batch derives as a whole.
+func batchActor(ctx context.Context, first inventory.Actor) context.Context {
+	if inventory.ActorFrom(ctx) != (inventory.Actor{}) {
+		return ctx
+	}
+	return inventory.WithActor(ctx, first)
 }
 
 func existingHeaders(ctx context.Context, tx *sql.Tx, reqs []BatchRequest) (map[string]bool, error) {
@@ -204,6 +223,7 @@ type SettleRequest struct {
 	ID            string
 	Action        LineAction // commit or release
 	UnexpiredOnly bool       // commits only before expiry
+	Actor         inventory.Actor
 }
 
 // SettleResult is one settle's answer: the header after the attempt and whether this batch
@@ -221,8 +241,12 @@ type SettleResult struct {
 // line in it: the flash-sale case) in ONE transaction: headers and held lines are locked, each
 // held header flips to its final status, one UPDATE per SKU applies the summed quantities, and
 // the change rows are inserted together. An error return means nothing was applied for anyone.
+// Actors as in CreateLocalBatch.
 func (s *Store) SettleLocalBatch(ctx context.Context, partition int, reqs []SettleRequest) ([]SettleResult, error) {
 	out := make([]SettleResult, len(reqs))
+	if len(reqs) > 0 {
+		ctx = batchActor(ctx, reqs[0].Actor)
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		clear(out) // a retried transaction starts over
 		if err := checkFence(ctx, tx, partition); err != nil {
@@ -287,6 +311,7 @@ type settleBatch struct {
 	perSKU              map[string]*skuDelta
 	committed, released []any // reservation ids
 	changes             []change
+	actors              []inventory.Actor // of each change row
 }
 
 // settle decides one request against the locked headers (updated in place, so that a later
@@ -325,6 +350,7 @@ func (b *settleBatch) settle(r SettleRequest, headers map[string]Header, expired
 		} else {
 			b.changes = append(b.changes, change{b.partition, l.SKU, inventory.KindRelease, 0, -l.Quantity, r.ID})
 		}
+		b.actors = append(b.actors, r.Actor)
 	}
 	if r.Action == ActionCommit {
 		b.committed = append(b.committed, r.ID)
@@ -332,6 +358,7 @@ func (b *settleBatch) settle(r SettleRequest, headers map[string]Header, expired
 		b.released = append(b.released, r.ID)
 	}
 	b.changes = append(b.changes, headerChange(h.Partition, r.ID, h.Status))
+	b.actors = append(b.actors, r.Actor)
 	return SettleResult{Header: h, Moved: true}, nil
 }
 
@@ -372,7 +399,7 @@ func (b settleBatch) apply(ctx context.Context, tx *sql.Tx) error {
 			return err
 		}
 	}
-	return insertChanges(ctx, tx, b.changes...)
+	return insertChangesBy(ctx, tx, b.actors, b.changes)
 }
 
 func finalStatus(a LineAction) inventory.Status {

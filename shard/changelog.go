@@ -22,14 +22,28 @@ type change struct {
 	ref           string
 }
 
-const insertChangePrefix = "INSERT INTO changes (partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at) VALUES "
+const insertChangePrefix = "INSERT INTO changes (partition_id, sku, kind, delta_on_hand, delta_reserved, ref, actor, request_id, created_at) VALUES "
 
-// insertChanges writes the change rows of a mutation and runs the afterChanges hook.
+// Sizes of the actor columns (ASCII).
+const (
+	maxActorID   = 64
+	maxRequestID = 128
+)
+
+// insertChanges writes the change rows of a mutation, each recording the actor of ctx
+// (inventory.ActorFrom), and runs the afterChanges hook.
 func insertChanges(ctx context.Context, tx *sql.Tx, cs ...change) error {
+	return insertChangesBy(ctx, tx, nil, cs)
+}
+
+// insertChangesBy is insertChanges where row i records actors[i] (a coalesced batch serves
+// requests of several actors in one transaction); nil actors means ctx's actor for every row.
+// Rows the hook derives record ctx's actor.
+func insertChangesBy(ctx context.Context, tx *sql.Tx, actors []inventory.Actor, cs []change) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	if err := insertChangeRows(ctx, tx, cs...); err != nil {
+	if err := writeChangeRows(ctx, tx, actors, cs); err != nil {
 		return err
 	}
 	return afterChanges(ctx, tx, cs)
@@ -38,15 +52,34 @@ func insertChanges(ctx context.Context, tx *sql.Tx, cs ...change) error {
 // insertChangeRows writes change rows without the afterChanges hook: for rows derived inside
 // the hook itself (lot_take, lot_conflict, alert rows), which carry no stock delta.
 func insertChangeRows(ctx context.Context, tx *sql.Tx, cs ...change) error {
+	return writeChangeRows(ctx, tx, nil, cs)
+}
+
+// writeChangeRows is the one INSERT of new change rows.
+func writeChangeRows(ctx context.Context, tx *sql.Tx, actors []inventory.Actor, cs []change) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(cs)*6)
-	for _, c := range cs {
-		args = append(args, c.partition, c.sku, c.kind, c.deltaOnHand, c.deltaReserved, c.ref)
+	by := inventory.ActorFrom(ctx)
+	args := make([]any, 0, len(cs)*8)
+	for i, c := range cs {
+		if actors != nil {
+			by = actors[i]
+		}
+		args = append(args, c.partition, c.sku, c.kind, c.deltaOnHand, c.deltaReserved, c.ref,
+			clip(by.ID, maxActorID), clip(by.RequestID, maxRequestID))
 	}
-	_, err := tx.ExecContext(ctx, multiRowInsert(insertChangePrefix, "(?,?,?,?,?,?,UTC_TIMESTAMP(6))", len(cs), ""), args...)
+	_, err := tx.ExecContext(ctx, multiRowInsert(insertChangePrefix, "(?,?,?,?,?,?,?,?,UTC_TIMESTAMP(6))", len(cs), ""), args...)
 	return err
+}
+
+// clip cuts s to at most n bytes (the gateway sends ids that fit; this keeps any other caller
+// from failing a stock change over a long label).
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // ChangeRow is a change-log row as stored, every column. A row copied from another shard by a
@@ -63,13 +96,18 @@ type ChangeRow struct {
 	CreatedAt     time.Time // UTC
 	OriginShard   *string
 	OriginSeq     *uint64
+	// Actor is the API key id or worker name that caused the row, RequestID the request's
+	// X-Request-Id; both empty on rows written before they were recorded.
+	Actor     string
+	RequestID string
 }
 
 // Equal reports whether two rows hold the same values.
 func (c ChangeRow) Equal(o ChangeRow) bool {
 	return c.Seq == o.Seq && c.PartitionID == o.PartitionID && c.SKU == o.SKU && c.Kind == o.Kind &&
 		c.DeltaOnHand == o.DeltaOnHand && c.DeltaReserved == o.DeltaReserved && c.Ref == o.Ref &&
-		c.CreatedAt.Equal(o.CreatedAt) && eqPtr(c.OriginShard, o.OriginShard) && eqPtr(c.OriginSeq, o.OriginSeq)
+		c.CreatedAt.Equal(o.CreatedAt) && eqPtr(c.OriginShard, o.OriginShard) && eqPtr(c.OriginSeq, o.OriginSeq) &&
+		c.Actor == o.Actor && c.RequestID == o.RequestID
 }
 
 func eqPtr[T comparable](a, b *T) bool {
@@ -88,7 +126,7 @@ func (s *Store) readChanges(ctx context.Context, q querier, query string, args .
 		var originShard sql.NullString
 		var originSeq sql.NullInt64
 		if err := rows.Scan(&c.Seq, &c.PartitionID, &c.SKU, &c.Kind, &c.DeltaOnHand, &c.DeltaReserved, &c.Ref, &c.CreatedAt,
-			&originShard, &originSeq); err != nil {
+			&originShard, &originSeq, &c.Actor, &c.RequestID); err != nil {
 			return err
 		}
 		c.CreatedAt = c.CreatedAt.UTC()

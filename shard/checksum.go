@@ -15,7 +15,7 @@ type PartitionChecksum map[string]string
 // image and the change log. origin is the name of the shard where the partition's change rows
 // were written natively: such rows count with origin (origin, seq), exactly as their copies
 // elsewhere carry it, so the source and the target give the same figure.
-func (s *Store) Checksum(ctx context.Context, partition int, origin string) (PartitionChecksum, error) {
+func (m *Mover) Checksum(ctx context.Context, partition int, origin string) (PartitionChecksum, error) {
 	out := PartitionChecksum{}
 	for _, t := range rowTables {
 		cols := make([]string, len(t.columns))
@@ -27,17 +27,17 @@ func (s *Store) Checksum(ctx context.Context, partition int, origin string) (Par
 		}
 		q := "SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', " + strings.Join(cols, ", ") + "))), 0) FROM " + string(t.name) + " WHERE partition_id = ?"
 		var n, sum string
-		if err := s.db.QueryRowContext(ctx, q, partition).Scan(&n, &sum); err != nil {
-			return nil, fmt.Errorf("checksum %s: %w", t.name, s.classify(err))
+		if err := m.s.db.QueryRowContext(ctx, q, partition).Scan(&n, &sum); err != nil {
+			return nil, fmt.Errorf("checksum %s: %w", t.name, m.s.classify(err))
 		}
 		out[string(t.name)] = n + "/" + sum
 	}
 	var n, sumOH, sumRS, crc string
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(delta_on_hand), 0), COALESCE(SUM(delta_reserved), 0),
-		COALESCE(SUM(CRC32(CONCAT_WS('|', COALESCE(origin_shard, ?), COALESCE(origin_seq, seq), sku, kind, delta_on_hand, delta_reserved, ref))), 0)
+	err := m.s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(delta_on_hand), 0), COALESCE(SUM(delta_reserved), 0),
+		COALESCE(SUM(CRC32(CONCAT_WS('|', COALESCE(origin_shard, ?), COALESCE(origin_seq, seq), sku, kind, delta_on_hand, delta_reserved, ref, actor, request_id))), 0)
 		FROM changes WHERE partition_id = ?`, origin, partition).Scan(&n, &sumOH, &sumRS, &crc)
 	if err != nil {
-		return nil, fmt.Errorf("checksum changes: %w", s.classify(err))
+		return nil, fmt.Errorf("checksum changes: %w", m.s.classify(err))
 	}
 	out["changes"] = n + "/" + sumOH + "/" + sumRS + "/" + crc
 	return out, nil

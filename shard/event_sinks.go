@@ -45,12 +45,12 @@ const SinkNATS = "nats"
 
 // CreateWebhook stores w and positions its cursors: on each shard of start, deliveries begin
 // after that seq.
-func (m *Meta) CreateWebhook(ctx context.Context, w Webhook, start map[string]uint64) error {
+func (sk *Sinks) CreateWebhook(ctx context.Context, w Webhook, start map[string]uint64) error {
 	types, err := json.Marshal(w.EventTypes)
 	if err != nil {
 		return err
 	}
-	tx, err := m.db.BeginTx(ctx, nil)
+	tx, err := sk.m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return metaErr(err)
 	}
@@ -72,8 +72,8 @@ func (m *Meta) CreateWebhook(ctx context.Context, w Webhook, start map[string]ui
 }
 
 // Webhooks lists every subscription, oldest first.
-func (m *Meta) Webhooks(ctx context.Context) ([]Webhook, error) {
-	rows, err := m.db.QueryContext(ctx, "SELECT id, url, event_types, secret, created_at FROM webhooks ORDER BY created_at, id")
+func (sk *Sinks) Webhooks(ctx context.Context) ([]Webhook, error) {
+	rows, err := sk.m.db.QueryContext(ctx, "SELECT id, url, event_types, secret, created_at FROM webhooks ORDER BY created_at, id")
 	if err != nil {
 		return nil, metaErr(err)
 	}
@@ -90,8 +90,8 @@ func (m *Meta) Webhooks(ctx context.Context) ([]Webhook, error) {
 }
 
 // Webhook returns one subscription (not_found when there is none).
-func (m *Meta) Webhook(ctx context.Context, id string) (Webhook, error) {
-	w, err := scanWebhook(m.db.QueryRowContext(ctx, "SELECT id, url, event_types, secret, created_at FROM webhooks WHERE id = ?", id))
+func (sk *Sinks) Webhook(ctx context.Context, id string) (Webhook, error) {
+	w, err := scanWebhook(sk.m.db.QueryRowContext(ctx, "SELECT id, url, event_types, secret, created_at FROM webhooks WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Webhook{}, inventory.Errorf(inventory.CodeNotFound, "webhook %s not found", id)
 	}
@@ -114,9 +114,10 @@ func scanWebhook(row interface{ Scan(...any) error }) (Webhook, error) {
 }
 
 // DeleteWebhook removes a subscription with its cursors and dead letters (not_found when there
-// is none).
-func (m *Meta) DeleteWebhook(ctx context.Context, id string) error {
-	tx, err := m.db.BeginTx(ctx, nil)
+// is none). It waits for the delivery batches in flight to the webhook (HoldWebhook) and commits
+// after they ended: once it returns, the webhook receives nothing more.
+func (sk *Sinks) DeleteWebhook(ctx context.Context, id string) error {
+	tx, err := sk.m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return metaErr(err)
 	}
@@ -154,16 +155,29 @@ type SinkCursor struct {
 var ErrCursorMoved = errors.New("event cursor was repositioned")
 
 // OpenSinkCursor returns the sink's cursor on the shard, creating it at start when it does not
-// exist yet.
-func (m *Meta) OpenSinkCursor(ctx context.Context, sink, shardName string, start uint64) (SinkCursor, error) {
-	if _, err := m.db.ExecContext(ctx, `INSERT IGNORE INTO event_cursors (sink, shard, position, updated_at)
-		VALUES (?, ?, ?, UTC_TIMESTAMP(6))`, sink, shardName, start); err != nil {
+// exist yet. A webhook's cursor is created only while the webhook exists (its row is read under
+// a shared lock in the same statement); for a deleted webhook it fails with ErrSinkGone and
+// leaves nothing behind.
+func (sk *Sinks) OpenSinkCursor(ctx context.Context, sink, shardName string, start uint64) (SinkCursor, error) {
+	insert, args := `INSERT IGNORE INTO event_cursors (sink, shard, position, updated_at)
+		VALUES (?, ?, ?, UTC_TIMESTAMP(6))`, []any{sink, shardName, start}
+	if id, ok := webhookOf(sink); ok {
+		// INSERT … SELECT reads the webhook row with a shared lock: it cannot interleave with a
+		// DeleteWebhook that has not committed yet.
+		insert = `INSERT IGNORE INTO event_cursors (sink, shard, position, updated_at)
+			SELECT ?, ?, ?, UTC_TIMESTAMP(6) FROM webhooks WHERE id = ?`
+		args = append(args, id)
+	}
+	if _, err := sk.m.db.ExecContext(ctx, insert, args...); err != nil {
 		return SinkCursor{}, metaErr(err)
 	}
 	var c SinkCursor
 	var next sql.NullTime
-	err := m.db.QueryRowContext(ctx, `SELECT position, epoch, attempts, next_attempt_at, last_error FROM event_cursors
+	err := sk.m.db.QueryRowContext(ctx, `SELECT position, epoch, attempts, next_attempt_at, last_error FROM event_cursors
 		WHERE sink = ? AND shard = ?`, sink, shardName).Scan(&c.Position, &c.Epoch, &c.Attempts, &next, &c.LastError)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SinkCursor{}, ErrSinkGone
+	}
 	if err != nil {
 		return SinkCursor{}, metaErr(err)
 	}
@@ -176,22 +190,22 @@ func (m *Meta) OpenSinkCursor(ctx context.Context, sink, shardName string, start
 // AdvanceSinkCursor records that the sink has everything up to position on the shard and clears
 // the retry state. It never moves a cursor back, and fails with ErrCursorMoved when a redelivery
 // repositioned the cursor since epoch.
-func (m *Meta) AdvanceSinkCursor(ctx context.Context, sink, shardName string, epoch int64, position uint64) error {
-	return m.updateCursor(ctx, sink, shardName, epoch, `UPDATE event_cursors SET position = GREATEST(position, ?), attempts = 0,
+func (sk *Sinks) AdvanceSinkCursor(ctx context.Context, sink, shardName string, epoch int64, position uint64) error {
+	return sk.updateCursor(ctx, sink, shardName, epoch, `UPDATE event_cursors SET position = GREATEST(position, ?), attempts = 0,
 		next_attempt_at = NULL, last_error = '', updated_at = UTC_TIMESTAMP(6) WHERE sink = ? AND shard = ? AND epoch = ?`,
 		position, sink, shardName, epoch)
 }
 
 // RecordSinkFailure records a failed delivery of the event after position: the attempts so far
 // and when to try again.
-func (m *Meta) RecordSinkFailure(ctx context.Context, sink, shardName string, epoch int64, position uint64, attempts int, next time.Time, lastErr string) error {
-	return m.updateCursor(ctx, sink, shardName, epoch, `UPDATE event_cursors SET position = GREATEST(position, ?), attempts = ?,
+func (sk *Sinks) RecordSinkFailure(ctx context.Context, sink, shardName string, epoch int64, position uint64, attempts int, next time.Time, lastErr string) error {
+	return sk.updateCursor(ctx, sink, shardName, epoch, `UPDATE event_cursors SET position = GREATEST(position, ?), attempts = ?,
 		next_attempt_at = ?, last_error = ?, updated_at = UTC_TIMESTAMP(6) WHERE sink = ? AND shard = ? AND epoch = ?`,
 		position, attempts, next.UTC(), truncate(lastErr, 512), sink, shardName, epoch)
 }
 
-func (m *Meta) updateCursor(ctx context.Context, sink, shardName string, epoch int64, q string, args ...any) error {
-	res, err := m.db.ExecContext(ctx, q, args...)
+func (sk *Sinks) updateCursor(ctx context.Context, sink, shardName string, epoch int64, q string, args ...any) error {
+	res, err := sk.m.db.ExecContext(ctx, q, args...)
 	if err != nil {
 		return metaErr(err)
 	}
@@ -199,7 +213,7 @@ func (m *Meta) updateCursor(ctx context.Context, sink, shardName string, epoch i
 		return nil
 	}
 	var cur int64
-	err = m.db.QueryRowContext(ctx, "SELECT epoch FROM event_cursors WHERE sink = ? AND shard = ?", sink, shardName).Scan(&cur)
+	err = sk.m.db.QueryRowContext(ctx, "SELECT epoch FROM event_cursors WHERE sink = ? AND shard = ?", sink, shardName).Scan(&cur)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && cur != epoch {
 		return ErrCursorMoved
 	}
@@ -224,8 +238,8 @@ type DeadLetter struct {
 }
 
 // AddDeadLetter stores d and moves the webhook's cursor past its event, in one transaction.
-func (m *Meta) AddDeadLetter(ctx context.Context, d DeadLetter, epoch int64) error {
-	tx, err := m.db.BeginTx(ctx, nil)
+func (sk *Sinks) AddDeadLetter(ctx context.Context, d DeadLetter, epoch int64) error {
+	tx, err := sk.m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return metaErr(err)
 	}
@@ -254,8 +268,8 @@ func (m *Meta) AddDeadLetter(ctx context.Context, d DeadLetter, epoch int64) err
 }
 
 // DeadLetters lists a webhook's dead letters with id > after, oldest first.
-func (m *Meta) DeadLetters(ctx context.Context, webhookID string, after int64, limit int) ([]DeadLetter, error) {
-	rows, err := m.db.QueryContext(ctx, `SELECT id, webhook_id, shard, seq, event_id, event_type, body, attempts, last_error, created_at
+func (sk *Sinks) DeadLetters(ctx context.Context, webhookID string, after int64, limit int) ([]DeadLetter, error) {
+	rows, err := sk.m.db.QueryContext(ctx, `SELECT id, webhook_id, shard, seq, event_id, event_type, body, attempts, last_error, created_at
 		FROM webhook_dead_letters WHERE webhook_id = ? AND id > ? ORDER BY id LIMIT ?`, webhookID, after, limit)
 	if err != nil {
 		return nil, metaErr(err)
@@ -274,13 +288,19 @@ func (m *Meta) DeadLetters(ctx context.Context, webhookID string, after int64, l
 
 // RepositionSink sets the sink's cursor on each shard of positions (creating missing cursors),
 // bumps their epochs so running relays reload them, and clears the retry state: the events
-// after those positions are delivered again.
-func (m *Meta) RepositionSink(ctx context.Context, sink string, positions map[string]uint64) error {
-	tx, err := m.db.BeginTx(ctx, nil)
+// after those positions are delivered again. For a webhook that does not exist (deleted
+// meanwhile) it is not_found and creates nothing.
+func (sk *Sinks) RepositionSink(ctx context.Context, sink string, positions map[string]uint64) error {
+	tx, err := sk.m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return metaErr(err)
 	}
 	defer tx.Rollback()
+	if id, ok := webhookOf(sink); ok {
+		if err := lockWebhook(ctx, tx, id); err != nil {
+			return err
+		}
+	}
 	for shardName, pos := range positions {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO event_cursors (sink, shard, position, epoch, updated_at)
 			VALUES (?, ?, ?, 1, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE position = VALUES(position), epoch = epoch + 1,
@@ -295,13 +315,13 @@ func (m *Meta) RepositionSink(ctx context.Context, sink string, positions map[st
 }
 
 // SinkPositions returns the sink's position on every shard it has a cursor for.
-func (m *Meta) SinkPositions(ctx context.Context, sink string) (map[string]uint64, error) {
-	return m.shardPositions(ctx, "SELECT shard, position FROM event_cursors WHERE sink = ?", sink)
+func (sk *Sinks) SinkPositions(ctx context.Context, sink string) (map[string]uint64, error) {
+	return sk.shardPositions(ctx, "SELECT shard, position FROM event_cursors WHERE sink = ?", sink)
 }
 
 // shardPositions runs a query of (shard, seq) pairs and returns them as a map.
-func (m *Meta) shardPositions(ctx context.Context, q string, args ...any) (map[string]uint64, error) {
-	rows, err := m.db.QueryContext(ctx, q, args...)
+func (sk *Sinks) shardPositions(ctx context.Context, q string, args ...any) (map[string]uint64, error) {
+	rows, err := sk.m.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, metaErr(err)
 	}
@@ -319,8 +339,8 @@ func (m *Meta) shardPositions(ctx context.Context, q string, args ...any) (map[s
 }
 
 // SetRelayHorizon records a shard relay's horizon (never moving it back) and its holder.
-func (m *Meta) SetRelayHorizon(ctx context.Context, shardName string, horizon uint64, holder string) error {
-	_, err := m.db.ExecContext(ctx, `INSERT INTO event_relays (shard, horizon, holder, updated_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))
+func (sk *Sinks) SetRelayHorizon(ctx context.Context, shardName string, horizon uint64, holder string) error {
+	_, err := sk.m.db.ExecContext(ctx, `INSERT INTO event_relays (shard, horizon, holder, updated_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))
 		ON DUPLICATE KEY UPDATE horizon = GREATEST(horizon, VALUES(horizon)), holder = VALUES(holder), updated_at = VALUES(updated_at)`,
 		shardName, horizon, truncate(holder, 128))
 	if err != nil {
@@ -331,8 +351,8 @@ func (m *Meta) SetRelayHorizon(ctx context.Context, shardName string, horizon ui
 
 // RelayHorizons returns the horizon of every shard whose relay has run: readers of the change
 // log (polling, streams) stop there.
-func (m *Meta) RelayHorizons(ctx context.Context) (map[string]uint64, error) {
-	return m.shardPositions(ctx, "SELECT shard, horizon FROM event_relays")
+func (sk *Sinks) RelayHorizons(ctx context.Context) (map[string]uint64, error) {
+	return sk.shardPositions(ctx, "SELECT shard, horizon FROM event_relays")
 }
 
 // EventLowWatermarks returns, for each named shard, the lowest change seq that some event relay
@@ -341,8 +361,8 @@ func (m *Meta) RelayHorizons(ctx context.Context) (map[string]uint64, error) {
 // seq below the watermark have been delivered (or dead-lettered) to every sink, so retention may
 // delete them; rows at or above it must stay. A shard whose relay never ran gets 1 (keep all).
 // Clients of GET /v1/events keep their own cursors and are not protected.
-func (m *Meta) EventLowWatermarks(ctx context.Context, shards []string) (map[string]uint64, error) {
-	horizons, err := m.RelayHorizons(ctx)
+func (sk *Sinks) EventLowWatermarks(ctx context.Context, shards []string) (map[string]uint64, error) {
+	horizons, err := sk.RelayHorizons(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +370,7 @@ func (m *Meta) EventLowWatermarks(ctx context.Context, shards []string) (map[str
 	for _, s := range shards {
 		out[s] = horizons[s] + 1
 	}
-	rows, err := m.db.QueryContext(ctx, `SELECT c.shard, c.position FROM event_cursors c
+	rows, err := sk.m.db.QueryContext(ctx, `SELECT c.shard, c.position FROM event_cursors c
 		UNION ALL SELECT s.name, 0 FROM webhooks w JOIN shards s
 		WHERE NOT EXISTS (SELECT 1 FROM event_cursors c WHERE c.sink = CONCAT('webhook:', w.id) AND c.shard = s.name)`)
 	if err != nil {

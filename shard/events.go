@@ -115,14 +115,14 @@ const readEventsQuery = `SELECT c.seq, c.sku, c.kind, c.delta_on_hand, c.delta_r
 // limit rows in seq order, and the seq of the last row scanned (after when none). Rows that
 // publish nothing are scanned but not returned. skipCopy, when not nil, is asked about every row
 // a reshard copied here from another log; returning true drops it (the reader already has it).
-func (s *Store) ReadEvents(ctx context.Context, after, upTo uint64, limit int,
+func (r *Relay) ReadEvents(ctx context.Context, after, upTo uint64, limit int,
 	skipCopy func(originShard string, originSeq uint64) bool) ([]Event, uint64, error) {
 	if upTo <= after || limit <= 0 {
 		return nil, after, nil
 	}
-	rows, err := s.db.QueryContext(ctx, readEventsQuery, after, upTo, limit)
+	rows, err := r.s.db.QueryContext(ctx, readEventsQuery, after, upTo, limit)
 	if err != nil {
-		return nil, after, s.classify(err)
+		return nil, after, r.s.classify(err)
 	}
 	defer rows.Close()
 	last := after
@@ -139,7 +139,7 @@ func (s *Store) ReadEvents(ctx context.Context, after, upTo uint64, limit int,
 			scale       int
 		)
 		if err := rows.Scan(&seq, &sku, &kind, &dOn, &dRes, &ref, &at, &originShard, &originSeq, &scale); err != nil {
-			return nil, after, s.classify(err)
+			return nil, after, r.s.classify(err)
 		}
 		last = seq
 		typ := EventType(kind, dOn, dRes)
@@ -147,8 +147,8 @@ func (s *Store) ReadEvents(ctx context.Context, after, upTo uint64, limit int,
 			continue
 		}
 		ev := Event{Type: typ, OccurredAt: at.UTC(), SKU: sku, Data: eventData(typ, kind, dOn, dRes, ref, scale),
-			Shard: s.name, Seq: seq}
-		ev.ID = EventID(s.name, seq)
+			Shard: r.s.name, Seq: seq}
+		ev.ID = EventID(r.s.name, seq)
 		if originShard.Valid && originSeq.Valid {
 			ev.OriginShard, ev.OriginSeq = originShard.String, uint64(originSeq.Int64)
 			ev.ID = EventID(ev.OriginShard, ev.OriginSeq)
@@ -159,16 +159,16 @@ func (s *Store) ReadEvents(ctx context.Context, after, upTo uint64, limit int,
 		out = append(out, ev)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, after, s.classify(err)
+		return nil, after, r.s.classify(err)
 	}
 	return out, last, nil
 }
 
 // MaxChangeSeq returns the highest seq in the change log (0 when empty).
-func (s *Store) MaxChangeSeq(ctx context.Context) (uint64, error) {
+func (r *Relay) MaxChangeSeq(ctx context.Context) (uint64, error) {
 	var seq uint64
-	if err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM changes").Scan(&seq); err != nil {
-		return 0, s.classify(err)
+	if err := r.s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM changes").Scan(&seq); err != nil {
+		return 0, r.s.classify(err)
 	}
 	return seq, nil
 }
@@ -192,16 +192,16 @@ const relayLockPrefix = "shardstock_relay:"
 
 // AcquireRelayLease tries once to take the relay lease of this shard. It returns nil, nil when
 // another connection holds it. Named locks are per server, so the name includes the database.
-func (s *Store) AcquireRelayLease(ctx context.Context) (*RelayLease, error) {
-	conn, err := s.db.Conn(ctx)
+func (r *Relay) AcquireRelayLease(ctx context.Context) (*RelayLease, error) {
+	conn, err := r.s.db.Conn(ctx)
 	if err != nil {
-		return nil, s.classify(err)
+		return nil, r.s.classify(err)
 	}
-	l := &RelayLease{store: s, conn: conn, gaps: map[uint64]time.Time{}}
+	l := &RelayLease{store: r.s, conn: conn, gaps: map[uint64]time.Time{}}
 	var db sql.NullString
 	if err := conn.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&db); err != nil {
 		l.discard()
-		return nil, s.classify(err)
+		return nil, r.s.classify(err)
 	}
 	l.name = relayLockPrefix + db.String
 	if len(l.name) > 64 {
@@ -211,7 +211,7 @@ func (s *Store) AcquireRelayLease(ctx context.Context) (*RelayLease, error) {
 	var got sql.NullInt64
 	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", l.name).Scan(&got); err != nil {
 		l.discard()
-		return nil, s.classify(err)
+		return nil, r.s.classify(err)
 	}
 	if !got.Valid || got.Int64 != 1 {
 		_ = conn.Close() // holds nothing: back to the pool
@@ -221,7 +221,7 @@ func (s *Store) AcquireRelayLease(ctx context.Context) (*RelayLease, error) {
 	// (This connection never returns to the pool, so the setting stays with it.)
 	if _, err := conn.ExecContext(ctx, "SET SESSION innodb_lock_wait_timeout = 5"); err != nil {
 		l.discard()
-		return nil, s.classify(err)
+		return nil, r.s.classify(err)
 	}
 	return l, nil
 }

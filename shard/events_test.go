@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/shardstock/shardstock/inventory"
-	"github.com/shardstock/shardstock/tools/clustertest"
-
 	"github.com/shardstock/shardstock/shard"
+	"github.com/shardstock/shardstock/tools/clustertest"
 	"github.com/shardstock/shardstock/tools/testdb"
 )
 
@@ -63,18 +62,18 @@ const insertChange = `INSERT INTO changes (partition_id, sku, kind, delta_on_han
 func TestRelayLeaseIsExclusive(t *testing.T) {
 	ctx := context.Background()
 	st := eventsStore(t)
-	a, err := st.AcquireRelayLease(ctx)
+	a, err := st.Relay().AcquireRelayLease(ctx)
 	if err != nil || a == nil {
 		t.Fatalf("first lease: %v %v", a, err)
 	}
-	if b, err := st.AcquireRelayLease(ctx); err != nil || b != nil {
+	if b, err := st.Relay().AcquireRelayLease(ctx); err != nil || b != nil {
 		t.Fatalf("second lease while held: %v %v", b, err)
 	}
 	if err := a.Check(ctx); err != nil {
 		t.Fatalf("check: %v", err)
 	}
 	a.Release()
-	b, err := st.AcquireRelayLease(ctx)
+	b, err := st.Relay().AcquireRelayLease(ctx)
 	if err != nil || b == nil {
 		t.Fatalf("lease after release: %v %v", b, err)
 	}
@@ -93,7 +92,7 @@ func TestRelayLeaseIsExclusive(t *testing.T) {
 	// The server drops a killed session's locks asynchronously; a relay retries on its next poll.
 	var c *shard.RelayLease
 	for deadline := time.Now().Add(5 * time.Second); c == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if c, err = st.AcquireRelayLease(ctx); err != nil {
+		if c, err = st.Relay().AcquireRelayLease(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -114,7 +113,7 @@ func TestAdvanceHorizon(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	lease, err := st.AcquireRelayLease(ctx)
+	lease, err := st.Relay().AcquireRelayLease(ctx)
 	if err != nil || lease == nil {
 		t.Fatalf("lease: %v %v", lease, err)
 	}
@@ -147,7 +146,7 @@ func TestAdvanceHorizon(t *testing.T) {
 	if waited := time.Since(start); waited < 250*time.Millisecond {
 		t.Errorf("horizon did not wait for the in-flight change (%s)", waited)
 	}
-	evs, last, err := st.ReadEvents(ctx, 3, h, 100, nil)
+	evs, last, err := st.Relay().ReadEvents(ctx, 3, h, 100, nil)
 	if err != nil || len(evs) != 2 || last != 5 || evs[0].ID != shard.EventID("s1", 4) || evs[1].ID != shard.EventID("s1", 5) {
 		t.Fatalf("events after 3: %+v last %d err %v", evs, last, err)
 	}
@@ -188,7 +187,7 @@ func TestReadEventsCopiedRows(t *testing.T) {
 		(1, '', 'h:pending', 0, 0, 'r1', UTC_TIMESTAMP(6), NULL, NULL), (1, '', 'h:held', 0, 0, 'r1', UTC_TIMESTAMP(6), NULL, NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	evs, last, err := st.ReadEvents(ctx, 0, 100, 100, func(origin string, seq uint64) bool { return origin == "old" && seq <= 41 })
+	evs, last, err := st.Relay().ReadEvents(ctx, 0, 100, 100, func(origin string, seq uint64) bool { return origin == "old" && seq <= 41 })
 	if err != nil || last != 4 || len(evs) != 2 {
 		t.Fatalf("events: %+v last %d err %v", evs, last, err)
 	}
@@ -205,15 +204,7 @@ func TestReadEventsCopiedRows(t *testing.T) {
 // sink cursor (a webhook without a cursor on a shard counts as 0) consumed.
 func TestEventLowWatermarks(t *testing.T) {
 	ctx := context.Background()
-	dsn := testdb.Server(t).NewDatabase(t, "meta")
-	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
-		t.Fatal(err)
-	}
-	m, err := shard.OpenMeta(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := clustertest.MetaStore(t, testdb.Server(t).NewDatabase(t, "meta"))
 	if _, err := m.DB().ExecContext(ctx, "INSERT INTO shards (name, dsn, state) VALUES ('a', 'x', 'active'), ('b', 'x', 'active'), ('c', 'x', 'active')"); err != nil {
 		t.Fatal(err)
 	}
@@ -221,18 +212,18 @@ func TestEventLowWatermarks(t *testing.T) {
 		shard string
 		seq   uint64
 	}{{"a", 100}, {"b", 50}, {"a", 90}} {
-		if err := m.SetRelayHorizon(ctx, h.shard, h.seq, "test"); err != nil {
+		if err := m.Sinks().SetRelayHorizon(ctx, h.shard, h.seq, "test"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := m.CreateWebhook(ctx, shard.Webhook{ID: "w1", URL: "http://x", Secret: "s", CreatedAt: time.Now()},
+	if err := m.Sinks().CreateWebhook(ctx, shard.Webhook{ID: "w1", URL: "http://x", Secret: "s", CreatedAt: time.Now()},
 		map[string]uint64{"a": 80}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.OpenSinkCursor(ctx, shard.SinkNATS, "a", 95); err != nil {
+	if _, err := m.Sinks().OpenSinkCursor(ctx, shard.SinkNATS, "a", 95); err != nil {
 		t.Fatal(err)
 	}
-	got, err := m.EventLowWatermarks(ctx, []string{"a", "b", "c"})
+	got, err := m.Sinks().EventLowWatermarks(ctx, []string{"a", "b", "c"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,16 +232,16 @@ func TestEventLowWatermarks(t *testing.T) {
 	if got["a"] != 81 || got["b"] != 1 || got["c"] != 1 {
 		t.Errorf("watermarks %v", got)
 	}
-	if err := m.AdvanceSinkCursor(ctx, shard.WebhookSink("w1"), "a", 0, 99); err != nil {
+	if err := m.Sinks().AdvanceSinkCursor(ctx, shard.WebhookSink("w1"), "a", 0, 99); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.RepositionSink(ctx, shard.WebhookSink("w1"), map[string]uint64{"b": 50}); err != nil {
+	if err := m.Sinks().RepositionSink(ctx, shard.WebhookSink("w1"), map[string]uint64{"b": 50}); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.AdvanceSinkCursor(ctx, shard.WebhookSink("w1"), "b", 0, 60); !errors.Is(err, shard.ErrCursorMoved) {
+	if err := m.Sinks().AdvanceSinkCursor(ctx, shard.WebhookSink("w1"), "b", 0, 60); !errors.Is(err, shard.ErrCursorMoved) {
 		t.Errorf("advance with a stale epoch: %v", err)
 	}
-	got, _ = m.EventLowWatermarks(ctx, []string{"a", "b"})
+	got, _ = m.Sinks().EventLowWatermarks(ctx, []string{"a", "b"})
 	if got["a"] != 96 || got["b"] != 51 {
 		t.Errorf("watermarks %v", got)
 	}

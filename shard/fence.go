@@ -10,8 +10,8 @@ import (
 // SetFences sets the fence state of the given partitions on this shard (inserting missing
 // rows). Flipping an owned partition waits for the write transactions that hold its fence row
 // under a shared lock, so once it returns no write can land on the partition here.
-func (s *Store) SetFences(ctx context.Context, state inventory.FenceState, partitions []int) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+func (m *Mover) SetFences(ctx context.Context, state inventory.FenceState, partitions []int) error {
+	return m.s.inTx(ctx, func(tx *sql.Tx) error {
 		for start := 0; start < len(partitions); start += 500 {
 			chunk := partitions[start:min(start+500, len(partitions))]
 			args := make([]any, 0, 2*len(chunk))
@@ -29,9 +29,9 @@ func (s *Store) SetFences(ctx context.Context, state inventory.FenceState, parti
 }
 
 // Fences returns the fence state of every partition that has a fence row on this shard.
-func (s *Store) Fences(ctx context.Context) (map[int]inventory.FenceState, error) {
+func (m *Mover) Fences(ctx context.Context) (map[int]inventory.FenceState, error) {
 	out := map[int]inventory.FenceState{}
-	err := s.scanRows(ctx, s.db, "SELECT partition_id, state FROM partition_fence", nil, func(rows *sql.Rows) error {
+	err := m.s.scanRows(ctx, m.s.db, "SELECT partition_id, state FROM partition_fence", nil, func(rows *sql.Rows) error {
 		var p int
 		var st inventory.FenceState
 		err := rows.Scan(&p, &st)

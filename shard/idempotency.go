@@ -83,15 +83,15 @@ func (s *Store) ForgetKeyHome(ctx context.Context, keyHash, requestHash []byte) 
 }
 
 // PurgeExpiredKeys deletes up to limit expired idempotency keys and request markers.
-func (s *Store) PurgeExpiredKeys(ctx context.Context, limit int) (int64, error) {
+func (u *Upkeep) PurgeExpiredKeys(ctx context.Context, limit int) (int64, error) {
 	var total int64
 	for _, q := range []string{
 		"DELETE FROM idempotency_keys WHERE expires_at < UTC_TIMESTAMP(6) LIMIT ?",
 		"DELETE FROM applied_requests WHERE expires_at < UTC_TIMESTAMP(6) LIMIT ?",
 	} {
-		res, err := s.db.ExecContext(ctx, q, limit)
+		res, err := u.s.db.ExecContext(ctx, q, limit)
 		if err != nil {
-			return total, s.classify(err)
+			return total, u.s.classify(err)
 		}
 		n, _ := res.RowsAffected()
 		total += n

@@ -32,7 +32,7 @@ func twoGatewayStores(t *testing.T) (a, b *shard.Store) {
 		return st
 	}
 	a, b = open(), open()
-	if err := a.SetFences(ctx, inventory.FenceOwned, []int{3}); err != nil {
+	if err := a.Mover().SetFences(ctx, inventory.FenceOwned, []int{3}); err != nil {
 		t.Fatal(err)
 	}
 	return a, b

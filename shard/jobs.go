@@ -85,13 +85,13 @@ func activeJobID(ctx context.Context, q rowQuerier, forUpdate bool) (int64, erro
 }
 
 // ActiveJobID returns the id of the active (planned or running) resharding job, or ErrNoJob.
-func (m *Meta) ActiveJobID(ctx context.Context) (int64, error) {
-	return activeJobID(ctx, m.db, false)
+func (js *Jobs) ActiveJobID(ctx context.Context) (int64, error) {
+	return activeJobID(ctx, js.m.db, false)
 }
 
 // ActiveJob returns the progress of the resharding job that is planned or running, or nil.
-func (m *Meta) ActiveJob(ctx context.Context) (*JobProgress, error) {
-	id, err := m.ActiveJobID(ctx)
+func (js *Jobs) ActiveJob(ctx context.Context) (*JobProgress, error) {
+	id, err := js.ActiveJobID(ctx)
 	if errors.Is(err, ErrNoJob) {
 		return nil, nil
 	}
@@ -99,14 +99,14 @@ func (m *Meta) ActiveJob(ctx context.Context) (*JobProgress, error) {
 		return nil, err
 	}
 	j := JobProgress{ID: id}
-	err = m.db.QueryRowContext(ctx, "SELECT state, COALESCE(error, '') FROM reshard_jobs WHERE id = ?", id).Scan(&j.State, &j.Error)
+	err = js.m.db.QueryRowContext(ctx, "SELECT state, COALESCE(error, '') FROM reshard_jobs WHERE id = ?", id).Scan(&j.State, &j.Error)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil // deleted since
 	}
 	if err != nil {
 		return nil, metaErr(err)
 	}
-	err = m.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(state IN ('copied','done')), 0), COALESCE(SUM(state = 'done'), 0),
+	err = js.m.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(state IN ('copied','done')), 0), COALESCE(SUM(state = 'done'), 0),
 		COALESCE(SUM(rows_copied), 0), COALESCE(SUM(rows_estimate), 0), COALESCE(MAX(pause_ms), 0) FROM reshard_moves WHERE job_id = ?`, j.ID).
 		Scan(&j.Partitions, &j.PartitionsCopied, &j.PartitionsDone, &j.RowsCopied, &j.RowsEstimate, &j.MaxPauseMillis)
 	if err != nil {
@@ -115,10 +115,12 @@ func (m *Meta) ActiveJob(ctx context.Context) (*JobProgress, error) {
 	return &j, nil
 }
 
-// CreateJob persists a new planned job with its moves (state pending) and returns its id. It
-// fails with ErrJobActive while another job is planned or running.
-func (m *Meta) CreateJob(ctx context.Context, fromVersion int64, spec []byte, moves []Move) (int64, error) {
-	tx, err := m.db.BeginTx(ctx, nil)
+// CreateJob persists a new planned job with its moves (state pending) and the shards it adds
+// (registered like RegisterShard, so that their DSNs live in the shard registry and never in the
+// job's spec), in one transaction, and returns its id. It fails with ErrJobActive while another
+// job is planned or running.
+func (js *Jobs) CreateJob(ctx context.Context, fromVersion int64, spec []byte, moves []Move, adds []Info) (int64, error) {
+	tx, err := js.m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, metaErr(err)
 	}
@@ -127,6 +129,11 @@ func (m *Meta) CreateJob(ctx context.Context, fromVersion int64, spec []byte, mo
 		return 0, ErrJobActive
 	} else if !errors.Is(err, ErrNoJob) {
 		return 0, err
+	}
+	for _, s := range adds {
+		if _, err := tx.ExecContext(ctx, registerShard, s.Name, s.DSN, s.State); err != nil {
+			return 0, metaErr(err)
+		}
 	}
 	res, err := tx.ExecContext(ctx, "INSERT INTO reshard_jobs (state, from_version, spec_json) VALUES (?, ?, ?)", inventory.JobPlanned, fromVersion, string(spec))
 	if err != nil {
@@ -154,14 +161,14 @@ func (m *Meta) CreateJob(ctx context.Context, fromVersion int64, spec []byte, mo
 const jobColumns = "id, state, from_version, spec_json, COALESCE(error, ''), created_at, updated_at"
 
 // Job reads job id with its moves (id 0: the latest job); ErrNoJob when there is none.
-func (m *Meta) Job(ctx context.Context, id int64) (Job, error) {
+func (js *Jobs) Job(ctx context.Context, id int64) (Job, error) {
 	q, args := "SELECT "+jobColumns+" FROM reshard_jobs WHERE id = ?", []any{id}
 	if id == 0 {
 		q, args = "SELECT "+jobColumns+" FROM reshard_jobs ORDER BY id DESC LIMIT 1", nil
 	}
 	var j Job
 	var spec string
-	err := m.db.QueryRowContext(ctx, q, args...).Scan(&j.ID, &j.State, &j.FromVersion, &spec, &j.Error, &j.CreatedAt, &j.UpdatedAt)
+	err := js.m.db.QueryRowContext(ctx, q, args...).Scan(&j.ID, &j.State, &j.FromVersion, &spec, &j.Error, &j.CreatedAt, &j.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, ErrNoJob
 	}
@@ -169,7 +176,7 @@ func (m *Meta) Job(ctx context.Context, id int64) (Job, error) {
 		return Job{}, metaErr(err)
 	}
 	j.Spec = []byte(spec)
-	rows, err := m.db.QueryContext(ctx, `SELECT partition_id, from_shard, to_shard, state, watermark, caught_up, rows_copied, rows_estimate, pause_ms
+	rows, err := js.m.db.QueryContext(ctx, `SELECT partition_id, from_shard, to_shard, state, watermark, caught_up, rows_copied, rows_estimate, pause_ms
 		FROM reshard_moves WHERE job_id = ? ORDER BY partition_id`, j.ID)
 	if err != nil {
 		return Job{}, metaErr(err)
@@ -186,28 +193,37 @@ func (m *Meta) Job(ctx context.Context, id int64) (Job, error) {
 }
 
 // SetJobState sets a job's state and its last error (empty: none).
-func (m *Meta) SetJobState(ctx context.Context, id int64, state inventory.JobState, errText string) error {
+func (js *Jobs) SetJobState(ctx context.Context, id int64, state inventory.JobState, errText string) error {
 	var e any
 	if errText != "" {
 		e = errText
 	}
-	_, err := m.db.ExecContext(ctx, "UPDATE reshard_jobs SET state = ?, error = ?, updated_at = UTC_TIMESTAMP(6) WHERE id = ?", state, e, id)
+	_, err := js.m.db.ExecContext(ctx, "UPDATE reshard_jobs SET state = ?, error = ?, updated_at = UTC_TIMESTAMP(6) WHERE id = ?", state, e, id)
 	return metaErr(err)
 }
 
 // UpdateMove saves a move's state and progress.
-func (m *Meta) UpdateMove(ctx context.Context, jobID int64, mv Move) error {
-	_, err := m.db.ExecContext(ctx, `UPDATE reshard_moves SET state = ?, watermark = ?, caught_up = ?, rows_copied = ?, pause_ms = ?,
+func (js *Jobs) UpdateMove(ctx context.Context, jobID int64, mv Move) error {
+	_, err := js.m.db.ExecContext(ctx, `UPDATE reshard_moves SET state = ?, watermark = ?, caught_up = ?, rows_copied = ?, pause_ms = ?,
 		updated_at = UTC_TIMESTAMP(6) WHERE job_id = ? AND partition_id = ?`,
 		mv.State, mv.Watermark, mv.CaughtUp, mv.RowsCopied, mv.PauseMillis, jobID, mv.Partition)
 	return metaErr(err)
 }
 
+// registerShard adds a shard to the registry, or updates its DSN and state.
+const registerShard = `INSERT INTO shards (name, dsn, state) VALUES (?, ?, ?)
+	ON DUPLICATE KEY UPDATE dsn = VALUES(dsn), state = VALUES(state)`
+
 // RegisterShard adds a shard to the registry, or updates its DSN and state (a shard added by a
 // job starts active: it owns nothing until a cutover).
 func (m *Meta) RegisterShard(ctx context.Context, s Info) error {
-	_, err := m.db.ExecContext(ctx, `INSERT INTO shards (name, dsn, state) VALUES (?, ?, ?)
-		ON DUPLICATE KEY UPDATE dsn = VALUES(dsn), state = VALUES(state)`, s.Name, s.DSN, s.State)
+	_, err := m.db.ExecContext(ctx, registerShard, s.Name, s.DSN, s.State)
+	return metaErr(err)
+}
+
+// SetJobSpec replaces a job's spec (the mover's plan, opaque to the store).
+func (js *Jobs) SetJobSpec(ctx context.Context, id int64, spec []byte) error {
+	_, err := js.m.db.ExecContext(ctx, "UPDATE reshard_jobs SET spec_json = ?, updated_at = UTC_TIMESTAMP(6) WHERE id = ?", string(spec), id)
 	return metaErr(err)
 }
 

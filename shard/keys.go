@@ -123,7 +123,7 @@ func (m *Meta) CreateKey(ctx context.Context, k Key) (Key, error) {
 		expires = sql.NullTime{Time: k.ExpiresAt.UTC().Truncate(time.Microsecond), Valid: true}
 	}
 	var out Key
-	err := m.keysTx(ctx, func(tx *sql.Tx) error {
+	err := tryTx(ctx, m.db, func(tx *sql.Tx) error { // one attempt; an error rolls it back
 		if err := bumpKeysVersion(ctx, tx); err != nil {
 			return err
 		}
@@ -150,7 +150,7 @@ func (m *Meta) CreateKey(ctx context.Context, k Key) (Key, error) {
 // false); an unknown id is not_found.
 func (m *Meta) RevokeKey(ctx context.Context, id string) (Key, bool, error) {
 	var out Key
-	err := m.keysTx(ctx, func(tx *sql.Tx) error {
+	err := tryTx(ctx, m.db, func(tx *sql.Tx) error { // one attempt; an error rolls it back
 		// The counter first, as in CreateKey (one lock order); rolled back when nothing changes.
 		if err := bumpKeysVersion(ctx, tx); err != nil {
 			return err
@@ -287,19 +287,6 @@ func (m *Meta) Secret(ctx context.Context, name string) ([]byte, error) {
 		return nil, metaError("secret "+name, err)
 	}
 	return value, nil
-}
-
-// keysTx runs fn in a transaction on the metadata store; fn's error rolls it back.
-func (m *Meta) keysTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := m.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }
 
 // metaError converts the error of a metadata store operation at the store's edge: domain errors

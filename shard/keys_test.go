@@ -11,24 +11,14 @@ import (
 
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
+	"github.com/shardstock/shardstock/tools/clustertest"
 	"github.com/shardstock/shardstock/tools/testdb"
 )
 
 // keysMeta opens a migrated metadata store on a fresh database of the shared test server.
 func keysMeta(t *testing.T) *shard.Meta {
 	t.Helper()
-	dsn := testdb.Server(t).NewDatabase(t, "meta_keys")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
-		t.Fatalf("migrate meta: %v", err)
-	}
-	meta, err := shard.OpenMeta(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	return meta
+	return clustertest.MetaStore(t, testdb.Server(t).NewDatabase(t, "meta_keys"))
 }
 
 func testKey(id string, secret []byte) shard.Key {

@@ -25,9 +25,9 @@ type ProductLedger struct {
 }
 
 // ProductLedgers returns every product row of this shard with its ledger figures.
-func (s *Store) ProductLedgers(ctx context.Context) ([]ProductLedger, error) {
+func (lg *Ledger) ProductLedgers(ctx context.Context) ([]ProductLedger, error) {
 	var out []ProductLedger
-	err := s.scanRows(ctx, s.db, `SELECT p.sku, p.partition_id, p.on_hand, p.reserved,
+	err := lg.s.scanRows(ctx, lg.s.db, `SELECT p.sku, p.partition_id, p.on_hand, p.reserved,
 		COALESCE(b.on_hand, 0) + COALESCE(c.oh, 0), COALESCE(b.reserved, 0) + COALESCE(c.rs, 0), COALESCE(l.held, 0),
 		COALESCE(lt.n, 0), COALESCE(lt.rem, 0), COALESCE(lt.bad, 0)
 		FROM products p
@@ -55,9 +55,9 @@ type LineRow struct {
 }
 
 // AllLines returns every reservation line on this shard.
-func (s *Store) AllLines(ctx context.Context) ([]LineRow, error) {
+func (lg *Ledger) AllLines(ctx context.Context) ([]LineRow, error) {
 	var out []LineRow
-	err := s.scanRows(ctx, s.db, "SELECT reservation_id, sku, status, quantity, partition_id FROM reservation_lines", nil, func(rows *sql.Rows) error {
+	err := lg.s.scanRows(ctx, lg.s.db, "SELECT reservation_id, sku, status, quantity, partition_id FROM reservation_lines", nil, func(rows *sql.Rows) error {
 		var l LineRow
 		err := rows.Scan(&l.ReservationID, &l.SKU, &l.Status, &l.Quantity, &l.Partition)
 		out = append(out, l)
@@ -67,8 +67,8 @@ func (s *Store) AllLines(ctx context.Context) ([]LineRow, error) {
 }
 
 // ChangeCount returns the number of rows in the change log.
-func (s *Store) ChangeCount(ctx context.Context) (int64, error) {
+func (lg *Ledger) ChangeCount(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM changes").Scan(&n)
-	return n, s.classify(err)
+	err := lg.s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM changes").Scan(&n)
+	return n, lg.s.classify(err)
 }

@@ -165,18 +165,9 @@ func (s *Store) ListLots(ctx context.Context, sku string, partition int, include
 		return Product{}, nil, s.classify(err)
 	}
 	defer tx.Rollback()
-	var state sql.NullString
-	var np nullableProduct
-	err = tx.QueryRowContext(ctx, "SELECT f.state, "+prefixed+
-		" FROM partition_fence f LEFT JOIN products p ON p.sku = ? WHERE f.partition_id = ?", sku, partition).
-		Scan(append([]any{&state}, np.dest()...)...)
-	switch {
-	case errors.Is(err, sql.ErrNoRows) || err == nil && inventory.FenceState(state.String) != inventory.FenceOwned:
-		return Product{}, nil, movedError(partition)
-	case err != nil:
-		return Product{}, nil, s.classify(err)
-	case !np.sku.Valid:
-		return Product{}, nil, inventory.Errorf(inventory.CodeNotFound, "product %q not found", sku)
+	p, err := s.ownedProduct(ctx, tx, sku, partition)
+	if err != nil {
+		return Product{}, nil, err
 	}
 	q := "SELECT " + lotColumns + " FROM lots WHERE sku = ?"
 	if !includeEmpty {
@@ -198,7 +189,7 @@ func (s *Store) ListLots(ctx context.Context, sku string, partition int, include
 	if err := rows.Err(); err != nil {
 		return Product{}, nil, s.classify(err)
 	}
-	return np.product(), lots, nil
+	return p, lots, nil
 }
 
 // LotSweep counts what one expiry sweep did on a shard.
@@ -208,14 +199,19 @@ type LotSweep struct {
 	Conflicts int // lots newly found holding expired quantity that reserved stock needs
 }
 
+// Plus returns the sum of s and o.
+func (s LotSweep) Plus(o LotSweep) LotSweep {
+	return LotSweep{s.Products + o.Products, s.Expired + o.Expired, s.Conflicts + o.Conflicts}
+}
+
 // SweepExpiredLots removes the expired quantity of every lot-tracked product in the partitions
 // this shard owns, one transaction per product (see expireProductLots). Products are visited in
 // SKU order, batch at a time; a product whose partition moved meanwhile is skipped.
-func (s *Store) SweepExpiredLots(ctx context.Context, batch int) (LotSweep, error) {
+func (u *Upkeep) SweepExpiredLots(ctx context.Context, batch int) (LotSweep, error) {
 	var out LotSweep
 	after := ""
 	for {
-		skus, parts, err := s.expiredLotProducts(ctx, after, batch)
+		skus, parts, err := u.expiredLotProducts(ctx, after, batch)
 		if err != nil {
 			return out, err
 		}
@@ -223,16 +219,14 @@ func (s *Store) SweepExpiredLots(ctx context.Context, batch int) (LotSweep, erro
 			if err := ctx.Err(); err != nil {
 				return out, err
 			}
-			r, err := s.expireProductLots(ctx, sku, parts[i])
+			r, err := u.expireProductLots(ctx, sku, parts[i])
 			if inventory.IsCode(err, inventory.CodePartitionMoved) || inventory.IsCode(err, inventory.CodeNotFound) {
 				continue
 			}
 			if err != nil {
 				return out, err
 			}
-			out.Products++
-			out.Expired += r.Expired
-			out.Conflicts += r.Conflicts
+			out = out.Plus(LotSweep{Products: 1, Expired: r.Expired, Conflicts: r.Conflicts})
 		}
 		if len(skus) < batch {
 			return out, nil
@@ -243,10 +237,10 @@ func (s *Store) SweepExpiredLots(ctx context.Context, batch int) (LotSweep, erro
 
 // expiredLotProducts lists products (after the given SKU) of owned partitions that have a lot
 // past its expiry with stock left.
-func (s *Store) expiredLotProducts(ctx context.Context, after string, limit int) ([]string, []int, error) {
+func (u *Upkeep) expiredLotProducts(ctx context.Context, after string, limit int) ([]string, []int, error) {
 	var skus []string
 	var parts []int
-	err := s.scanRows(ctx, s.db, `SELECT l.sku, MIN(l.partition_id) FROM lots l
+	err := u.s.scanRows(ctx, u.s.db, `SELECT l.sku, MIN(l.partition_id) FROM lots l
 		JOIN partition_fence f ON f.partition_id = l.partition_id AND f.state = 'owned'
 		WHERE l.live_expires_at <= UTC_TIMESTAMP(6) AND l.sku > ? GROUP BY l.sku ORDER BY l.sku LIMIT ?`, []any{after, limit},
 		func(rows *sql.Rows) error {
@@ -266,9 +260,9 @@ func (s *Store) expiredLotProducts(ctx context.Context, after string, limit int)
 // locked, its expired lots locked, then from each (earliest first) min(remaining, on_hand -
 // reserved) is removed with an expire change. Quantity that reserved stock needs stays: the
 // first time a lot is found so, conflict_at is set and a lot_conflict row logged.
-func (s *Store) expireProductLots(ctx context.Context, sku string, partition int) (LotSweep, error) {
+func (u *Upkeep) expireProductLots(ctx context.Context, sku string, partition int) (LotSweep, error) {
 	var out LotSweep
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := u.s.inTx(ctx, func(tx *sql.Tx) error {
 		out = LotSweep{}
 		if err := checkFence(ctx, tx, partition); err != nil {
 			return err

@@ -219,7 +219,7 @@ func TestLotExpirySweep(t *testing.T) {
 	}
 	// free = 9.5 - 7.5 = 2: GONE (earlier by code order at equal expiry) loses 1.5, OLD 0.5;
 	// OLD's other 4.5 are needed by the reservation → conflict.
-	res, err := st.SweepExpiredLots(ctx, 10)
+	res, err := st.Upkeep().SweepExpiredLots(ctx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestLotExpirySweep(t *testing.T) {
 		t.Fatalf("after sweep %+v %v", p, err)
 	}
 	// A second sweep changes nothing and records no second conflict.
-	if res, err := st.SweepExpiredLots(ctx, 10); err != nil || res.Expired != 0 || res.Conflicts != 0 {
+	if res, err := st.Upkeep().SweepExpiredLots(ctx, 10); err != nil || res.Expired != 0 || res.Conflicts != 0 {
 		t.Fatalf("second sweep %+v %v", res, err)
 	}
 	want := []string{"expire GONE", "expire OLD", "lot_conflict OLD:4.5"}

@@ -16,10 +16,17 @@ import (
 )
 
 // Meta is the metadata store: the authoritative topology (shards and partition map versions),
-// resharding jobs (jobs.go), event delivery state (event_sinks.go) and the archive lock.
+// API keys, the archive lock, and through its facets resharding jobs (Jobs, jobs.go) and event
+// delivery state (Sinks, event_sinks.go).
 type Meta struct {
-	db   *sql.DB
-	keys keyTable // idempotency claims of the requests that change the metadata store
+	db *sql.DB
+	// holds is a pool of its own for HoldWebhook, whose transactions last as long as a batch of
+	// webhook deliveries: slow receivers must not starve the pool every other call uses.
+	holds *sql.DB
+	keys  keyTable // idempotency claims of the requests that change the metadata store
+	// The facets (facets.go), built once with the store.
+	jobs  *Jobs
+	sinks *Sinks
 }
 
 // Info is a shard as the metadata store knows it.
@@ -50,7 +57,15 @@ func OpenMeta(dsn string) (*Meta, error) {
 		return nil, metaErr(err)
 	}
 	db.SetMaxOpenConns(8)
-	m := &Meta{db: db}
+	holds, err := sql.Open("mysql", NormalizeDSN(dsn))
+	if err != nil {
+		db.Close()
+		return nil, metaErr(err)
+	}
+	holds.SetMaxOpenConns(maxWebhookHolds)
+	holds.SetMaxIdleConns(2)
+	m := newMeta(db)
+	m.holds = holds
 	classify := func(err error) error {
 		if err == nil {
 			return nil
@@ -62,6 +77,7 @@ func OpenMeta(dsn string) (*Meta, error) {
 	}
 	if m.keys, err = newKeyTable(db, dsn, 8, inTx, classify); err != nil {
 		db.Close()
+		holds.Close()
 		return nil, metaErr(err)
 	}
 	return m, nil
@@ -72,7 +88,12 @@ func OpenMeta(dsn string) (*Meta, error) {
 func (m *Meta) DB() *sql.DB { return m.db }
 
 // Close closes the pools.
-func (m *Meta) Close() error { return errors.Join(m.keys.close(), m.db.Close()) }
+func (m *Meta) Close() error { return errors.Join(m.keys.close(), m.db.Close(), m.holds.Close()) }
+
+// Ping checks that the metadata store answers.
+func (m *Meta) Ping(ctx context.Context) error {
+	return metaErr(m.db.PingContext(ctx))
+}
 
 // CurrentVersion returns the highest published topology version (ErrNoTopology when none).
 func (m *Meta) CurrentVersion(ctx context.Context) (int64, error) {

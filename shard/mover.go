@@ -84,7 +84,7 @@ func UnloggedTables() []Table { return []Table{TableIdempotencyKeys, TableApplie
 var partitionTables = []string{"products", "reservations", "reservation_lines", "idempotency_keys", "applied_requests", "lots", "stock_alerts", "ledger_base", "changes"}
 
 // changeColumns are every column of the change log, in ChangeRow order.
-const changeColumns = "seq, partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at, origin_shard, origin_seq"
+const changeColumns = "seq, partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at, origin_shard, origin_seq, actor, request_id"
 
 const partitionMaxSeq = "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE partition_id = ?"
 
@@ -92,9 +92,9 @@ const partitionMaxSeq = "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE partiti
 // the partition is in flight: it takes the fence row exclusively (every writer holds it in share
 // mode for its whole transaction), so every change row up to the returned seq is committed.
 // AUTO_INCREMENT order is not commit order; this is what makes catch-up exact.
-func (s *Store) SyncPoint(ctx context.Context, partition int) (uint64, error) {
+func (m *Mover) SyncPoint(ctx context.Context, partition int) (uint64, error) {
 	var seq uint64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := m.s.inTx(ctx, func(tx *sql.Tx) error {
 		var st string
 		err := tx.QueryRowContext(ctx, "SELECT state FROM partition_fence WHERE partition_id = ? FOR UPDATE", partition).Scan(&st)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -107,10 +107,10 @@ func (s *Store) SyncPoint(ctx context.Context, partition int) (uint64, error) {
 
 // NewestChange returns the partition's highest change seq (0: none), without any lock: a cheap
 // look whether a catch-up has anything to do.
-func (s *Store) NewestChange(ctx context.Context, partition int) (uint64, error) {
+func (m *Mover) NewestChange(ctx context.Context, partition int) (uint64, error) {
 	var seq uint64
-	err := s.db.QueryRowContext(ctx, partitionMaxSeq, partition).Scan(&seq)
-	return seq, s.classify(err)
+	err := m.s.db.QueryRowContext(ctx, partitionMaxSeq, partition).Scan(&seq)
+	return seq, m.s.classify(err)
 }
 
 // Cursor is where a chunked copy of one table stopped: the key of the last row copied. The zero
@@ -120,7 +120,7 @@ type Cursor struct{ key []any }
 // CopyChunk copies from s to dst up to limit rows of table t in the partition, the next ones in
 // key order after the cursor, as upserts of their row images. It returns how many rows it copied
 // and the cursor after them; fewer than limit rows means the table is done.
-func (s *Store) CopyChunk(ctx context.Context, dst *Store, t Table, partition int, after Cursor, limit int) (int, Cursor, error) {
+func (m *Mover) CopyChunk(ctx context.Context, dst *Store, t Table, partition int, after Cursor, limit int) (int, Cursor, error) {
 	rt := tableByName(t)
 	cols := rt.columns
 	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + string(rt.name) + " WHERE partition_id = ?"
@@ -135,14 +135,14 @@ func (s *Store) CopyChunk(ctx context.Context, dst *Store, t Table, partition in
 		args = append(args, after.key[0], after.key[0], after.key[1])
 	}
 	q += " ORDER BY " + strings.Join(cols[:rt.keys], ", ") + fmt.Sprintf(" LIMIT %d", limit)
-	rows, err := s.readRows(ctx, len(cols), q, args...)
+	rows, err := m.readRows(ctx, len(cols), q, args...)
 	if err != nil {
 		return 0, after, fmt.Errorf("read %s: %w", t, err)
 	}
 	if len(rows) == 0 {
 		return 0, after, nil
 	}
-	if err := dst.upsertRows(ctx, rt, rows); err != nil {
+	if err := dst.mover.upsertRows(ctx, rt, rows); err != nil {
 		return 0, after, fmt.Errorf("write %s: %w", t, err)
 	}
 	return len(rows), Cursor{rows[len(rows)-1][:rt.keys]}, nil
@@ -174,8 +174,8 @@ func (t *Touched) add(sku string, kind inventory.ChangeKind, ref string) {
 // copying a row again inserts nothing. It adds what the rows name to touched (when not nil) and
 // returns how many rows it copied and the seq of the last one; fewer than limit rows means the
 // range is done.
-func (s *Store) CopyChanges(ctx context.Context, dst *Store, partition int, from, to uint64, limit int, touched *Touched) (int, uint64, error) {
-	rows, err := s.readChanges(ctx, s.db, "SELECT "+changeColumns+" FROM changes WHERE partition_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+func (m *Mover) CopyChanges(ctx context.Context, dst *Store, partition int, from, to uint64, limit int, touched *Touched) (int, uint64, error) {
+	rows, err := m.s.readChanges(ctx, m.s.db, "SELECT "+changeColumns+" FROM changes WHERE partition_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
 		partition, from, to, limit)
 	if err != nil {
 		return 0, from, fmt.Errorf("read changes: %w", err)
@@ -183,16 +183,17 @@ func (s *Store) CopyChanges(ctx context.Context, dst *Store, partition int, from
 	if len(rows) == 0 {
 		return 0, from, nil
 	}
-	args := make([]any, 0, 9*len(rows))
+	args := make([]any, 0, 11*len(rows))
 	for _, r := range rows {
-		originShard, originSeq := any(s.name), any(r.Seq)
+		originShard, originSeq := any(m.s.name), any(r.Seq)
 		if r.OriginShard != nil {
 			originShard, originSeq = *r.OriginShard, nullUint(r.OriginSeq)
 		}
-		args = append(args, r.PartitionID, r.SKU, r.Kind, r.DeltaOnHand, r.DeltaReserved, r.Ref, r.CreatedAt, originShard, originSeq)
+		args = append(args, r.PartitionID, r.SKU, r.Kind, r.DeltaOnHand, r.DeltaReserved, r.Ref, r.CreatedAt, originShard, originSeq,
+			r.Actor, r.RequestID)
 	}
-	q := multiRowInsert("INSERT INTO changes (partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at, origin_shard, origin_seq) VALUES ",
-		"(?,?,?,?,?,?,?,?,?)", len(rows), " ON DUPLICATE KEY UPDATE origin_seq = origin_seq")
+	q := multiRowInsert("INSERT INTO changes (partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at, origin_shard, origin_seq, actor, request_id) VALUES ",
+		"(?,?,?,?,?,?,?,?,?,?,?)", len(rows), " ON DUPLICATE KEY UPDATE origin_seq = origin_seq")
 	if _, err := dst.db.ExecContext(ctx, q, args...); err != nil {
 		return 0, from, fmt.Errorf("write changes: %w", dst.classify(err))
 	}
@@ -215,7 +216,7 @@ func nullUint(p *uint64) any {
 // statement: the products, lots and alerts of its SKUs (every lot and alert write logs a change
 // row naming the SKU), the lines of its line references and the headers of its header
 // references. Row images are upserts, so a replay is harmless.
-func (s *Store) CopyTouched(ctx context.Context, dst *Store, partition int, t Touched, limit int) error {
+func (m *Mover) CopyTouched(ctx context.Context, dst *Store, partition int, t Touched, limit int) error {
 	skus := keys(t.skus)
 	for _, c := range []struct {
 		table  Table
@@ -228,7 +229,7 @@ func (s *Store) CopyTouched(ctx context.Context, dst *Store, partition int, t To
 		{TableReservationLines, "reservation_id", keys(t.lines)},
 		{TableReservations, "id", keys(t.headers)},
 	} {
-		if err := s.copyRowsWhere(ctx, dst, tableByName(c.table), partition, c.column, c.keys, limit); err != nil {
+		if err := m.copyRowsWhere(ctx, dst, tableByName(c.table), partition, c.column, c.keys, limit); err != nil {
 			return err
 		}
 	}
@@ -239,7 +240,7 @@ func (s *Store) CopyTouched(ctx context.Context, dst *Store, partition int, t To
 // come resolved ones first: stock_alerts allows one active alert per SKU and kind (a unique
 // key), so a target still holding an alert as active that the source has since resolved and
 // replaced must see the resolution before the new one.
-func (s *Store) copyRowsWhere(ctx context.Context, dst *Store, t rowTable, partition int, column string, values []any, limit int) error {
+func (m *Mover) copyRowsWhere(ctx context.Context, dst *Store, t rowTable, partition int, column string, values []any, limit int) error {
 	for start := 0; start < len(values); start += limit {
 		part := values[start:min(start+limit, len(values))]
 		q := "SELECT " + strings.Join(t.columns, ", ") + " FROM " + string(t.name) + " WHERE partition_id = ? AND " + column +
@@ -247,11 +248,11 @@ func (s *Store) copyRowsWhere(ctx context.Context, dst *Store, t rowTable, parti
 		if t.name == TableStockAlerts {
 			q += " ORDER BY status <> 'resolved', id"
 		}
-		rows, err := s.readRows(ctx, len(t.columns), q, append([]any{partition}, part...)...)
+		rows, err := m.readRows(ctx, len(t.columns), q, append([]any{partition}, part...)...)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", t.name, err)
 		}
-		if err := dst.upsertRows(ctx, t, rows); err != nil {
+		if err := dst.mover.upsertRows(ctx, t, rows); err != nil {
 			return fmt.Errorf("write %s: %w", t.name, err)
 		}
 	}
@@ -260,13 +261,13 @@ func (s *Store) copyRowsWhere(ctx context.Context, dst *Store, t rowTable, parti
 
 // PurgePartition deletes every row of the partition on this shard, chunk rows per statement,
 // and returns how many it deleted.
-func (s *Store) PurgePartition(ctx context.Context, partition, chunk int) (int64, error) {
+func (m *Mover) PurgePartition(ctx context.Context, partition, chunk int) (int64, error) {
 	var total int64
 	for _, t := range partitionTables {
 		for {
-			res, err := s.db.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE partition_id = ? LIMIT %d", t, chunk), partition)
+			res, err := m.s.db.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE partition_id = ? LIMIT %d", t, chunk), partition)
 			if err != nil {
-				return total, fmt.Errorf("purge %s: %w", t, s.classify(err))
+				return total, fmt.Errorf("purge %s: %w", t, m.s.classify(err))
 			}
 			n, _ := res.RowsAffected()
 			total += n
@@ -280,7 +281,7 @@ func (s *Store) PurgePartition(ctx context.Context, partition, chunk int) (int64
 
 // PartitionsWithRows returns which of the partitions hold any row on this shard (leftovers of
 // an earlier era, to clear before an import).
-func (s *Store) PartitionsWithRows(ctx context.Context, partitions []int) (map[int]bool, error) {
+func (m *Mover) PartitionsWithRows(ctx context.Context, partitions []int) (map[int]bool, error) {
 	out := map[int]bool{}
 	for start := 0; start < len(partitions); start += 1000 {
 		part := partitions[start:min(start+1000, len(partitions))]
@@ -289,7 +290,7 @@ func (s *Store) PartitionsWithRows(ctx context.Context, partitions []int) (map[i
 			args[i] = p
 		}
 		for _, t := range partitionTables {
-			err := s.scanRows(ctx, s.db, "SELECT DISTINCT partition_id FROM "+t+" WHERE partition_id IN ("+placeholders(len(part))+")", args,
+			err := m.s.scanRows(ctx, m.s.db, "SELECT DISTINCT partition_id FROM "+t+" WHERE partition_id IN ("+placeholders(len(part))+")", args,
 				func(rows *sql.Rows) error {
 					var p int
 					err := rows.Scan(&p)
@@ -305,15 +306,15 @@ func (s *Store) PartitionsWithRows(ctx context.Context, partitions []int) (map[i
 }
 
 // DropFence removes the partition's fence row unless it is owned (an abort undoes an import).
-func (s *Store) DropFence(ctx context.Context, partition int) error {
-	_, err := s.db.ExecContext(ctx, "DELETE FROM partition_fence WHERE partition_id = ? AND state <> 'owned'", partition)
-	return s.classify(err)
+func (m *Mover) DropFence(ctx context.Context, partition int) error {
+	_, err := m.s.db.ExecContext(ctx, "DELETE FROM partition_fence WHERE partition_id = ? AND state <> 'owned'", partition)
+	return m.s.classify(err)
 }
 
 // ProductCounts returns the number of product rows of each partition that has any on this shard.
-func (s *Store) ProductCounts(ctx context.Context) (map[int]int64, error) {
+func (m *Mover) ProductCounts(ctx context.Context) (map[int]int64, error) {
 	out := map[int]int64{}
-	err := s.scanRows(ctx, s.db, "SELECT partition_id, COUNT(*) FROM products GROUP BY partition_id", nil, func(rows *sql.Rows) error {
+	err := m.s.scanRows(ctx, m.s.db, "SELECT partition_id, COUNT(*) FROM products GROUP BY partition_id", nil, func(rows *sql.Rows) error {
 		var p int
 		var n int64
 		err := rows.Scan(&p, &n)
@@ -324,10 +325,10 @@ func (s *Store) ProductCounts(ctx context.Context) (map[int]int64, error) {
 }
 
 // readRows runs a query and returns every row as driver values (classified errors).
-func (s *Store) readRows(ctx context.Context, ncols int, q string, args ...any) ([][]any, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+func (m *Mover) readRows(ctx context.Context, ncols int, q string, args ...any) ([][]any, error) {
+	rows, err := m.s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, s.classify(err)
+		return nil, m.s.classify(err)
 	}
 	defer rows.Close()
 	var out [][]any
@@ -338,16 +339,16 @@ func (s *Store) readRows(ctx context.Context, ncols int, q string, args ...any) 
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, s.classify(err)
+			return nil, m.s.classify(err)
 		}
 		out = append(out, vals)
 	}
-	return out, s.classify(rows.Err())
+	return out, m.s.classify(rows.Err())
 }
 
 // upsertRows writes row images of table t: one multi-row INSERT … ON DUPLICATE KEY UPDATE of
 // every non-key column.
-func (s *Store) upsertRows(ctx context.Context, t rowTable, rows [][]any) error {
+func (m *Mover) upsertRows(ctx context.Context, t rowTable, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -365,8 +366,8 @@ func (s *Store) upsertRows(ctx context.Context, t rowTable, rows [][]any) error 
 	for _, r := range rows {
 		args = append(args, r...)
 	}
-	_, err := s.db.ExecContext(ctx, q, args...)
-	return s.classify(err)
+	_, err := m.s.db.ExecContext(ctx, q, args...)
+	return m.s.classify(err)
 }
 
 func keys(m map[string]bool) []any {

@@ -39,8 +39,14 @@ func scanProduct(row interface{ Scan(...any) error }) (Product, error) {
 // fence too, in the same round trip: a gateway with a stale topology gets partition_moved
 // rather than the frozen copy a cutover left behind (or a false not_found).
 func (s *Store) GetProduct(ctx context.Context, sku string, partition int) (Product, error) {
+	return s.ownedProduct(ctx, s.db, sku, partition)
+}
+
+// ownedProduct reads a product and its partition's fence in one statement on q (the pool or a
+// read transaction): partition_moved unless the fence is owned, else not_found or the product.
+func (s *Store) ownedProduct(ctx context.Context, q rowQuerier, sku string, partition int) (Product, error) {
 	var state sql.NullString
-	row := s.db.QueryRowContext(ctx, "SELECT f.state, "+prefixed+
+	row := q.QueryRowContext(ctx, "SELECT f.state, "+prefixed+
 		" FROM partition_fence f LEFT JOIN products p ON p.sku = ? WHERE f.partition_id = ?", sku, partition)
 	var p nullableProduct
 	err := row.Scan(append([]any{&state}, p.dest()...)...)

@@ -27,7 +27,7 @@ func TestReportingSchema(t *testing.T) {
 	}
 	defer st.Close()
 	db := st.DB()
-	if err := st.SetFences(ctx, inventory.FenceOwned, []int{1}); err != nil {
+	if err := st.Mover().SetFences(ctx, inventory.FenceOwned, []int{1}); err != nil {
 		t.Fatal(err)
 	}
 	// scale 0: available 7, gap 7-10 = -3 → -3000000 millionths;

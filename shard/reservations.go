@@ -392,14 +392,14 @@ func (s *Store) FinishLocal(ctx context.Context, id string, partition int, from 
 // StuckHeaders lists headers the recovery worker must finish: pending or in-flight
 // (committing, releasing, expiring) untouched for longer than grace, and held ones past
 // their expiry. At most limit of each kind.
-func (s *Store) StuckHeaders(ctx context.Context, grace time.Duration, limit int) ([]Header, error) {
+func (u *Upkeep) StuckHeaders(ctx context.Context, grace time.Duration, limit int) ([]Header, error) {
 	// Headers left behind in partitions this shard no longer owns (moved by a reshard, not yet
 	// cleaned up) are stale copies: the owner's copy is the one to finish.
 	const owned = ` AND partition_id IN (SELECT partition_id FROM partition_fence WHERE state = 'owned')`
 	q := `(SELECT ` + headerColumns + ` FROM reservations WHERE status = 'held' AND expires_at <= UTC_TIMESTAMP(6)` + owned + ` ORDER BY expires_at LIMIT ?)
 	UNION ALL (SELECT ` + headerColumns + ` FROM reservations WHERE status IN ('pending','committing','releasing','expiring')
 		AND updated_at <= UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND` + owned + ` ORDER BY updated_at LIMIT ?)`
-	return s.queryHeaders(ctx, q, limit, grace.Microseconds(), limit)
+	return u.s.queryHeaders(ctx, q, limit, grace.Microseconds(), limit)
 }
 
 // queryHeaders runs a query selecting headerColumns and scans every header.
@@ -424,6 +424,6 @@ type ReservationLine struct {
 }
 
 // AllHeaders reads every reservation header on this shard (for the verifier).
-func (s *Store) AllHeaders(ctx context.Context) ([]Header, error) {
-	return s.queryHeaders(ctx, "SELECT "+headerColumns+" FROM reservations")
+func (lg *Ledger) AllHeaders(ctx context.Context) ([]Header, error) {
+	return lg.s.queryHeaders(ctx, "SELECT "+headerColumns+" FROM reservations")
 }

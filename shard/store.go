@@ -2,9 +2,14 @@ package shard
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -16,6 +21,11 @@ type Store struct {
 	name string
 	db   *sql.DB
 	keys keyTable // idempotency claims and their locks (idempotency.go, claims.go)
+	// The facets (facets.go), built once with the store.
+	upkeep *Upkeep
+	mover  *Mover
+	ledger *Ledger
+	relay  *Relay
 }
 
 // PoolOptions sizes a shard's connection pool.
@@ -44,7 +54,7 @@ func Open(name, dsn string, po PoolOptions) (*Store, error) {
 	db.SetMaxOpenConns(po.MaxOpen)
 	db.SetMaxIdleConns(po.MaxIdle)
 	db.SetConnMaxLifetime(po.MaxLifetime)
-	s := &Store{name: name, db: db}
+	s := newStore(name, db)
 	if s.keys, err = newKeyTable(db, dsn, po.MaxOpen, s.inTx, s.classify); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("shard %s: %w", name, err)
@@ -107,10 +117,10 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // returned as it was; domain errors stay; MySQL server errors are wrapped with the shard's name
 // (a server that is shutting down, read-only or out of connections counts as unavailable; a
 // deadlock or lock wait timeout that RetryTx gave up on, or that a single statement met, is a
-// busy shard: see busy); anything else is a connectivity failure: shard_unavailable. A duplicate
-// key (1062) is turned into a domain error where the caller expects one (already_applied, a
-// concurrent claim); an unexpected one stays a server error, which the gateway answers as
-// internal.
+// busy shard: see busy); a connectivity failure is shard_unavailable; anything else (a failed
+// check of the store's own) is internal. A duplicate key (1062) is turned into a domain error
+// where the caller expects one (already_applied, a concurrent claim); an unexpected one stays a
+// server error, which the gateway answers as internal.
 func (s *Store) classify(err error) error {
 	if err == nil {
 		return nil
@@ -133,16 +143,46 @@ func (s *Store) classify(err error) error {
 		}
 		return fmt.Errorf("shard %s: %w", s.name, err)
 	}
-	return s.unavailable(err)
+	if connectivity(err) {
+		return s.unavailable(err)
+	}
+	// The shard answered, but a check of the store's own failed (rows out of step with each
+	// other, a scan that does not fit): an internal error, its cause kept for the logs only.
+	return &inventory.Error{Code: inventory.CodeInternal, Message: "shard " + s.name + ": internal error", Err: err}
 }
 
-// unavailable wraps a connectivity failure as shard_unavailable naming this shard; the cause
-// stays reachable (errors.Is/As, logs). A cancelled client request stays context.Canceled.
+// connectivity reports whether err (not a MySQL server error) is a failure to reach the
+// server or to keep talking to it: dialing, the network, the TLS handshake, a broken or closed
+// connection, a deadline or a cancellation.
+func connectivity(err error) bool {
+	for _, target := range []error{context.Canceled, context.DeadlineExceeded, driver.ErrBadConn, sql.ErrConnDone,
+		mysql.ErrInvalidConn, mysql.ErrMalformPkt, mysql.ErrPktSync, mysql.ErrPktSyncMul, io.EOF, io.ErrUnexpectedEOF} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var (
+		netErr     net.Error
+		verifyErr  *tls.CertificateVerificationError
+		alertErr   tls.AlertError
+		recordErr  tls.RecordHeaderError
+		hostErr    x509.HostnameError
+		unknownCA  x509.UnknownAuthorityError
+		invalidErr x509.CertificateInvalidError
+	)
+	return errors.As(err, &netErr) || errors.As(err, &verifyErr) || errors.As(err, &alertErr) ||
+		errors.As(err, &recordErr) || errors.As(err, &hostErr) || errors.As(err, &unknownCA) || errors.As(err, &invalidErr)
+}
+
+// unavailable wraps a connectivity failure as shard_unavailable naming this shard. The message,
+// which API clients see, names the shard and the kind of failure only (failureKind), never the
+// shard's address; the cause stays in Err (Error(), errors.Is/As, logs). A cancelled client
+// request stays context.Canceled.
 func (s *Store) unavailable(err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	return &inventory.Error{Code: inventory.CodeShardUnavailable, Message: "shard " + s.name + " is unavailable: " + err.Error(),
+	return &inventory.Error{Code: inventory.CodeShardUnavailable, Message: "shard " + s.name + " is unavailable: " + failureKind(err),
 		Details: map[string]any{"shards": []string{s.name}}, Err: err}
 }
 
@@ -151,6 +191,41 @@ func (s *Store) unavailable(err error) error {
 func (s *Store) busy(err error) error {
 	return &inventory.Error{Code: inventory.CodeShardUnavailable, Message: "shard " + s.name + " is busy: the transaction kept meeting lock conflicts; retry",
 		Details: map[string]any{"shards": []string{}, "reason": "lock_contention"}, Err: err}
+}
+
+// failureKind says in a fixed phrase why a shard (or the metadata store) could not be used:
+// what a client may read, without host, port or driver text.
+func failureKind(err error) string {
+	var (
+		me      *mysql.MySQLError
+		ne      net.Error
+		unknown x509.UnknownAuthorityError
+		host    x509.HostnameError
+		invalid x509.CertificateInvalidError
+		verify  *tls.CertificateVerificationError
+		record  tls.RecordHeaderError
+		alert   tls.AlertError
+	)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &invalid), errors.As(err, &verify),
+		errors.As(err, &record), errors.As(err, &alert):
+		return "tls error"
+	case errors.As(err, &me):
+		switch me.Number {
+		case 1040, 1203:
+			return "too many connections"
+		case 1053:
+			return "server shutting down"
+		case 1290:
+			return "server is read-only"
+		case 1927:
+			return "connection killed"
+		}
+		return "server error"
+	}
+	return "connection failed"
 }
 
 // kept carries an error that is not a database failure of this shard (a check of the store's

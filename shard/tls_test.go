@@ -2,7 +2,6 @@ package shard_test
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/mysqlproc"
 	"github.com/shardstock/shardstock/tools/testcerts"
+	"github.com/shardstock/shardstock/tools/testdb"
 )
 
 // The options convert from the config's type (the fields must stay the same).
@@ -35,43 +35,12 @@ type tlsServer struct {
 // creates the account.
 func startTLSServer(t *testing.T) *tlsServer {
 	t.Helper()
-	if _, err := mysqlproc.FindBinary(); err != nil {
-		t.Fatalf("TLS tests need a local server binary (tools/ensure-mysql.sh): %v", err)
-	}
-	dir := t.TempDir()
-	ca := testcerts.NewCA(t, "shardstock mysql CA")
-	certFile, keyFile := ca.Server(t, "mariadb", "127.0.0.1").WriteFiles(t, dir, "server")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := mysqlproc.Start(ctx, mysqlproc.Options{
-		DataDir: filepath.Join(dir, "data"),
-		LogPath: filepath.Join(dir, "server.log"),
-		TLS: &mysqlproc.TLSFiles{CAFile: ca.WriteFile(t, dir, "ca.pem"), CertFile: certFile, KeyFile: keyFile,
-			RequireSecureTransport: true},
-	})
-	if err != nil {
-		t.Fatalf("start MariaDB with TLS: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	root, err := sql.Open("mysql", "root@tcp("+srv.Addr+")/?tls=preferred")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	for _, stmt := range []string{
-		"CREATE USER 'app'@'%' IDENTIFIED BY '" + appPassword + "' REQUIRE SUBJECT '/CN=shardstock-app'",
+	s := testdb.StartTLSServer(t)
+	s.Exec(t,
+		"CREATE USER 'app'@'%' IDENTIFIED BY '"+appPassword+"' REQUIRE SUBJECT '/CN=shardstock-app'",
 		"CREATE DATABASE tlsdb",
-		"GRANT ALL ON tlsdb.* TO 'app'@'%'",
-	} {
-		if _, err := root.ExecContext(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	return &tlsServer{srv: srv, ca: ca, dir: dir}
+		"GRANT ALL ON tlsdb.* TO 'app'@'%'")
+	return &tlsServer{srv: s.Server, ca: s.CA, dir: s.Dir}
 }
 
 // register registers a TLS setting under a name unique to the test and returns the name.

@@ -29,6 +29,14 @@ func (r *Reader) Next() (Series, error) {
 	if r.HasInStock() {
 		s.InStock = []bool{}
 	}
+	if len(r.extraCol) > 0 {
+		s.Extra = make([][]float64, len(r.extraCol))
+		for j := range s.Extra {
+			if r.HasExtra(j) {
+				s.Extra[j] = []float64{}
+			}
+		}
+	}
 	s.add(*first)
 	for {
 		row, err := r.readRow(s.ID)
@@ -57,20 +65,32 @@ func (r *Reader) Next() (Series, error) {
 			gap = math.NaN()
 		}
 		for ; want < row.day; want++ {
-			s.add(row2(gap, true))
+			s.add(fillRow(gap))
 		}
 		s.add(row)
 	}
 }
 
-// row2 is a filler row.
-func row2(y float64, inStock bool) row { return row{y: y, inStock: inStock} }
+// fillRow is the row of a date missing inside a series: every value v, in
+// stock.
+func fillRow(v float64) row {
+	r := row{y: v, inStock: true}
+	for j := range r.extra {
+		r.extra[j] = v
+	}
+	return r
+}
 
 // add appends one day.
 func (s *Series) add(r row) {
 	s.Demand = append(s.Demand, r.y)
 	if s.InStock != nil {
 		s.InStock = append(s.InStock, r.inStock)
+	}
+	for j, x := range s.Extra {
+		if x != nil {
+			s.Extra[j] = append(x, r.extra[j])
+		}
 	}
 }
 
@@ -98,6 +118,14 @@ func (r *Reader) readRow(cur string) (row, error) {
 	}
 	if rw.y, err = parseValue(f[r.yCol]); err != nil {
 		return row{}, fmt.Errorf("%w: line %d: y: %v", ErrFormat, r.line, err)
+	}
+	for j, col := range r.extraCol {
+		if col < 0 {
+			continue
+		}
+		if rw.extra[j], err = parseValue(f[col]); err != nil {
+			return row{}, fmt.Errorf("%w: line %d: column %d: %v", ErrFormat, r.line, col+1, err)
+		}
 	}
 	if r.stockCol >= 0 {
 		switch string(f[r.stockCol]) {

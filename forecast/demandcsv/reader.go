@@ -40,7 +40,15 @@ type Series struct {
 	Demand []float64
 	// InStock per day; nil when the file has no in_stock column.
 	InStock []bool
+	// Extra holds one slice per column named to NewReader after gaps, in
+	// that order: a value per day, parsed like y (empty or NA is NaN; a
+	// filled gap is 0 under GapsZero, NaN under GapsMissing); nil for a
+	// column the file lacks.
+	Extra [][]float64
 }
+
+// MaxExtra is the most extra columns a Reader reads.
+const MaxExtra = 4
 
 // Reader reads series one at a time.
 type Reader struct {
@@ -50,7 +58,8 @@ type Reader struct {
 	idCol    int
 	dsCol    int
 	yCol     int
-	stockCol int // -1 when absent
+	stockCol int   // -1 when absent
+	extraCol []int // per extra name; -1 when absent
 	cols     int
 	seen     map[string]struct{}
 	pending  *row // first row of the next series
@@ -64,12 +73,18 @@ type row struct {
 	day     Day
 	y       float64
 	inStock bool
+	extra   [MaxExtra]float64
 	line    int
 }
 
-// NewReader reads the header from r and returns a Reader.
-func NewReader(r io.Reader, gaps Gaps) (*Reader, error) {
-	rd := &Reader{br: bufio.NewReaderSize(r, 1<<20), gaps: gaps, seen: map[string]struct{}{}, stockCol: -1}
+// NewReader reads the header from r and returns a Reader. extra names
+// optional numeric columns (at most MaxExtra) to read into Series.Extra.
+func NewReader(r io.Reader, gaps Gaps, extra ...string) (*Reader, error) {
+	if len(extra) > MaxExtra {
+		return nil, fmt.Errorf("demandcsv: %d extra columns asked for, at most %d", len(extra), MaxExtra)
+	}
+	rd := &Reader{br: bufio.NewReaderSize(r, 1<<20), gaps: gaps, seen: map[string]struct{}{}, stockCol: -1,
+		extraCol: make([]int, len(extra))}
 	header, err := rd.readLine()
 	if err == io.EOF {
 		return nil, fmt.Errorf("%w: empty input, want a header unique_id,ds,y", ErrFormat)
@@ -78,8 +93,17 @@ func NewReader(r io.Reader, gaps Gaps) (*Reader, error) {
 		return nil, err
 	}
 	rd.idCol, rd.dsCol, rd.yCol = -1, -1, -1
+	for j := range rd.extraCol {
+		rd.extraCol[j] = -1
+	}
 	for i, f := range header {
-		switch string(bytes.TrimSpace(f)) {
+		name := string(bytes.TrimSpace(f))
+		for j, x := range extra {
+			if name == x {
+				rd.extraCol[j] = i
+			}
+		}
+		switch name {
 		case "unique_id":
 			rd.idCol = i
 		case "ds":
@@ -99,6 +123,9 @@ func NewReader(r io.Reader, gaps Gaps) (*Reader, error) {
 
 // HasInStock reports whether the file has an in_stock column.
 func (r *Reader) HasInStock() bool { return r.stockCol >= 0 }
+
+// HasExtra reports whether the file has the i-th extra column.
+func (r *Reader) HasExtra(i int) bool { return i >= 0 && i < len(r.extraCol) && r.extraCol[i] >= 0 }
 
 // readLine returns the fields of the next non-empty line (valid until the
 // next call).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shardstock/shardstock/gateway/worker"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -143,16 +144,8 @@ func (c *Cache) Start(ctx context.Context) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		t := time.NewTicker(c.opts.RefreshInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_ = c.Refresh(ctx) // failures are logged and counted; the last keys stay
-			}
-		}
+		// Failures are logged and counted; the last keys stay.
+		worker.Every(ctx, c.opts.RefreshInterval, func() { _ = c.Refresh(ctx) })
 	}()
 }
 

@@ -17,7 +17,9 @@ import (
 	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
+	"github.com/shardstock/shardstock/tools/clustertest"
 	"github.com/shardstock/shardstock/tools/testdb"
+	"github.com/shardstock/shardstock/tools/testlog"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -25,17 +27,7 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 // newMeta migrates the metadata schema on dsn and opens it (closed when the test ends).
 func newMeta(t *testing.T, dsn string) *shard.Meta {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
-		t.Fatalf("migrate meta: %v", err)
-	}
-	meta, err := shard.OpenMeta(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	return meta
+	return clustertest.MetaStore(t, dsn)
 }
 
 func issue(t *testing.T, meta *shard.Meta, spec auth.Spec) auth.Issued {
@@ -258,7 +250,7 @@ func TestCacheServesWhileMetaIsDown(t *testing.T) {
 	a := issue(t, meta, auth.Spec{Scopes: auth.NewScopeSet(auth.ScopeRead)})
 	b := issue(t, meta, auth.Spec{Scopes: auth.NewScopeSet(auth.ScopeWrite)})
 
-	var logs syncBuffer
+	var logs testlog.Buffer
 	c := auth.NewCache(meta, auth.CacheOptions{RefreshInterval: 50 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err := c.Load(ctx); err != nil {
@@ -358,21 +350,4 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -127,8 +127,10 @@ var scopeRules = []scopeRule{
 	{prefix: "/v1/anomalies", get: ScopeRead, other: ScopeAdmin},
 }
 
-// publicRoutes need no key: liveness, readiness, metrics and the API description.
-var publicRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true, "/v1/openapi.json": true}
+// publicRoutes need no key: liveness, readiness and the API description. /metrics needs admin on
+// the API listener (it tells a lot about the traffic); the admin listener serves it without a
+// key.
+var publicRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/v1/openapi.json": true}
 
 // RequiredScope returns the scope a request with method to route (the gorilla/mux path template,
 // e.g. "/v1/products/{sku}/adjustments", or a concrete path) needs, and false when the route

@@ -97,7 +97,7 @@ func TestRequiredScope(t *testing.T) {
 		{get, "/console/", ScopeAdmin},
 		{get, "/healthz", ""},
 		{get, "/readyz", ""},
-		{get, "/metrics", ""},
+		{get, "/metrics", ScopeAdmin},
 		{get, "/v1/openapi.json", ""},
 	} {
 		got, needsKey := RequiredScope(tc.method, tc.route)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shardstock/shardstock/gateway/worker"
 	"github.com/shardstock/shardstock/router"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -150,25 +151,22 @@ func (c *Client) Refresh(ctx context.Context) error {
 
 // Poll checks the version every interval and reloads when it changed, until ctx is done.
 func (c *Client) Poll(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	worker.Every(ctx, interval, func() { c.pollOnce(ctx) })
+}
+
+// pollOnce reads the published version (through the meta timeout and breaker) and reloads the
+// topology when it is newer.
+func (c *Client) pollOnce(ctx context.Context) {
+	v, err := MetaValue(ctx, c, "topology_version", (*shard.Meta).CurrentVersion)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("topology poll failed", "err", err)
 		}
-		v, err := MetaValue(ctx, c, "topology_version", (*shard.Meta).CurrentVersion)
-		if err != nil {
-			if ctx.Err() == nil {
-				c.log.Warn("topology poll failed", "err", err)
-			}
-			continue
-		}
-		if cur := c.Current(); cur == nil || v > cur.version {
-			if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
-				c.log.Warn("topology reload failed", "err", err)
-			}
+		return
+	}
+	if cur := c.Current(); cur == nil || v > cur.version {
+		if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("topology reload failed", "err", err)
 		}
 	}
 }

@@ -112,6 +112,32 @@ func MetaValue[T any](ctx context.Context, c *Client, op string, fn func(m *shar
 	return out, err
 }
 
+// MetaWaiting is Meta for a call that may wait on a lock in the store for longer than the meta
+// timeout (DeleteWebhook waits for the deliveries in flight to its webhook). The store is pinged
+// first under the meta timeout and breaker, so a store that is down or frozen still fails fast;
+// the call itself then runs under ctx alone, and only a failure to reach the store counts
+// against the breaker.
+func (c *Client) MetaWaiting(ctx context.Context, op string, fn func(ctx context.Context, m *shard.Meta) error) error {
+	if err := c.Meta(ctx, "ping", func(ctx context.Context, m *shard.Meta) error { return m.Ping(ctx) }); err != nil {
+		return err
+	}
+	start := time.Now()
+	err := shard.AsMetaUnavailable(fn(ctx, c.meta))
+	c.metrics.metaDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	if inventory.IsCode(err, inventory.CodeMetaUnavailable) && ctx.Err() == nil {
+		c.guard.record(time.Now(), false, true, false)
+		c.metrics.metaBreakerOpen.Set(boolGauge(c.guard.open()))
+		c.metrics.metaFailures.WithLabelValues(op).Inc()
+	}
+	return err
+}
+
+// SinksValue is MetaValue for a call on the store's event delivery state (shard.Meta.Sinks);
+// fn is often a method expression such as (*shard.Sinks).Webhooks.
+func SinksValue[T any](ctx context.Context, c *Client, op string, fn func(sk *shard.Sinks, ctx context.Context) (T, error)) (T, error) {
+	return MetaValue(ctx, c, op, func(m *shard.Meta, ctx context.Context) (T, error) { return fn(m.Sinks(), ctx) })
+}
+
 func boolGauge(b bool) float64 {
 	if b {
 		return 1

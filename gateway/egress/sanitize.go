@@ -12,15 +12,16 @@ import (
 )
 
 // The phrases SanitizeError answers; nothing else ever comes out of it but "http <status>".
+//
+// A refused connect, a reset, an unreachable network and a timeout all read "connection failed":
+// told apart, they would say which ports of a host are closed (refused) and which are filtered
+// (timeout), which would make webhook registration a port scanner.
 const (
 	ReasonRefused      = "refused by egress policy"
-	ReasonTimeout      = "timeout"
 	ReasonCanceled     = "canceled"
 	ReasonHostNotFound = "host not found"
 	ReasonDNS          = "dns error"
-	ReasonConnRefused  = "connection refused"
-	ReasonConnReset    = "connection reset"
-	ReasonUnreachable  = "network unreachable"
+	ReasonConnFailed   = "connection failed"
 	ReasonTLS          = "tls error"
 	ReasonHTTP         = "http error"
 	ReasonFailed       = "delivery failed"
@@ -58,20 +59,17 @@ func SanitizeError(err error) string {
 			return ReasonHostNotFound
 		}
 		if dnsErr.IsTimeout {
-			return ReasonTimeout
+			return ReasonConnFailed
 		}
 		return ReasonDNS
 	case isTimeout(err):
-		return ReasonTimeout
+		return ReasonConnFailed
 	case isTLS(err):
 		return ReasonTLS
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return ReasonConnRefused
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return ReasonConnReset
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return ReasonUnreachable
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return ReasonConnFailed
 	case errors.As(err, &opErr) && opErr.Op == "remote error":
 		return ReasonTLS // an alert from the peer (crypto/tls's alert type is unexported)
 	default:

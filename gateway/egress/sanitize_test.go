@@ -22,9 +22,8 @@ import (
 
 // vocabulary is everything SanitizeError may answer.
 var vocabulary = regexp.MustCompile(`^(http [1-5]\d\d|` + strings.Join([]string{
-	egress.ReasonRefused, egress.ReasonTimeout, egress.ReasonCanceled, egress.ReasonHostNotFound,
-	egress.ReasonDNS, egress.ReasonConnRefused, egress.ReasonConnReset, egress.ReasonUnreachable,
-	egress.ReasonTLS, egress.ReasonHTTP, egress.ReasonFailed}, "|") + `)$`)
+	egress.ReasonRefused, egress.ReasonCanceled, egress.ReasonHostNotFound,
+	egress.ReasonDNS, egress.ReasonConnFailed, egress.ReasonTLS, egress.ReasonHTTP, egress.ReasonFailed}, "|") + `)$`)
 
 func checkSanitized(t *testing.T, err error, want string) {
 	t.Helper()
@@ -49,22 +48,22 @@ func TestSanitizeErrorTable(t *testing.T) {
 		want string
 	}{
 		{nil, ""},
-		{wrapDial(os.NewSyscallError("connect", syscall.ECONNREFUSED)), egress.ReasonConnRefused},
-		{wrapDial(os.NewSyscallError("read", syscall.ECONNRESET)), egress.ReasonConnReset},
-		{wrapDial(os.NewSyscallError("connect", syscall.EHOSTUNREACH)), egress.ReasonUnreachable},
-		{wrapDial(os.NewSyscallError("connect", syscall.ENETUNREACH)), egress.ReasonUnreachable},
+		{wrapDial(os.NewSyscallError("connect", syscall.ECONNREFUSED)), egress.ReasonConnFailed},
+		{wrapDial(os.NewSyscallError("read", syscall.ECONNRESET)), egress.ReasonConnFailed},
+		{wrapDial(os.NewSyscallError("connect", syscall.EHOSTUNREACH)), egress.ReasonConnFailed},
+		{wrapDial(os.NewSyscallError("connect", syscall.ENETUNREACH)), egress.ReasonConnFailed},
 		{wrapDial(&net.DNSError{Err: "no such host", Name: "hooks.internal", Server: "10.0.0.53:53", IsNotFound: true}), egress.ReasonHostNotFound},
 		{wrapDial(&net.DNSError{Err: "server misbehaving", Name: "hooks.internal", Server: "10.0.0.53:53"}), egress.ReasonDNS},
-		{wrapDial(&net.DNSError{Err: "i/o timeout", Name: "hooks.internal", IsTimeout: true}), egress.ReasonTimeout},
-		{wrapDial(os.ErrDeadlineExceeded), egress.ReasonTimeout},
-		{fmt.Errorf("deliver: %w", context.DeadlineExceeded), egress.ReasonTimeout},
+		{wrapDial(&net.DNSError{Err: "i/o timeout", Name: "hooks.internal", IsTimeout: true}), egress.ReasonConnFailed},
+		{wrapDial(os.ErrDeadlineExceeded), egress.ReasonConnFailed},
+		{fmt.Errorf("deliver: %w", context.DeadlineExceeded), egress.ReasonConnFailed},
 		{fmt.Errorf("deliver: %w", context.Canceled), egress.ReasonCanceled},
 		{wrapDial(&egress.RefusedError{Addr: netip.MustParseAddr("10.1.2.3"), Class: "a private", Allowable: true}), egress.ReasonRefused},
 		{fmt.Errorf("deliver: %w", &egress.StatusError{Code: 503}), "http 503"},
 		{&egress.StatusError{Code: 302}, "http 302"},
 		{&egress.StatusError{Code: 999}, egress.ReasonHTTP},
-		{&url.Error{Op: "Post", URL: "http://x", Err: io.ErrUnexpectedEOF}, egress.ReasonConnReset},
-		{&url.Error{Op: "Post", URL: "http://x", Err: io.EOF}, egress.ReasonConnReset},
+		{&url.Error{Op: "Post", URL: "http://x", Err: io.ErrUnexpectedEOF}, egress.ReasonConnFailed},
+		{&url.Error{Op: "Post", URL: "http://x", Err: io.EOF}, egress.ReasonConnFailed},
 		{errors.New("webhook at 10.1.2.3:8080 said no"), egress.ReasonFailed},
 	}
 	for _, tt := range tests {
@@ -84,7 +83,7 @@ func TestSanitizeErrorRealFailures(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		checkSanitized(t, post(c, "http://"+addr+"/"), egress.ReasonConnRefused)
+		checkSanitized(t, post(c, "http://"+addr+"/"), egress.ReasonConnFailed)
 	})
 	t.Run("http 500", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -100,7 +99,7 @@ func TestSanitizeErrorRealFailures(t *testing.T) {
 		defer close(release)
 		short := client(g)
 		short.Timeout = 100 * time.Millisecond
-		checkSanitized(t, post(short, srv.URL), egress.ReasonTimeout)
+		checkSanitized(t, post(short, srv.URL), egress.ReasonConnFailed)
 	})
 	t.Run("connection closed mid-answer", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -110,7 +109,7 @@ func TestSanitizeErrorRealFailures(t *testing.T) {
 			}
 		}))
 		defer srv.Close()
-		checkSanitized(t, post(c, srv.URL), egress.ReasonConnReset)
+		checkSanitized(t, post(c, srv.URL), egress.ReasonConnFailed)
 	})
 	t.Run("tls error", func(t *testing.T) {
 		srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))

@@ -90,3 +90,4 @@ func (n natsSink) deliver(ctx context.Context, ev shard.Event, body []byte) erro
 	return n.p.publish(ctx, ev, body)
 }
 func (n natsSink) deadLetter(context.Context, *shard.Meta, shard.DeadLetter, int64) error { return nil }
+func (n natsSink) hold(context.Context, *shard.Meta) (func(), error)                      { return func() {}, nil }

@@ -86,7 +86,7 @@ type shardPage struct {
 // occurred_at, which is a best-effort global order. A row that a reshard copied is left out when
 // the positions already cover its original.
 func (s *Service) page(ctx context.Context, after map[string]uint64, limit int) ([]pagedEvent, map[string]uint64, error) {
-	horizons, err := cluster.MetaValue(ctx, s.cluster, "relay_horizons", (*shard.Meta).RelayHorizons)
+	horizons, err := cluster.SinksValue(ctx, s.cluster, "relay_horizons", (*shard.Sinks).RelayHorizons)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -107,7 +107,7 @@ func readShardPage(ctx context.Context, st *shard.Store, after map[string]uint64
 	skip := func(origin string, seq uint64) bool { return after[origin] >= seq }
 	var page shardPage
 	for scanned := 0; pos < horizon && len(page.events) < limit && scanned < 20*limit; scanned += limit {
-		evs, last, err := st.ReadEvents(ctx, pos, horizon, limit, skip)
+		evs, last, err := st.Relay().ReadEvents(ctx, pos, horizon, limit, skip)
 		if err != nil {
 			return page, err
 		}

@@ -44,6 +44,9 @@ const (
 	// relayDeliveryParallel bounds the deliveries of one sink and shard in flight at once
 	// (each to a different order key).
 	relayDeliveryParallel = 16
+	// relayHoldBudget bounds the time in which a batch starts sends: a webhook's deletion waits
+	// for the batch in flight, at most this plus one delivery (events.webhook_timeout).
+	relayHoldBudget = time.Second
 )
 
 // runRelays keeps a relay loop running for every active shard until ctx is done.
@@ -89,7 +92,7 @@ func (s *Service) runRelays(ctx context.Context) {
 // relayShard takes the shard's relay lease whenever it is free and runs the relay while held.
 func (s *Service) relayShard(ctx context.Context, st *shard.Store) {
 	for ctx.Err() == nil {
-		lease, err := st.AcquireRelayLease(ctx)
+		lease, err := st.Relay().AcquireRelayLease(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("relay lease", "shard", st.Name(), "err", err)
 		}
@@ -132,7 +135,7 @@ func (h *horizonHub) set(v uint64) {
 // runRelay relays one shard while the lease is held: it advances the horizon every poll
 // interval and keeps a delivery loop per sink. It returns when the lease is lost or ctx is done.
 func (s *Service) runRelay(ctx context.Context, st *shard.Store, lease *shard.RelayLease) error {
-	horizons, err := s.meta.RelayHorizons(ctx)
+	horizons, err := s.meta.Sinks().RelayHorizons(ctx)
 	if err != nil {
 		return err
 	}
@@ -189,7 +192,7 @@ func (s *Service) advanceHorizon(ctx context.Context, st *shard.Store, lease *sh
 		s.log.Warn("relay: reading the change log failed", "shard", st.Name(), "err", err)
 	case next > cur:
 		hub.set(next)
-		if err := s.meta.SetRelayHorizon(ctx, st.Name(), next, s.holder); err != nil && ctx.Err() == nil {
+		if err := s.meta.Sinks().SetRelayHorizon(ctx, st.Name(), next, s.holder); err != nil && ctx.Err() == nil {
 			s.log.Warn("relay: saving the horizon failed", "shard", st.Name(), "err", err)
 		}
 		return next-cur >= relayHorizonBatch/2, nil
@@ -200,7 +203,7 @@ func (s *Service) advanceHorizon(ctx context.Context, st *shard.Store, lease *sh
 // syncWebhooks starts a delivery loop for every subscribed webhook that has none and stops the
 // loops of deleted ones.
 func (s *Service) syncWebhooks(ctx context.Context, st *shard.Store, loops *sinkLoops) {
-	hooks, err := s.meta.Webhooks(ctx)
+	hooks, err := s.meta.Sinks().Webhooks(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("relay: listing webhooks failed", "shard", st.Name(), "err", err)

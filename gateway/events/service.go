@@ -19,6 +19,7 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway/cluster"
+	"github.com/shardstock/shardstock/gateway/egress"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -30,6 +31,9 @@ type Options struct {
 	Logger      *slog.Logger
 	// Registry receives the delivery metrics.
 	Registry prometheus.Registerer
+	// Guard is the egress policy of webhook deliveries; nil refuses every internal address
+	// (an empty allow-list).
+	Guard *egress.Guard
 }
 
 // Service is the gateway's change-event machinery: relays, sinks and streams.
@@ -47,7 +51,7 @@ type Service struct {
 	mu   sync.Mutex
 	held map[string]bool // shards whose relay this gateway runs
 
-	done chan struct{} // closed when the relays stop (ends SSE streams)
+	done chan struct{} // closed by CloseStreams (ends SSE streams)
 	once sync.Once
 }
 
@@ -56,11 +60,14 @@ func New(c *cluster.Client, meta *shard.Meta, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Guard == nil {
+		opts.Guard, _ = egress.New(configs.Webhooks{}, nil) // an empty allow-list cannot fail
+	}
 	host, _ := os.Hostname()
 	s := &Service{cluster: c, meta: meta, cfg: opts.Config, readTimeout: opts.ReadTimeout, log: opts.Logger,
 		held: map[string]bool{}, done: make(chan struct{}),
 		holder: fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32()),
-		client: newWebhookClient(opts.Config.WebhookTimeout), metrics: newMetrics(opts.Registry)}
+		client: newWebhookClient(opts.Config.WebhookTimeout, opts.Guard), metrics: newMetrics(opts.Registry)}
 	if opts.Config.NATSURL != "" {
 		s.nats = newNATSPublisher(opts.Config, opts.Logger)
 	}
@@ -80,13 +87,22 @@ func (s *Service) Run(ctx context.Context) {
 	wg.Wait()
 }
 
+// Close ends the event streams and closes the NATS connection, whether or not Run was ever
+// started (Run does the same when its context ends). It may be called more than once.
+func (s *Service) Close() { s.shutdown() }
+
 // shutdown ends SSE streams and closes the NATS connection.
 func (s *Service) shutdown() {
-	s.once.Do(func() { close(s.done) })
+	s.CloseStreams()
 	if s.nats != nil {
 		s.nats.close()
 	}
 }
+
+// CloseStreams ends every Server-Sent Events stream (Stream returns) and makes new ones end
+// after their first page. The gateway calls it when shutdown starts, so that a graceful shutdown
+// does not wait for stream clients to leave. Calling it again does nothing.
+func (s *Service) CloseStreams() { s.once.Do(func() { close(s.done) }) }
 
 // Held returns the shards whose event relay this gateway runs right now.
 func (s *Service) Held() []string {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/gateway/egress"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -19,15 +20,21 @@ type sink interface {
 	// maxAttempts bounds the attempts of one event before it is dead-lettered (0: never).
 	maxAttempts(cfg configs.Events) int
 	deadLetter(ctx context.Context, meta *shard.Meta, d shard.DeadLetter, epoch int64) error
+	// hold is taken while a batch is sent and released after it (a webhook's deletion waits for
+	// it); shard.ErrSinkGone when the sink was deleted.
+	hold(ctx context.Context, meta *shard.Meta) (release func(), err error)
 }
 
 // runSink delivers the shard's events to one sink in seq order from the sink's durable cursor.
 func (s *Service) runSink(ctx context.Context, st *shard.Store, sk sink, hub *horizonHub) {
 	open := func() (shard.SinkCursor, bool) {
 		for ctx.Err() == nil {
-			c, err := s.meta.OpenSinkCursor(ctx, sk.name(), st.Name(), 0)
+			c, err := s.meta.Sinks().OpenSinkCursor(ctx, sk.name(), st.Name(), 0)
 			if err == nil {
 				return c, true
+			}
+			if errors.Is(err, shard.ErrSinkGone) {
+				return shard.SinkCursor{}, false // deleted: this loop ends
 			}
 			s.log.Warn("event cursor", "sink", sk.name(), "shard", st.Name(), "err", err)
 			sleepCtx(ctx, time.Second)
@@ -72,6 +79,9 @@ func (s *Service) runSink(ctx context.Context, st *shard.Store, sk sink, hub *ho
 			continue
 		}
 		next, err := s.deliverBatch(ctx, st, sk, cur, horizon, delivered)
+		if errors.Is(err, shard.ErrSinkGone) {
+			return
+		}
 		if errors.Is(err, shard.ErrCursorMoved) {
 			if cur, ok = open(); !ok {
 				return
@@ -102,30 +112,57 @@ type batch struct {
 // deliverBatch delivers the events after cur up to horizon (one read batch) and saves the
 // cursor. Events of different order keys (SKU, or reservation for header events) go out in
 // parallel, the events of one key one after the other in seq order; a key stops at its first
-// failure. The cursor then stops right before the lowest failed event: everything below it was
-// delivered, and the stream waits for that event's retry. delivered remembers events above the
-// cursor that already went out, so a retry does not repeat them.
+// failure, or when the batch's time (relayHoldBudget) is up. The cursor then stops right before
+// the lowest event that did not go out: everything below it was delivered, and the stream waits
+// for that event's retry (after a failure) or goes on with it at once. delivered remembers
+// events above the cursor that already went out, so a retry does not repeat them. The batch is
+// sent under the sink's hold; ErrSinkGone when the sink was deleted.
 func (s *Service) deliverBatch(ctx context.Context, st *shard.Store, sk sink, cur shard.SinkCursor, horizon uint64,
 	delivered map[uint64]bool) (shard.SinkCursor, error) {
 	b, err := s.readBatch(ctx, st, sk, cur, horizon, delivered)
 	if err != nil {
 		return cur, err
 	}
-	failed, failErr := s.deliverKeys(ctx, sk, b, delivered)
+	var out outcome
+	if len(b.keys) > 0 {
+		release, err := sk.hold(ctx, s.meta)
+		if err != nil {
+			return cur, err
+		}
+		out = s.deliverKeys(ctx, sk, b, delivered)
+		release()
+	}
+	stop := out.stop()
 	for seq := range delivered {
-		if seq <= b.last && failed == nil || failed != nil && seq < failed.Seq {
+		if stop == 0 && seq <= b.last || stop != 0 && seq < stop {
 			delete(delivered, seq) // below the new position
 		}
 	}
-	if failed == nil {
-		err := s.saveCursor(ctx, sk, st, &cur, b.last)
-		return cur, err
+	switch {
+	case stop == 0:
+		err = s.saveCursor(ctx, sk, st, &cur, b.last)
+	case out.failed == nil || out.failed.Seq != stop || ctx.Err() != nil:
+		err = s.saveCursor(ctx, sk, st, &cur, stop-1) // not a failure: the next batch starts there
+	default:
+		return s.recordFailure(ctx, st, sk, cur, *out.failed, out.failErr)
 	}
-	if ctx.Err() != nil {
-		err := s.saveCursor(ctx, sk, st, &cur, failed.Seq-1)
-		return cur, err
+	return cur, err
+}
+
+// outcome is what deliverKeys did with a batch.
+type outcome struct {
+	failed  *shard.Event // the failed event with the lowest seq, if any
+	failErr error
+	pending uint64 // the lowest seq not attempted because the batch's time was up; 0: none
+}
+
+// stop is the lowest seq that did not go out (0 when the whole batch did).
+func (o outcome) stop() uint64 {
+	stop := o.pending
+	if o.failed != nil && (stop == 0 || o.failed.Seq < stop) {
+		stop = o.failed.Seq
 	}
-	return s.recordFailure(ctx, st, sk, cur, *failed, failErr)
+	return stop
 }
 
 // readBatch reads the sink's next events on the shard and groups them by order key.
@@ -140,13 +177,13 @@ func (s *Service) readBatch(ctx context.Context, st *shard.Store, sk sink, cur s
 		}
 		if origins == nil {
 			var err error
-			if origins, err = s.meta.SinkPositions(ctx, sk.name()); err != nil {
+			if origins, err = s.meta.Sinks().SinkPositions(ctx, sk.name()); err != nil {
 				origins = map[string]uint64{}
 			}
 		}
 		return origins[origin] >= seq
 	}
-	evs, last, err := st.ReadEvents(ctx, cur.Position, horizon, relayReadBatch, skipCopy)
+	evs, last, err := st.Relay().ReadEvents(ctx, cur.Position, horizon, relayReadBatch, skipCopy)
 	if err != nil {
 		return batch{}, err
 	}
@@ -165,29 +202,37 @@ func (s *Service) readBatch(ctx context.Context, st *shard.Store, sk sink, cur s
 }
 
 // deliverKeys delivers the batch, keys in parallel (at most relayDeliveryParallel at once) and
-// each key's events in order until its first failure. It marks what went out in delivered and
-// returns the failed event with the lowest seq, if any.
-func (s *Service) deliverKeys(ctx context.Context, sk sink, b batch, delivered map[uint64]bool) (*shard.Event, error) {
+// each key's events in order until its first failure; no send starts after relayHoldBudget. It
+// marks what went out in delivered.
+func (s *Service) deliverKeys(ctx context.Context, sk sink, b batch, delivered map[uint64]bool) outcome {
 	var (
-		mu      sync.Mutex
-		wg      sync.WaitGroup
-		failed  *shard.Event
-		failErr error
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		out outcome
 	)
+	deadline := time.Now().Add(relayHoldBudget)
 	sem := make(chan struct{}, relayDeliveryParallel)
 	for _, k := range b.keys {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			for _, ev := range b.byKey[k] {
+				if time.Now().After(deadline) {
+					mu.Lock()
+					if out.pending == 0 || ev.Seq < out.pending {
+						out.pending = ev.Seq
+					}
+					mu.Unlock()
+					return
+				}
 				t0 := time.Now()
 				err := sk.deliver(ctx, ev, eventBody(ev))
 				s.metrics.observe(sk, err, time.Since(t0))
 				mu.Lock()
 				if err == nil {
 					delivered[ev.Seq] = true
-				} else if failed == nil || ev.Seq < failed.Seq {
-					failed, failErr = &ev, err
+				} else if out.failed == nil || ev.Seq < out.failed.Seq {
+					out.failed, out.failErr = &ev, err
 				}
 				mu.Unlock()
 				if err != nil {
@@ -197,7 +242,7 @@ func (s *Service) deliverKeys(ctx context.Context, sk sink, b batch, delivered m
 		})
 	}
 	wg.Wait()
-	return failed, failErr
+	return out
 }
 
 // recordFailure moves the cursor right before the failed event and either dead-letters it (its
@@ -212,9 +257,12 @@ func (s *Service) recordFailure(ctx context.Context, st *shard.Store, sk sink, c
 	if err := s.saveCursor(ctx, sk, st, &cur, failed.Seq-1); err != nil {
 		return cur, err
 	}
+	// What is stored (and shown by the API) is a fixed phrase without addresses or ports; the
+	// full error is logged here.
+	lastErr := egress.SanitizeError(failErr)
 	if limit := sk.maxAttempts(s.cfg); limit > 0 && attempts >= limit {
 		d := shard.DeadLetter{Shard: st.Name(), Seq: failed.Seq, EventID: failed.ID, EventType: failed.Type,
-			Body: string(eventBody(failed)), Attempts: attempts, LastError: failErr.Error()}
+			Body: string(eventBody(failed)), Attempts: attempts, LastError: lastErr}
 		if err := sk.deadLetter(ctx, s.meta, d, cur.Epoch); err != nil {
 			return cur, err
 		}
@@ -222,11 +270,13 @@ func (s *Service) recordFailure(ctx context.Context, st *shard.Store, sk sink, c
 		cur.Position, cur.Attempts = failed.Seq, 0
 		return cur, nil
 	}
+	s.log.Info("event delivery failed; will retry", "sink", sk.name(), "shard", st.Name(), "event", failed.ID,
+		"attempts", attempts, "err", failErr)
 	next := time.Now().Add(backoff(s.cfg.WebhookBackoff, s.cfg.WebhookMaxBackoff, attempts))
-	if err := s.meta.RecordSinkFailure(ctx, sk.name(), st.Name(), cur.Epoch, cur.Position, attempts, next, failErr.Error()); err != nil {
+	if err := s.meta.Sinks().RecordSinkFailure(ctx, sk.name(), st.Name(), cur.Epoch, cur.Position, attempts, next, lastErr); err != nil {
 		return cur, err
 	}
-	cur.Attempts, cur.NextAttemptAt, cur.LastError = attempts, next, failErr.Error()
+	cur.Attempts, cur.NextAttemptAt, cur.LastError = attempts, next, lastErr
 	return cur, nil
 }
 
@@ -246,7 +296,7 @@ func (s *Service) saveCursor(ctx context.Context, sk sink, st *shard.Store, cur 
 	if pos <= cur.Position && cur.Attempts == 0 {
 		return nil
 	}
-	if err := s.meta.AdvanceSinkCursor(context.WithoutCancel(ctx), sk.name(), st.Name(), cur.Epoch, pos); err != nil {
+	if err := s.meta.Sinks().AdvanceSinkCursor(context.WithoutCancel(ctx), sk.name(), st.Name(), cur.Epoch, pos); err != nil {
 		return err
 	}
 	cur.Position, cur.Attempts, cur.NextAttemptAt, cur.LastError = max(cur.Position, pos), 0, time.Time{}, ""

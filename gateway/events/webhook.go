@@ -6,12 +6,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/gateway/egress"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -26,11 +26,13 @@ func Sign(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// webhookClient POSTs deliveries.
+// webhookClient POSTs deliveries. It connects only where the egress guard allows (the address
+// is checked after name resolution, on every connection), never through a proxy, and does not
+// follow redirects (a 3xx is a failed delivery).
 type webhookClient struct{ http *http.Client }
 
-func newWebhookClient(timeout time.Duration) *webhookClient {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+func newWebhookClient(timeout time.Duration, guard *egress.Guard) *webhookClient {
+	tr := guard.Transport()
 	tr.MaxIdleConnsPerHost = 32
 	return &webhookClient{http: &http.Client{Timeout: timeout, Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -46,9 +48,13 @@ func (w webhookSink) name() string                       { return shard.WebhookS
 func (w webhookSink) accepts(t string) bool              { return w.hook.Accepts(t) }
 func (w webhookSink) maxAttempts(cfg configs.Events) int { return cfg.WebhookMaxAttempts }
 
+func (w webhookSink) hold(ctx context.Context, meta *shard.Meta) (func(), error) {
+	return meta.Sinks().HoldWebhook(ctx, w.hook.ID)
+}
+
 func (w webhookSink) deadLetter(ctx context.Context, meta *shard.Meta, d shard.DeadLetter, epoch int64) error {
 	d.WebhookID = w.hook.ID
-	return meta.AddDeadLetter(context.WithoutCancel(ctx), d, epoch)
+	return meta.Sinks().AddDeadLetter(context.WithoutCancel(ctx), d, epoch)
 }
 
 // deliver POSTs one event; any answer but 2xx is a failure.
@@ -69,7 +75,7 @@ func (w webhookSink) deliver(ctx context.Context, ev shard.Event, body []byte) e
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("webhook answered %d", resp.StatusCode)
+		return &egress.StatusError{Code: resp.StatusCode}
 	}
 	return nil
 }

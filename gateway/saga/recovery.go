@@ -2,8 +2,8 @@ package saga
 
 import (
 	"context"
-	"time"
 
+	"github.com/shardstock/shardstock/gateway/worker"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
@@ -17,23 +17,14 @@ import (
 //
 // Every gateway runs it; the steps are conditional and idempotent, so they may overlap.
 func (c *Coordinator) Run(ctx context.Context) {
-	t := time.NewTicker(c.opts.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		c.RecoverOnce(ctx)
-	}
+	worker.Every(ctx, c.opts.SweepInterval, func() { c.RecoverOnce(ctx) })
 }
 
 // RecoverOnce runs one recovery pass over every shard and returns how many headers it finished.
 func (c *Coordinator) RecoverOnce(ctx context.Context) int {
 	done := 0
 	for _, st := range c.cluster.Current().ActiveStores() {
-		headers, err := st.StuckHeaders(ctx, c.opts.RecoveryGrace, 200)
+		headers, err := st.Upkeep().StuckHeaders(ctx, c.opts.RecoveryGrace, 200)
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Warn("recovery scan failed", "shard", st.Name(), "err", err)
@@ -59,8 +50,10 @@ func (c *Coordinator) RecoverOnce(ctx context.Context) int {
 }
 
 // recoverHeader finishes one stuck header and returns the outcome label ("" when nothing was
-// left to do).
+// left to do). The recovery worker is the actor of its change rows; the expiry worker of an
+// expiry's.
 func (c *Coordinator) recoverHeader(ctx context.Context, h shard.Header) (string, error) {
+	ctx = inventory.WorkerContext(ctx, inventory.ActorRecovery)
 	switch h.Status {
 	case inventory.StatusHeld:
 		_, err := c.expire(ctx, h)
@@ -79,7 +72,7 @@ func (c *Coordinator) recoverHeader(ctx context.Context, h shard.Header) (string
 		_, err := c.finish(ctx, h, shard.ActionRelease, inventory.KindRelease, inventory.StatusReleased)
 		return string(inventory.StatusReleased), err
 	case inventory.StatusExpiring:
-		_, err := c.finish(ctx, h, shard.ActionRelease, inventory.KindExpire, inventory.StatusExpired)
+		_, err := c.finish(inventory.WorkerContext(ctx, inventory.ActorExpiry), h, shard.ActionRelease, inventory.KindExpire, inventory.StatusExpired)
 		return string(inventory.StatusExpired), err
 	}
 	return "", nil

@@ -50,7 +50,8 @@ func (c *Coordinator) Reserve(ctx context.Context, req Request) (shard.Header, e
 // group applied nothing (partition moving, shard trouble): the normal path then refreshes the
 // topology and retries.
 func (c *Coordinator) reserveGrouped(ctx context.Context, h shard.Header, req Request) (shard.Header, bool, error) {
-	r, err := c.reserveGroups.submit(ctx, h.Lines[0].SKU, h.Partition, shard.BatchRequest{Header: h, TTL: req.TTL, KeyDerived: req.Marker != nil})
+	r, err := c.reserveGroups.submit(ctx, h.Lines[0].SKU, h.Partition, shard.BatchRequest{Header: h, TTL: req.TTL, KeyDerived: req.Marker != nil,
+		Actor: inventory.ActorFrom(ctx)})
 	if err == nil {
 		err = r.Err
 	}

@@ -88,7 +88,8 @@ func (c *Coordinator) settle(ctx context.Context, id string, how settlement) (sh
 // is not done when the reservation is not local or the group applied nothing: the per-request
 // path takes over.
 func (c *Coordinator) settleGrouped(ctx context.Context, id string, p int, how settlement) (shard.Header, bool, error) {
-	r, err := c.settleGroups.submit(ctx, strconv.Itoa(p), p, shard.SettleRequest{ID: id, Action: how.action, UnexpiredOnly: how.unexpiredOnly})
+	r, err := c.settleGroups.submit(ctx, strconv.Itoa(p), p, shard.SettleRequest{ID: id, Action: how.action, UnexpiredOnly: how.unexpiredOnly,
+		Actor: inventory.ActorFrom(ctx)})
 	if err == nil {
 		err = r.Err
 	}
@@ -97,6 +98,9 @@ func (c *Coordinator) settleGrouped(ctx context.Context, id string, p int, how s
 		c.wroteLines(r.Header.Lines)
 		return r.Header, true, nil
 	case err == nil && !r.NotLocal:
+		// Not held any more (or held past its TTL): judgeSettled may still apply the lines
+		// (committing, releasing) or expire the reservation, so its SKUs are written too.
+		defer c.wroteLines(r.Header.Lines)
 		out, err := c.judgeSettled(ctx, r.Header, how)
 		return out, true, err
 	case err != nil && (ctx.Err() != nil || !retryOnNormalPath(err)):
@@ -161,7 +165,9 @@ func (c *Coordinator) finish(ctx context.Context, h shard.Header, action shard.L
 }
 
 // expire releases a held reservation past its TTL: held → expiring → lines released → expired.
+// The expiry worker is the actor of its change rows, also when a late commit found it.
 func (c *Coordinator) expire(ctx context.Context, h shard.Header) (shard.Header, error) {
+	ctx = inventory.WorkerContext(ctx, inventory.ActorExpiry)
 	cur, moved, err := c.transition(ctx, h, []inventory.Status{inventory.StatusHeld}, inventory.StatusExpiring, false)
 	if err != nil {
 		return shard.Header{}, err

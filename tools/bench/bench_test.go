@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,7 +112,7 @@ func TestScenarios(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
-			rep, err := Run(context.Background(), Options{Target: g.HTTP.URL, DirectDSNs: dsns, Scenario: tc.scenario,
+			rep, err := Run(context.Background(), Options{Target: g.HTTP.URL, Token: c.AdminToken, DirectDSNs: dsns, Scenario: tc.scenario,
 				Settle: tc.settle, Duration: time.Second, Warmup: 200 * time.Millisecond, Concurrency: 6, Products: 40, Seed: 1}, &out)
 			if err != nil {
 				t.Fatalf("run: %v\n%s", err, out.String())
@@ -159,7 +160,7 @@ func TestScenarios(t *testing.T) {
 func TestSetupIsIdempotentAndDirectOnly(t *testing.T) {
 	c := clustertest.New(t, clustertest.Options{Shards: 2})
 	g := c.StartGateway(t, gateway.Options{}, nil)
-	o := Options{Target: g.HTTP.URL, Scenario: ScenarioRead, Duration: 300 * time.Millisecond, Concurrency: 2, Products: 30, Prefix: "IDEM-"}
+	o := Options{Target: g.HTTP.URL, Token: c.AdminToken, Scenario: ScenarioRead, Duration: 300 * time.Millisecond, Concurrency: 2, Products: 30, Prefix: "IDEM-"}
 	first, err := Run(context.Background(), o, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +306,7 @@ func BenchmarkScenarios(b *testing.B) {
 	for _, sc := range strings.Split(*benchScenarios, ",") {
 		b.Run(sc, func(b *testing.B) {
 			for b.Loop() {
-				o := Options{Target: g.HTTP.URL, DirectDSNs: shardDSNs(c), Scenario: sc, Duration: *benchDuration,
+				o := Options{Target: g.HTTP.URL, Token: c.AdminToken, DirectDSNs: shardDSNs(c), Scenario: sc, Duration: *benchDuration,
 					Warmup: *benchWarmup, Concurrency: *benchConcurrency, Products: *benchProducts}
 				rep, err := Run(context.Background(), o, os.Stdout)
 				if err != nil {
@@ -336,7 +337,7 @@ func BenchmarkHotCoalescing(b *testing.B) {
 	off := c.StartGateway(b, gateway.Options{}, func(cfg *configs.Config) { cfg.Coalesce.Enabled = false })
 	for b.Loop() {
 		run := func(target string, direct []string) Report {
-			o := Options{Target: target, DirectDSNs: direct, Scenario: ScenarioHot, Duration: *benchDuration,
+			o := Options{Target: target, Token: c.AdminToken, DirectDSNs: direct, Scenario: ScenarioHot, Duration: *benchDuration,
 				Warmup: *benchWarmup, Concurrency: *benchConcurrency, Products: *benchProducts, JSON: true}
 			rep, err := Run(context.Background(), o, io.Discard)
 			if err != nil {
@@ -360,3 +361,59 @@ func BenchmarkHotCoalescing(b *testing.B) {
 	time.Sleep(500 * time.Millisecond)
 	c.RequireInvariants(b, true)
 }
+
+// BenchmarkAuthOverhead measures what API-key authentication costs the read scenario: two
+// gateways over one cluster, one with auth.mode keys (the bench sends the key) and one with
+// auth.mode none, loaded at the same time by half of the clients each (-auth.rounds rounds), so
+// that both see the same machine: on a shared, noisy machine two runs one after the other
+// differ by more than the effect measured. It prints each round and the ratio of the summed
+// throughputs (keys / none). It asserts nothing about time.
+//
+//	go test -run '^$' -bench BenchmarkAuthOverhead -benchtime 1x ./tools/bench/ -args -scenario.duration 10s
+func BenchmarkAuthOverhead(b *testing.B) {
+	c := clustertest.New(b, clustertest.Options{Shards: *benchShards, Partitions: 1024})
+	keys := c.StartGateway(b, gateway.Options{}, nil)
+	none := c.StartGateway(b, gateway.Options{}, func(cfg *configs.Config) { cfg.Auth.Mode = configs.AuthNone })
+	base := Options{Scenario: ScenarioRead, Duration: *benchDuration, Warmup: *benchWarmup, Concurrency: max(1, *benchConcurrency/2),
+		Products: *benchProducts, SkipSetup: true, JSON: true}
+	setup := base
+	setup.Target, setup.Token = keys.HTTP.URL, c.AdminToken
+	if _, err := setupCatalogue(context.Background(), setup.withDefaults(), newHTTPClient(setup.withDefaults())); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		var sum [2]float64
+		for round := range *authRounds {
+			var reps [2]Report
+			var errs [2]error
+			var wg sync.WaitGroup
+			for i, g := range []*clustertest.Gateway{none, keys} {
+				o := base
+				o.Target = g.HTTP.URL
+				if g == keys {
+					o.Token = c.AdminToken
+				}
+				wg.Go(func() { reps[i], errs[i] = Run(context.Background(), o, io.Discard) })
+			}
+			wg.Wait()
+			for i, r := range reps {
+				if errs[i] != nil {
+					b.Fatal(errs[i])
+				}
+				if r.Gateway.FailedOps != 0 {
+					b.Fatalf("%d failed reads: %q", r.Gateway.FailedOps, r.Gateway.ErrorSamples)
+				}
+				sum[i] += r.Gateway.OKOpsPerSec
+			}
+			n, k := reps[0].Gateway, reps[1].Gateway
+			fmt.Printf("  round %d: auth none %6.0f reads/s (p50 %5.2f, p99 %6.2f ms)  auth keys %6.0f reads/s (p50 %5.2f, p99 %6.2f ms)  keys/none %.3f\n",
+				round+1, n.OKOpsPerSec, n.Latency.P50Ms, n.Latency.P99Ms, k.OKOpsPerSec, k.Latency.P50Ms, k.Latency.P99Ms, k.OKOpsPerSec/n.OKOpsPerSec)
+		}
+		ratio := sum[1] / sum[0]
+		fmt.Printf("read scenario, %d + %d clients at once, %d × %s: auth keys / none = %.3f\n", base.Concurrency, base.Concurrency,
+			*authRounds, *benchDuration, ratio)
+		b.ReportMetric(ratio, "keys/none")
+	}
+}
+
+var authRounds = flag.Int("auth.rounds", 3, "BenchmarkAuthOverhead: rounds (each loads both gateways at once)")

@@ -41,7 +41,8 @@ const (
 		WHERE sku = ? AND on_hand - reserved >= ?`
 	directInsertLine = `INSERT INTO reservation_lines (reservation_id, sku, partition_id, quantity, status,
 		created_at, updated_at) VALUES (?, ?, ?, ?, 'held', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))`
-	directInsertChange = "INSERT INTO changes (partition_id, sku, kind, delta_on_hand, delta_reserved, ref, created_at) VALUES (?,?,?,?,?,?,UTC_TIMESTAMP(6))"
+	// The store records who made each change (actor, request id); the baseline does too.
+	directInsertChange = "INSERT INTO changes (partition_id, sku, kind, delta_on_hand, delta_reserved, ref, actor, request_id, created_at) VALUES (?,?,?,?,?,?,'bench-direct','',UTC_TIMESTAMP(6))"
 
 	directLockHeader = `SELECT id, partition_id, order_id, status, lines_json, commit_requested, expires_at, created_at, updated_at,
 		UTC_TIMESTAMP(6) >= expires_at FROM reservations WHERE id = ? FOR UPDATE`

@@ -28,6 +28,13 @@ func newHTTPClient(o Options) *http.Client {
 	return &http.Client{Transport: tr, Timeout: o.RequestTimeout}
 }
 
+// setToken adds the API key to req, when there is one.
+func setToken(req *http.Request, token string) {
+	if token != "" {
+		req.Header["Authorization"] = []string{"Bearer " + token}
+	}
+}
+
 // httpAnswer is one HTTP exchange: status (0 on a transport error) and the body.
 type httpAnswer struct {
 	status int
@@ -71,6 +78,7 @@ func (w *httpWorker) do(ctx context.Context, method, url string, body []byte) ht
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	setToken(req, w.o.Token)
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return httpAnswer{err: err}

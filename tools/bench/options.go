@@ -53,6 +53,10 @@ type Options struct {
 	// scenario also runs as SQL straight against the shards, after the gateway run; without
 	// Target the catalogue must already exist on the shards.
 	DirectDSNs []string
+	// Token is the API key sent to the gateway as "Authorization: Bearer <token>" (setup needs
+	// the read and write scopes, the scenarios read and reserve); "" sends none (a gateway with
+	// auth.mode none).
+	Token string
 
 	Scenario    string        // default "read"
 	Duration    time.Duration // measured time, default 10s

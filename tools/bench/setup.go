@@ -64,11 +64,11 @@ func setupCatalogue(ctx context.Context, o Options, client *http.Client) (*Setup
 			base := o.Target + "/v1/products/" + w.sku
 			if w.create {
 				body := fmt.Sprintf(`{"name":"bench product %s","category":"bench","scale":0,"low_stock_threshold":0}`, w.sku)
-				if err := put(gctx, client, base, body); err != nil {
+				if err := put(gctx, client, o.Token, base, body); err != nil {
 					return err
 				}
 			}
-			if err := put(gctx, client, base+"/stock", fmt.Sprintf(`{"on_hand":%d,"reason":"count"}`, onHand+w.reserved)); err != nil {
+			if err := put(gctx, client, o.Token, base+"/stock", fmt.Sprintf(`{"on_hand":%d,"reason":"count"}`, onHand+w.reserved)); err != nil {
 				return err
 			}
 			mu.Lock()
@@ -117,6 +117,7 @@ func fetchBatch(ctx context.Context, o Options, client *http.Client, skus []stri
 	if err != nil {
 		return nil, err
 	}
+	setToken(req, o.Token)
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
@@ -144,12 +145,13 @@ func fetchBatch(ctx context.Context, o Options, client *http.Client, skus []stri
 	return found, nil
 }
 
-func put(ctx context.Context, client *http.Client, url, body string) error {
+func put(ctx context.Context, client *http.Client, token, url, body string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader([]byte(body)))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	setToken(req, token)
 	resp, err := client.Do(req)
 	if err != nil {
 		return err

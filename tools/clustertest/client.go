@@ -15,6 +15,16 @@ type Client struct {
 	t    testing.TB
 	Base string
 	HTTP *http.Client
+	// Token is the API key sent as "Authorization: Bearer <token>" unless a request names its
+	// own Authorization header; "" sends none.
+	Token string
+}
+
+// As returns a copy of the client that sends token ("" none) instead.
+func (c *Client) As(token string) *Client {
+	cp := *c
+	cp.Token = token
+	return &cp
 }
 
 // NewClient returns a client for the gateway at base.
@@ -82,6 +92,9 @@ func (c *Client) Try(method, path string, body any, headers ...string) (Response
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])

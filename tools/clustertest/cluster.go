@@ -14,6 +14,7 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/router"
@@ -22,11 +23,14 @@ import (
 	"github.com/shardstock/shardstock/tools/testdb"
 )
 
-// Cluster is an initialised cluster: meta store and shards with topology version 1.
+// Cluster is an initialised cluster: meta store and shards with topology version 1, and an API
+// key with every scope that its gateways' clients send.
 type Cluster struct {
 	MetaDSN    string
 	Shards     []migrate.ShardSpec
 	Partitions int
+	// AdminToken is an API key with every scope (read, write, reserve, admin).
+	AdminToken string
 }
 
 // Options shape a cluster.
@@ -69,7 +73,45 @@ func New(t testing.TB, o Options) *Cluster {
 	if _, err := migrate.InitCluster(ctx, c.MetaDSN, o.Partitions, c.Shards); err != nil {
 		t.Fatalf("init cluster: %v", err)
 	}
+	c.AdminToken = c.IssueKey(t, auth.Spec{Name: "clustertest admin", Scopes: auth.NewScopeSet(auth.AllScopes...)}).Token
 	return c
+}
+
+// IssueKey creates an API key in the cluster's metadata store (name "test" unless spec names
+// one).
+func (c *Cluster) IssueKey(t testing.TB, spec auth.Spec) auth.Issued {
+	t.Helper()
+	if spec.Name == "" {
+		spec.Name = "test"
+	}
+	meta, err := shard.OpenMeta(c.MetaDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer meta.Close()
+	k, err := auth.Issue(context.Background(), meta, spec)
+	if err != nil {
+		t.Fatalf("issue API key: %v", err)
+	}
+	return k
+}
+
+// Meta opens the cluster's metadata store (closed at the end of the test).
+func (c *Cluster) Meta(t testing.TB) *shard.Meta {
+	t.Helper()
+	meta, err := shard.OpenMeta(c.MetaDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	return meta
+}
+
+// NewClient returns a client for the gateway at base that sends the cluster's admin key.
+func (c *Cluster) NewClient(t testing.TB, base string) *Client {
+	cl := NewClient(t, base)
+	cl.Token = c.AdminToken
+	return cl
 }
 
 // Config returns a gateway configuration for the cluster with test-friendly timings.
@@ -78,13 +120,17 @@ func (c *Cluster) Config() configs.Config {
 	cfg.MetaDSN = c.MetaDSN
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Reservation.SweepInterval = 100 * time.Millisecond
-	// Short enough for crash tests, longer than any saga takes here (the production default is
-	// above the request timeout).
-	cfg.Reservation.RecoveryGrace = 2 * time.Second
+	// Short enough for crash tests, longer than any saga takes here even on a loaded 2-core
+	// machine (the production default is above the request timeout).
+	cfg.Reservation.RecoveryGrace = 4 * time.Second
+	// Reports wait for slow shards on a loaded test machine; tests of the timeout set their own.
+	cfg.Reports.ShardTimeout = 15 * time.Second
 	cfg.Topology.PollInterval = 200 * time.Millisecond
 	// Above the production default (500ms): a test machine under load must not open the
 	// metadata-store breaker by a slow answer (the frozen-store test sets the default back).
 	cfg.Meta.Timeout = 2 * time.Second
+	// Webhook receivers in tests listen on loopback, which the egress policy refuses by default.
+	cfg.Webhooks.AllowCIDRs = []string{"127.0.0.0/8"}
 	return cfg
 }
 
@@ -123,7 +169,7 @@ func (c *Cluster) StartGateway(t testing.TB, opts gateway.Options, mutate func(*
 	}
 	srv.Start()
 	hs := httptest.NewServer(srv.Handler())
-	g := &Gateway{Client: NewClient(t, hs.URL), Server: srv, HTTP: hs}
+	g := &Gateway{Client: c.NewClient(t, hs.URL), Server: srv, HTTP: hs}
 	t.Cleanup(g.Close)
 	return g
 }
@@ -244,11 +290,28 @@ func ShardStore(t testing.TB, name string, owned ...int) *shard.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	if len(owned) > 0 {
-		if err := st.SetFences(ctx, inventory.FenceOwned, owned); err != nil {
+		if err := st.Mover().SetFences(ctx, inventory.FenceOwned, owned); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return st
+}
+
+// MetaStore migrates the metadata schema on dsn and opens it, for tests of the metadata
+// store's SQL. Closed at cleanup.
+func MetaStore(t testing.TB, dsn string) *shard.Meta {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
+		t.Fatalf("migrate meta: %v", err)
+	}
+	meta, err := shard.OpenMeta(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	return meta
 }
 
 // NewOnServers creates a cluster whose shards each run on their own throwaway server process,

@@ -25,10 +25,11 @@ const parallelism = 8
 
 // Load creates the demo catalogue through the gateway at baseURL (e.g. http://127.0.0.1:8080):
 // every product (PUT), its stock (POST adjustments, reason receive) and the demo reservations,
-// printing progress lines to out.
-func Load(ctx context.Context, baseURL string, out io.Writer) error {
+// printing progress lines to out. token is the API key sent as the bearer token (it needs the
+// read, write and reserve scopes); "" sends none (a gateway with auth.mode none).
+func Load(ctx context.Context, baseURL, token string, out io.Writer) error {
 	start := time.Now()
-	c := newClient(baseURL)
+	c := newClient(baseURL, token)
 	products := Catalogue()
 	fmt.Fprintf(out, "demo: loading %d products in %d categories into %s\n", len(products), len(categories(products)), c.base)
 
@@ -81,9 +82,9 @@ func Load(ctx context.Context, baseURL string, out io.Writer) error {
 }
 
 // Loaded reports whether the demo catalogue is already in the cluster behind baseURL: whether
-// its first product exists.
-func Loaded(ctx context.Context, baseURL string) (bool, error) {
-	c := newClient(baseURL)
+// its first product exists. token is as for Load.
+func Loaded(ctx context.Context, baseURL, token string) (bool, error) {
+	c := newClient(baseURL, token)
 	var batch struct {
 		Products []json.RawMessage `json:"products"`
 	}
@@ -136,12 +137,13 @@ func (c *client) reserve(ctx context.Context, r Reservation) error {
 
 // client speaks the gateway's HTTP contract.
 type client struct {
-	base string
-	http *http.Client
+	base  string
+	token string // API key; "" sends no Authorization header
+	http  *http.Client
 }
 
-func newClient(baseURL string) *client {
-	return &client{base: strings.TrimRight(baseURL, "/"), http: &http.Client{Timeout: 30 * time.Second}}
+func newClient(baseURL, token string) *client {
+	return &client{base: strings.TrimRight(baseURL, "/"), token: token, http: &http.Client{Timeout: 30 * time.Second}}
 }
 
 // apiError is the contract's error envelope.
@@ -173,6 +175,9 @@ func (c *client) do(ctx context.Context, method, path, key string, body, out any
 	}
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -12,15 +12,18 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/migrate"
+	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/demo"
 	"github.com/shardstock/shardstock/tools/testdb"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
 
-// startGateway creates a two-shard cluster on fresh databases and serves its gateway.
-func startGateway(t *testing.T) string {
+// startGateway creates a two-shard cluster on fresh databases and an API key with every scope,
+// and serves its gateway; it returns the gateway's URL and the key.
+func startGateway(t *testing.T) (string, string) {
 	t.Helper()
 	ctx := context.Background()
 	srv := testdb.Server(t)
@@ -31,6 +34,15 @@ func startGateway(t *testing.T) string {
 	}
 	if _, err := migrate.InitCluster(ctx, metaDSN, 128, shards); err != nil {
 		t.Fatalf("init cluster: %v", err)
+	}
+	meta, err := shard.OpenMeta(metaDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer meta.Close()
+	key, err := auth.Issue(ctx, meta, auth.Spec{Name: "demo test", Scopes: auth.NewScopeSet(auth.AllScopes...)})
+	if err != nil {
+		t.Fatalf("issue key: %v", err)
 	}
 	cfg := configs.Default()
 	cfg.MetaDSN = metaDSN
@@ -43,7 +55,7 @@ func startGateway(t *testing.T) string {
 		hs.Close()
 		gw.Close()
 	})
-	return hs.URL
+	return hs.URL, key.Token
 }
 
 type product struct {
@@ -55,9 +67,14 @@ type product struct {
 	Version   int64           `json:"version"`
 }
 
-func getProduct(t *testing.T, base, sku string) product {
+func getProduct(t *testing.T, base, token, sku string) product {
 	t.Helper()
-	resp, err := http.Get(base + "/v1/products/" + sku)
+	req, err := http.NewRequest(http.MethodGet, base+"/v1/products/"+sku, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,29 +91,32 @@ func getProduct(t *testing.T, base, sku string) product {
 }
 
 func TestLoad(t *testing.T) {
-	base := startGateway(t)
+	base, token := startGateway(t)
 	ctx := context.Background()
 
-	if loaded, err := demo.Loaded(ctx, base); err != nil || loaded {
+	if _, err := demo.Loaded(ctx, base, ""); err == nil || !strings.Contains(err.Error(), "401 unauthorized") {
+		t.Fatalf("Loaded without a key = %v; want 401 unauthorized", err)
+	}
+	if loaded, err := demo.Loaded(ctx, base, token); err != nil || loaded {
 		t.Fatalf("Loaded before loading = %v, %v; want false", loaded, err)
 	}
 	var out strings.Builder
-	if err := demo.Load(ctx, base, &out); err != nil {
+	if err := demo.Load(ctx, base, token, &out); err != nil {
 		t.Fatalf("Load: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "demo: done") {
 		t.Errorf("no final progress line:\n%s", out.String())
 	}
-	if loaded, err := demo.Loaded(ctx, base); err != nil || !loaded {
+	if loaded, err := demo.Loaded(ctx, base, token); err != nil || !loaded {
 		t.Fatalf("Loaded after loading = %v, %v; want true", loaded, err)
 	}
 
 	catalogue := demo.Catalogue()
-	first := getProduct(t, base, catalogue[0].SKU)
+	first := getProduct(t, base, token, catalogue[0].SKU)
 	if first.SKU != demo.FirstSKU() || first.Version < 2 || string(first.Reserved) != "1" {
 		t.Errorf("first product = %+v, want stocked with 1 reserved (DEMO-ORDER-0005)", first)
 	}
-	coffee := getProduct(t, base, "DEMO-COFFEE-002")
+	coffee := getProduct(t, base, token, "DEMO-COFFEE-002")
 	if coffee.Scale != 3 || string(coffee.Reserved) != "1.5" && string(coffee.Reserved) != "1.500" {
 		t.Errorf("coffee = %+v, want scale 3 with 1.500 kg reserved", coffee)
 	}
@@ -107,15 +127,15 @@ func TestLoad(t *testing.T) {
 			break
 		}
 	}
-	if got := getProduct(t, base, zero.SKU); string(got.OnHand) != "0" || got.Version != 1 {
+	if got := getProduct(t, base, token, zero.SKU); string(got.OnHand) != "0" || got.Version != 1 {
 		t.Errorf("out-of-stock product %s = %+v, want on_hand 0 at version 1", zero.SKU, got)
 	}
 
 	// Loading again replays every request by its Idempotency-Key and changes nothing.
-	if err := demo.Load(ctx, base, io.Discard); err != nil {
+	if err := demo.Load(ctx, base, token, io.Discard); err != nil {
 		t.Fatalf("second Load: %v", err)
 	}
-	if again := getProduct(t, base, catalogue[0].SKU); again.Version != first.Version || string(again.OnHand) != string(first.OnHand) {
+	if again := getProduct(t, base, token, catalogue[0].SKU); again.Version != first.Version || string(again.OnHand) != string(first.OnHand) {
 		t.Errorf("after a second Load the first product is %+v, was %+v", again, first)
 	}
 }

@@ -1,38 +1,19 @@
 package devcluster_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
 
 	"github.com/shardstock/shardstock/tools/devcluster"
+	"github.com/shardstock/shardstock/tools/testlog"
 )
-
-// syncBuffer is a bytes.Buffer safe for the cluster's parallel logging.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // start starts a cluster and stops it when the test ends.
 func start(t *testing.T, opts devcluster.Options) *devcluster.Cluster {
@@ -75,7 +56,7 @@ func ports(c *devcluster.Cluster) []int {
 
 func TestStartStopRestartReusesPortsAndData(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "dev")
-	var log syncBuffer
+	var log testlog.Buffer
 	opts := devcluster.Options{Dir: dir, Shards: 2, Log: &log}
 
 	first, err := devcluster.Start(context.Background(), opts)

@@ -91,11 +91,11 @@ func TestArchiveCLI(t *testing.T) {
 		if _, err := st.DB().Exec("UPDATE changes SET created_at = created_at - INTERVAL 100 DAY"); err != nil {
 			t.Fatal(err)
 		}
-		seq, err := st.MaxChangeSeq(ctx)
+		seq, err := st.Relay().MaxChangeSeq(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := meta.SetRelayHorizon(ctx, name, seq, "test"); err != nil {
+		if err := meta.Sinks().SetRelayHorizon(ctx, name, seq, "test"); err != nil {
 			t.Fatal(err)
 		}
 	}

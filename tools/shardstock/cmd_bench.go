@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,11 +26,18 @@ the count of each status code. Scenarios:
 
 The catalogue (BENCH-… SKUs with ample stock) is created first if missing. With --direct
 (one DSN per shard, repeatable) the same operations also run as SQL straight against the
-shards, and the report gives gateway/direct throughput as a ratio.`,
+shards, and the report gives gateway/direct throughput as a ratio.
+
+--token (or the SHARDSTOCK_TOKEN environment variable) is the API key sent as
+"Authorization: Bearer <key>"; it needs the read and write scopes (catalogue setup) and read or
+reserve for the scenario (e.g. the dev cluster's DIR/admin.token).`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Target == "" && len(o.DirectDSNs) == 0 {
 				return usagef("give --target URL and/or --direct DSN")
+			}
+			if !cmd.Flags().Changed("token") {
+				o.Token = os.Getenv("SHARDSTOCK_TOKEN")
 			}
 			_, err := bench.Run(cmd.Context(), o, a.stdout)
 			if errors.Is(err, bench.ErrUsage) {
@@ -41,6 +49,7 @@ shards, and the report gives gateway/direct throughput as a ratio.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Target, "target", "", "gateway base URL, e.g. http://127.0.0.1:8080")
 	f.StringArrayVar(&o.DirectDSNs, "direct", nil, "a shard DSN for the direct SQL baseline (repeat for every shard)")
+	f.StringVar(&o.Token, "token", "", "API key to send (default: $SHARDSTOCK_TOKEN)")
 	f.StringVar(&o.Scenario, "scenario", bench.DefaultScenario, "read, reserve, hot, mixed or report")
 	f.DurationVar(&o.Duration, "duration", bench.DefaultDuration, "measured duration")
 	f.DurationVar(&o.Warmup, "warmup", 0, "load before measuring (not recorded)")

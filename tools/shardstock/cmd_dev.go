@@ -51,6 +51,12 @@ loopback port. dev applies the schema migrations, creates the topology on the fi
 DIR/shardstock.yaml (usable with --config by every other subcommand) and runs the gateway on
 ADDR until SIGINT/SIGTERM, then stops every process it started.
 
+On the first run dev creates an API key with every scope (read, write, reserve, admin), writes
+it to DIR/admin.token (mode 0600) and prints it; a later run reuses it while it is valid. Send
+it as "Authorization: Bearer $(cat DIR/admin.token)". /metrics and /debug/pprof/ are served
+without a key on a second loopback address (admin_listen in DIR/shardstock.yaml), for
+Prometheus.
+
 A second run reuses DIR (same ports, same data) unless --fresh wipes it. --demo loads a demo
 catalogue (about 300 products) unless it is already there.`,
 		Example: `  shardstock dev --demo
@@ -120,18 +126,28 @@ func (a *app) runDev(ctx context.Context, o devOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	token, newToken, err := devAdminKey(ctx, metaDSN, dir)
+	if err != nil {
+		return fmt.Errorf("admin key: %w", err)
+	}
 
+	configPath := filepath.Join(dir, devConfigFile)
 	cfg := configs.Default()
 	cfg.MetaDSN = metaDSN
 	cfg.Listen = ln.Addr().String()
+	if cfg.AdminListen, err = devAdminListen(configPath); err != nil {
+		return err
+	}
 	cfg.Log.Format = "text"
-	configPath := filepath.Join(dir, devConfigFile)
+	// A local cluster's webhook receivers run on this machine: allow loopback (the banner says so).
+	cfg.Webhooks.AllowLoopback = true
 	if err := configs.Write(configPath, cfg); err != nil {
 		return fmt.Errorf("write %s: %w", configPath, err)
 	}
 	// The gateway is shut down (serveDev returns) before the deferred cluster stop.
 	return a.serveDev(ctx, cfg, ln, log, begin, devBanner{
 		baseURL: "http://" + ln.Addr().String(), configPath: configPath, cluster: cluster, created: created, demo: o.demo,
+		token: token, newToken: newToken, tokenPath: filepath.Join(dir, devTokenFile), adminURL: "http://" + cfg.AdminListen,
 	})
 }
 
@@ -144,6 +160,11 @@ func (a *app) serveDev(ctx context.Context, cfg configs.Config, ln net.Listener,
 		return fmt.Errorf("start gateway: %w", err)
 	}
 	defer srv.Close()
+	stopAdmin, err := serveAdmin(cfg.AdminListen, srv.AdminHandler(), log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	serveCtx, stopServe := context.WithCancel(ctx)
 	defer stopServe()
 	served := make(chan error, 1)
@@ -157,7 +178,7 @@ func (a *app) serveDev(ctx context.Context, cfg configs.Config, ln net.Listener,
 	}()
 
 	if banner.demo {
-		if err := loadDemo(ctx, banner.baseURL, a.stdout); err != nil {
+		if err := loadDemo(ctx, banner.baseURL, banner.token, a.stdout); err != nil {
 			if ctx.Err() != nil {
 				return nil // interrupted while loading: a normal shutdown
 			}
@@ -234,8 +255,8 @@ func prepareDevCluster(ctx context.Context, cluster *devcluster.Cluster, metaDSN
 }
 
 // loadDemo loads the demo catalogue unless its first product exists.
-func loadDemo(ctx context.Context, baseURL string, out io.Writer) error {
-	loaded, err := demo.Loaded(ctx, baseURL)
+func loadDemo(ctx context.Context, baseURL, token string, out io.Writer) error {
+	loaded, err := demo.Loaded(ctx, baseURL, token)
 	if err != nil {
 		return fmt.Errorf("demo: check for the catalogue: %w", err)
 	}
@@ -243,7 +264,7 @@ func loadDemo(ctx context.Context, baseURL string, out io.Writer) error {
 		fmt.Fprintf(out, "demo: catalogue already loaded (%s exists); skipping\n", demo.FirstSKU())
 		return nil
 	}
-	return demo.Load(ctx, baseURL, out)
+	return demo.Load(ctx, baseURL, token, out)
 }
 
 type devBanner struct {
@@ -253,6 +274,10 @@ type devBanner struct {
 	created    bool
 	demo       bool
 	took       time.Duration
+	token      string // the admin key
+	newToken   bool   // created by this run
+	tokenPath  string
+	adminURL   string // the admin listener: /metrics without a key
 }
 
 // printDevBanner tells the developer where everything is and how to try it.
@@ -262,14 +287,16 @@ func (a *app) printDevBanner(b devBanner) {
 	if b.created {
 		state = "created a new cluster"
 	}
-	cwd, _ := os.Getwd()
-	cfgPath := b.configPath
-	if rel, err := filepath.Rel(cwd, cfgPath); err == nil && !strings.HasPrefix(rel, "..") {
-		cfgPath = rel
+	keyState := "reused"
+	if b.newToken {
+		keyState = "created"
 	}
+	cfgPath, tokenPath := relPath(b.configPath), relPath(b.tokenPath)
 	fmt.Fprintf(w, "\nshardstock dev is ready in %s (%s)\n\n", b.took.Round(100*time.Millisecond), state)
 	fmt.Fprintf(w, "  gateway   %s\n", b.baseURL)
+	fmt.Fprintf(w, "  metrics   %s/metrics  (admin listener, no key; pprof at /debug/pprof/)\n", b.adminURL)
 	fmt.Fprintf(w, "  config    %s\n", cfgPath)
+	fmt.Fprintf(w, "  api key   %s  (%s; every scope; in %s, mode 0600)\n", b.token, keyState, tokenPath)
 	fmt.Fprintf(w, "  meta      %s  (log %s)\n", b.cluster.Meta.Addr, b.cluster.Meta.LogPath())
 	for _, s := range b.cluster.Shards {
 		fmt.Fprintf(w, "  %-8s  %s  (log %s)\n", s.Name, s.Server.Addr, s.Server.LogPath())
@@ -278,15 +305,29 @@ func (a *app) printDevBanner(b devBanner) {
 	if b.demo {
 		sku = demo.FirstSKU()
 	}
-	fmt.Fprintf(w, "\ntry:\n")
+	fmt.Fprintf(w, "\n  webhooks  loopback receivers allowed (webhooks.allow_loopback: true, a local cluster);\n")
+	fmt.Fprintf(w, "            other internal addresses are refused as in production\n")
+	auth := `-H "Authorization: Bearer $T"`
+	fmt.Fprintf(w, "\ntry (every /v1 request needs the key):\n")
+	fmt.Fprintf(w, "  T=$(cat %s)\n", tokenPath)
 	fmt.Fprintf(w, "  curl -s %s/readyz\n", b.baseURL)
 	if !b.demo {
-		fmt.Fprintf(w, "  curl -s -X PUT %s/v1/products/%s -d '{\"name\":\"Demo widget\",\"category\":\"widgets\",\"scale\":0,\"low_stock_threshold\":5}'\n", b.baseURL, sku)
-		fmt.Fprintf(w, "  curl -s -X POST %s/v1/products/%s/adjustments -d '{\"delta\":20,\"reason\":\"receive\"}'\n", b.baseURL, sku)
+		fmt.Fprintf(w, "  curl -s %s -X PUT %s/v1/products/%s -d '{\"name\":\"Demo widget\",\"category\":\"widgets\",\"scale\":0,\"low_stock_threshold\":5}'\n", auth, b.baseURL, sku)
+		fmt.Fprintf(w, "  curl -s %s -X POST %s/v1/products/%s/adjustments -d '{\"delta\":20,\"reason\":\"receive\"}'\n", auth, b.baseURL, sku)
 	}
-	fmt.Fprintf(w, "  curl -s %s/v1/products/%s\n", b.baseURL, sku)
-	fmt.Fprintf(w, "  curl -s -X POST %s/v1/reservations -H 'Idempotency-Key: try-1' -d '{\"order_id\":\"o-1\",\"lines\":[{\"sku\":\"%s\",\"quantity\":1}]}'\n", b.baseURL, sku)
-	fmt.Fprintf(w, "  curl -s %s/v1/topology\n", b.baseURL)
+	fmt.Fprintf(w, "  curl -s %s %s/v1/products/%s\n", auth, b.baseURL, sku)
+	fmt.Fprintf(w, "  curl -s %s -X POST %s/v1/reservations -H 'Idempotency-Key: try-1' -d '{\"order_id\":\"o-1\",\"lines\":[{\"sku\":\"%s\",\"quantity\":1}]}'\n", auth, b.baseURL, sku)
+	fmt.Fprintf(w, "  curl -s %s %s/v1/products/%s/history\n", auth, b.baseURL, sku)
+	fmt.Fprintf(w, "  curl -s %s %s/v1/topology\n", auth, b.baseURL)
 	fmt.Fprintf(w, "  shardstock topology show --config %s\n", cfgPath)
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop the gateway and every server.\n")
+}
+
+// relPath returns path relative to the working directory when it is below it.
+func relPath(path string) string {
+	cwd, _ := os.Getwd()
+	if rel, err := filepath.Rel(cwd, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
 }

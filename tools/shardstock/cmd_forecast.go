@@ -48,8 +48,9 @@ func (h *historyFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&h.workers, "workers", runtime.GOMAXPROCS(0), "series forecast in parallel")
 }
 
-// open validates the flags and opens the history.
-func (h *historyFlags) open(cmd *cobra.Command) (*demandcsv.Reader, io.Closer, error) {
+// open validates the flags and opens the history; extra names optional
+// numeric columns to read (demandcsv.NewReader).
+func (h *historyFlags) open(cmd *cobra.Command, extra ...string) (*demandcsv.Reader, io.Closer, error) {
 	if err := requireFlag(cmd, "history"); err != nil {
 		return nil, nil, err
 	}
@@ -72,7 +73,7 @@ func (h *historyFlags) open(cmd *cobra.Command) (*demandcsv.Reader, io.Closer, e
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := demandcsv.NewReader(f, gaps)
+	r, err := demandcsv.NewReader(f, gaps, extra...)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", h.history, err)
@@ -123,6 +124,14 @@ const gcPercent = 400
 
 // maxWarnings bounds the skipped-series messages kept.
 const maxWarnings = 10
+
+// addWarning appends "id: err" to warnings unless maxWarnings are kept.
+func addWarning(warnings []string, id string, err error) []string {
+	if len(warnings) >= maxWarnings {
+		return warnings
+	}
+	return append(warnings, fmt.Sprintf("%s: %v", id, err))
+}
 
 // fitResult is one series' forecast or the reason it was skipped.
 type fitResult struct {
@@ -221,9 +230,7 @@ func (a *app) runForecast(cmd *cobra.Command, r *demandcsv.Reader, out string, o
 			sum.Series++
 			if res.skip != nil {
 				sum.Skipped++
-				if len(sum.Warnings) < maxWarnings {
-					sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: %v", s.ID, res.skip))
-				}
+				sum.Warnings = addWarning(sum.Warnings, s.ID, res.skip)
 				return nil
 			}
 			label := methodLabel(res.f)

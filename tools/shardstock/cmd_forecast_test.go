@@ -99,12 +99,7 @@ func TestForecastExitCodes(t *testing.T) {
 	good := writeFile(t, "good.csv", "unique_id,ds,y\na,2024-01-01,1\n")
 	unsorted := writeFile(t, "unsorted.csv", "unique_id,ds,y\na,2024-01-01,1\nb,2024-01-01,1\na,2024-01-02,1\n")
 	out := filepath.Join(t.TempDir(), "out.csv")
-	tests := []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
+	runExitCases(t, []exitCase{
 		{"no subcommand", []string{"forecast"}, exitUsage, "needs a subcommand"},
 		{"no history", []string{"forecast", "run", "--out", out}, exitUsage, "needs --history"},
 		{"no out", []string{"forecast", "run", "--history", good}, exitUsage, "needs --out"},
@@ -116,13 +111,5 @@ func TestForecastExitCodes(t *testing.T) {
 		{"generate without out", []string{"forecast", "generate"}, exitUsage, "needs --out"},
 		{"missing file", []string{"forecast", "run", "--history", good + ".missing", "--out", out}, exitFailed, "no such file"},
 		{"unsorted file", []string{"forecast", "run", "--history", unsorted, "--out", out}, exitFailed, "appears again"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, _, stderr := runCLI(t, tt.args...)
-			if code != tt.code || !strings.Contains(stderr, tt.want) {
-				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr, tt.code, tt.want)
-			}
-		})
-	}
+	})
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/spf13/cobra"
 
+	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/migrate"
 	"github.com/shardstock/shardstock/router"
 )
@@ -31,6 +33,7 @@ topology.`,
     --shard shard-2='root@tcp(10.0.0.2:3306)/shardstock'`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			registerTLSEarly(cmd, configPath)
 			specs, err := parseShardFlags(shardArgs)
 			if err != nil {
 				return err
@@ -61,9 +64,34 @@ topology.`,
 	f := cmd.Flags()
 	f.StringVar(&configPath, "config", "", "config file (YAML) naming the metadata store (meta_dsn)")
 	f.IntVar(&partitions, "partitions", router.DefaultPartitions, "number of partitions, fixed for the life of the cluster")
-	f.StringArrayVar(&shardArgs, "shard", nil, "a shard as NAME=DSN (go-sql-driver DSN with a database); repeat for each shard")
+	f.StringArrayVar(&shardArgs, "shard", nil, "a shard as NAME=DSN (go-sql-driver DSN with a database), NAME=file:PATH or NAME=env:VARIABLE (the DSN read from a file or the environment); repeat for each shard")
 	f.BoolVar(&asJSON, "json", false, "print the created topology as JSON")
 	return cmd
+}
+
+// resolveDSNFlag returns the DSN a --shard or --add value gives for the shard: the value itself,
+// or, so that passwords need not be on the command line, the content of a file (file:PATH,
+// surrounding white space removed) or of an environment variable (env:NAME). A DSN always holds
+// a '/' before its database and these forms hold no '@', so no DSN is mistaken for them.
+func resolveDSNFlag(shardName, v string) (string, error) {
+	kind, ref, ok := strings.Cut(v, ":")
+	if !ok || strings.Contains(v, "@") || kind != "file" && kind != "env" {
+		return v, nil
+	}
+	var dsn string
+	if kind == "file" {
+		data, err := os.ReadFile(ref)
+		if err != nil {
+			return "", fmt.Errorf("shard %s: DSN file: %w", shardName, err)
+		}
+		dsn = strings.TrimSpace(string(data))
+	} else {
+		dsn = strings.TrimSpace(os.Getenv(ref))
+	}
+	if dsn == "" {
+		return "", usagef("shard %s: %s gives an empty DSN", shardName, v)
+	}
+	return dsn, nil
 }
 
 // parseShardFlags parses --shard NAME=DSN values; every problem is a usage error.
@@ -77,13 +105,18 @@ func parseShardFlags(values []string) ([]migrate.ShardSpec, error) {
 		name, dsn, ok := strings.Cut(v, "=")
 		name, dsn = strings.TrimSpace(name), strings.TrimSpace(dsn)
 		if !ok || name == "" || dsn == "" {
-			return nil, usagef("--shard %q: want NAME=DSN, e.g. shard-1='root@tcp(127.0.0.1:3306)/shardstock'", v)
+			return nil, usagef("--shard %q: want NAME=DSN, e.g. shard-1='root@tcp(127.0.0.1:3306)/shardstock'", configs.Redact(v))
 		}
+		dsn, err := resolveDSNFlag(name, dsn)
+		if err != nil {
+			return nil, err
+		}
+		shown := name + "=" + configs.Redact(dsn) // errors never show a password
 		if err := router.ValidateShardName(name); err != nil {
-			return nil, usagef("--shard %q: %v", v, err)
+			return nil, usagef("--shard %q: %v", shown, err)
 		}
 		if seen[name] {
-			return nil, usagef("--shard %q: shard %s is given twice", v, name)
+			return nil, usagef("--shard %q: shard %s is given twice", shown, name)
 		}
 		seen[name] = true
 		cfg, err := gomysql.ParseDSN(dsn)

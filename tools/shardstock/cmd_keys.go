@@ -33,29 +33,9 @@ Rotation: create a new key, deploy it to the client, then revoke the old one.`,
 	return cmd
 }
 
-// keysFlags are the flags every keys subcommand shares.
-type keysFlags struct {
-	configPath string
-	asJSON     bool
-}
-
-func (f *keysFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.configPath, "config", "", "config file (YAML) naming the metadata store (meta_dsn)")
-	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print JSON")
-}
-
-// openMeta loads the config and opens its metadata store.
-func (f *keysFlags) openMeta(cmd *cobra.Command) (*shard.Meta, error) {
-	cfg, err := loadConfig(cmd, f.configPath)
-	if err != nil {
-		return nil, err
-	}
-	return shard.OpenMeta(cfg.MetaDSN)
-}
-
 func (a *app) keysCreateCommand() *cobra.Command {
 	var (
-		f       keysFlags
+		f       configFlags
 		name    string
 		scopes  string
 		expires string
@@ -187,7 +167,7 @@ func parseExpires(s string, now time.Time) (time.Time, error) {
 }
 
 func (a *app) keysListCommand() *cobra.Command {
-	var f keysFlags
+	var f configFlags
 	cmd := &cobra.Command{
 		Use:   "list --config FILE",
 		Short: "List every API key with its scopes and status (never the secrets)",
@@ -221,7 +201,7 @@ neither are their hashes.`,
 }
 
 func (a *app) keysRevokeCommand() *cobra.Command {
-	var f keysFlags
+	var f configFlags
 	cmd := &cobra.Command{
 		Use:   "revoke ID --config FILE",
 		Short: "Revoke an API key: gateways refuse it within 2 seconds",

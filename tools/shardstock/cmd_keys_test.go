@@ -14,6 +14,7 @@ import (
 
 	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/shard"
+	"github.com/shardstock/shardstock/tools/clustertest"
 	"github.com/shardstock/shardstock/tools/testdb"
 )
 
@@ -21,17 +22,7 @@ import (
 func keysCluster(t *testing.T) (string, *shard.Meta) {
 	t.Helper()
 	dsn := testdb.Server(t).NewDatabase(t, "meta")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := shard.MigrateUp(ctx, dsn, shard.MetaSchema); err != nil {
-		t.Fatal(err)
-	}
-	meta, err := shard.OpenMeta(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	return writeConfig(t, dsn), meta
+	return writeConfig(t, dsn), clustertest.MetaStore(t, dsn)
 }
 
 var tokenPattern = regexp.MustCompile(`ssk_[a-z2-7]{12}_[A-Za-z0-9_-]{43}`)

@@ -31,19 +31,8 @@ The command exits 1 when any target failed.`,
 	return cmd
 }
 
-// migrateFlags are the flags every migrate subcommand shares.
-type migrateFlags struct {
-	configPath string
-	asJSON     bool
-}
-
-func (f *migrateFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.configPath, "config", "", "config file (YAML) naming the metadata store (meta_dsn)")
-	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print JSON")
-}
-
 func (a *app) migrateUpCommand() *cobra.Command {
-	var f migrateFlags
+	var f configFlags
 	cmd := &cobra.Command{
 		Use:   "up --config FILE",
 		Short: "Apply every pending migration: the metadata store first, then all shards in parallel",
@@ -59,7 +48,7 @@ func (a *app) migrateUpCommand() *cobra.Command {
 }
 
 func (a *app) migrateDownCommand() *cobra.Command {
-	var f migrateFlags
+	var f configFlags
 	var yes bool
 	cmd := &cobra.Command{
 		Use:   "down N --config FILE --yes",
@@ -86,7 +75,7 @@ store. Rolling back drops tables and their data, so the command needs --yes.`,
 }
 
 func (a *app) migrateVersionCommand() *cobra.Command {
-	var f migrateFlags
+	var f configFlags
 	cmd := &cobra.Command{
 		Use:   "version --config FILE",
 		Short: "Print the migration version of the metadata store and of every shard",
@@ -128,8 +117,8 @@ type migrationStep func(ctx context.Context, dsn string, s shard.Schema) error
 // runMigration runs step on the metadata store and on every shard and prints one line per
 // target. up does the metadata store first, down the shards first (and leaves the metadata store
 // alone when a shard failed); shards run in parallel.
-func (a *app) runMigration(cmd *cobra.Command, f migrateFlags, action string, step migrationStep) error {
-	cfg, err := loadConfig(cmd, f.configPath)
+func (a *app) runMigration(cmd *cobra.Command, f configFlags, action string, step migrationStep) error {
+	cfg, err := f.load(cmd)
 	if err != nil {
 		return err
 	}

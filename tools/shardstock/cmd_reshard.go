@@ -40,21 +40,19 @@ A typical session: plan → start → (watch status) → verify → cleanup.`,
 
 // reshardFlags are the flags plan and start share.
 type reshardFlags struct {
-	config  string
+	configFlags
 	add     []string
 	remove  []string
-	asJSON  bool
 	par     int
 	maxRows int
 	batch   int
 }
 
 func (f *reshardFlags) register(cmd *cobra.Command, withRun bool) {
+	f.configFlags.register(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "config file (YAML) naming the metadata store")
-	fl.StringArrayVar(&f.add, "add", nil, "add a shard as NAME=DSN (repeatable)")
+	fl.StringArrayVar(&f.add, "add", nil, "add a shard as NAME=DSN, NAME=file:PATH or NAME=env:VARIABLE (repeatable)")
 	fl.StringArrayVar(&f.remove, "remove", nil, "remove the shard NAME (repeatable)")
-	fl.BoolVar(&f.asJSON, "json", false, "print JSON")
 	if withRun {
 		fl.IntVar(&f.par, "parallel", 8, "partitions copied at once (also the parallelism of each cutover batch's final sync)")
 		fl.IntVar(&f.maxRows, "max-rows-per-sec", 0, "copy rate limit in rows per second over all workers (0 = unlimited)")
@@ -66,6 +64,7 @@ func (f *reshardFlags) parse(cmd *cobra.Command) ([]migrate.ShardSpec, error) {
 	if err := requireFlag(cmd, "config"); err != nil {
 		return nil, err
 	}
+	registerTLSEarly(cmd, f.configPath)
 	if len(f.add) == 0 && len(f.remove) == 0 {
 		return nil, usagef("give at least one --add NAME=DSN or --remove NAME")
 	}
@@ -82,8 +81,8 @@ func (f *reshardFlags) parse(cmd *cobra.Command) ([]migrate.ShardSpec, error) {
 	return add, nil
 }
 
-func (a *app) resharder(cmd *cobra.Command, configPath string, opts migrate.ReshardOptions) (*migrate.Resharder, error) {
-	cfg, err := loadConfig(cmd, configPath)
+func (a *app) resharder(cmd *cobra.Command, f configFlags, opts migrate.ReshardOptions) (*migrate.Resharder, error) {
+	cfg, err := f.load(cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +105,7 @@ func (a *app) reshardPlanCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := a.resharder(cmd, f.config, migrate.ReshardOptions{})
+			r, err := a.resharder(cmd, f.configFlags, migrate.ReshardOptions{})
 			if err != nil {
 				return err
 			}
@@ -159,7 +158,7 @@ for a partition during its cutover and retry on the new owner. If the tool stops
 			}
 			pr := a.newProgress()
 			defer pr.finish()
-			r, err := a.resharder(cmd, f.config, migrate.ReshardOptions{Parallel: f.par, MaxRowsPerSec: f.maxRows, CutoverBatch: f.batch, OnProgress: pr.update})
+			r, err := a.resharder(cmd, f.configFlags, migrate.ReshardOptions{Parallel: f.par, MaxRowsPerSec: f.maxRows, CutoverBatch: f.batch, OnProgress: pr.update})
 			if err != nil {
 				return err
 			}
@@ -173,7 +172,7 @@ for a partition during its cutover and retry on the new owner. If the tool stops
 			pr.finish()
 			if err != nil {
 				if errors.Is(err, context.Canceled) {
-					return fmt.Errorf("interrupted; run 'shardstock reshard resume --config %s --job %d' to continue", f.config, job.ID)
+					return fmt.Errorf("interrupted; run 'shardstock reshard resume --config %s --job %d' to continue", f.configPath, job.ID)
 				}
 				return fmt.Errorf("job %d stopped: %w (fix the cause, then 'reshard resume --job %d', or 'reshard abort' before cutover)", job.ID, err, job.ID)
 			}
@@ -202,15 +201,13 @@ func (a *app) printJob(job migrate.Job, asJSON bool) error {
 
 // jobFlags are the flags of status, resume and abort.
 type jobFlags struct {
-	config string
-	job    int64
-	asJSON bool
+	configFlags
+	job int64
 }
 
 func (f *jobFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.config, "config", "", "config file (YAML) naming the metadata store")
+	f.configFlags.register(cmd)
 	cmd.Flags().Int64Var(&f.job, "job", 0, "job id (default: the latest job)")
-	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print JSON")
 }
 
 // jobCommand builds status, resume and abort: load the job (--job, default the latest), act on
@@ -229,7 +226,7 @@ func (a *app) jobCommand(use, short string, withProgress bool,
 			if withProgress {
 				opts.OnProgress = pr.update
 			}
-			r, err := a.resharder(cmd, f.config, opts)
+			r, err := a.resharder(cmd, f.configFlags, opts)
 			if err != nil {
 				return err
 			}
@@ -280,7 +277,7 @@ func (a *app) reshardCleanupCommand() *cobra.Command {
 		Short: "Delete moved-out rows from the old shards after a finished job",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := a.resharder(cmd, f.config, migrate.ReshardOptions{})
+			r, err := a.resharder(cmd, f.configFlags, migrate.ReshardOptions{})
 			if err != nil {
 				return err
 			}

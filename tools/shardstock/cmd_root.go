@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/shard"
 )
 
 // Exit codes of every subcommand (see the contract's "Binary" section).
@@ -108,6 +109,7 @@ Exit codes: 0 success, 1 failed operation, 2 bad usage.`,
 		a.benchCommand(),
 		a.keysCommand(),
 		a.forecastCommand(),
+		a.anomaliesCommand(),
 	)
 	return root
 }
@@ -141,12 +143,32 @@ func requireFlag(cmd *cobra.Command, name string) error {
 	return nil
 }
 
-// loadConfig reads the file named by the required --config flag.
+// loadConfig reads the file named by the required --config flag and registers its mysql_tls
+// settings with the MySQL driver, before any subcommand opens a connection (the DSNs in the
+// config and in the metadata store select them with tls=<name>).
 func loadConfig(cmd *cobra.Command, path string) (configs.Config, error) {
 	if err := requireFlag(cmd, "config"); err != nil {
 		return configs.Config{}, err
 	}
-	return configs.Load(path)
+	cfg, err := configs.Load(path)
+	if err != nil {
+		return cfg, err
+	}
+	for name, t := range cfg.MySQLTLS {
+		if err := shard.RegisterTLS(name, shard.TLSOptions(t)); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	return cfg, nil
+}
+
+// registerTLSEarly registers the config's mysql_tls names, when --config names a valid config,
+// before a command parses DSNs given as flags (--shard, --add): a DSN with tls=<name> parses
+// only once the name is registered. Errors are the command's own loadConfig's to report.
+func registerTLSEarly(cmd *cobra.Command, path string) {
+	if cmd.Flags().Changed("config") {
+		_, _ = loadConfig(cmd, path)
+	}
 }
 
 // logger builds the process logger on stderr: the level from --log-level, else cfg's; the format

@@ -2,8 +2,6 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-
-	"github.com/shardstock/shardstock/shard"
 )
 
 func (a *app) topologyCommand() *cobra.Command {
@@ -17,8 +15,7 @@ func (a *app) topologyCommand() *cobra.Command {
 }
 
 func (a *app) topologyShowCommand() *cobra.Command {
-	var configPath string
-	var asJSON bool
+	var f configFlags
 	cmd := &cobra.Command{
 		Use:   "show --config FILE",
 		Short: "Print the topology: version, partition count, each shard and any resharding job",
@@ -26,11 +23,7 @@ func (a *app) topologyShowCommand() *cobra.Command {
 every shard with its state, partition count and share of the partitions, and any resharding job.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, configPath)
-			if err != nil {
-				return err
-			}
-			meta, err := shard.OpenMeta(cfg.MetaDSN)
+			meta, err := f.openMeta(cmd)
 			if err != nil {
 				return err
 			}
@@ -40,18 +33,17 @@ every shard with its state, partition count and share of the partitions, and any
 				return err
 			}
 			r := newTopologyReport(t)
-			if job, err := meta.ActiveJob(cmd.Context()); err != nil {
+			if job, err := meta.Jobs().ActiveJob(cmd.Context()); err != nil {
 				return err
 			} else if job != nil {
 				r.Job = job
 			}
-			if asJSON {
+			if f.asJSON {
 				return writeJSON(a.stdout, r)
 			}
 			return r.writeText(a.stdout)
 		},
 	}
-	cmd.Flags().StringVar(&configPath, "config", "", "config file (YAML), e.g. .shardstock-dev/shardstock.yaml")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	f.register(cmd)
 	return cmd
 }

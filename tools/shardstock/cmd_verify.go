@@ -9,8 +9,8 @@ import (
 )
 
 func (a *app) verifyCommand() *cobra.Command {
-	var configPath string
-	var asJSON, quiescent bool
+	var f configFlags
+	var quiescent bool
 	var parallel int
 	cmd := &cobra.Command{
 		Use:   "verify --config FILE [--parallel K] [--quiescent]",
@@ -24,7 +24,7 @@ shard. With --quiescent (no traffic), in-flight sagas and fence/map mismatches c
 Exit code 0 only when clean; every violation is printed.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, configPath)
+			cfg, err := f.load(cmd)
 			if err != nil {
 				return err
 			}
@@ -32,7 +32,7 @@ Exit code 0 only when clean; every violation is printed.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
+			if f.asJSON {
 				if err := writeJSON(a.stdout, rep); err != nil {
 					return err
 				}
@@ -52,8 +52,7 @@ Exit code 0 only when clean; every violation is printed.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&configPath, "config", "", "config file (YAML) naming the metadata store")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	f.register(cmd)
 	cmd.Flags().IntVar(&parallel, "parallel", 0, "shards scanned at once (default: all)")
 	cmd.Flags().BoolVar(&quiescent, "quiescent", false, "also require no saga in flight and fences matching the map (use without traffic)")
 	return cmd

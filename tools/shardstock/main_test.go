@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +21,7 @@ import (
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/tools/mysqlproc"
 	"github.com/shardstock/shardstock/tools/testdb"
+	"github.com/shardstock/shardstock/tools/testlog"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -285,48 +286,9 @@ func dropDatabase(t *testing.T, dsn string) {
 	}
 }
 
-func TestServeUntilCancelled(t *testing.T) {
-	cfg, shardFlags := newCluster(t, 2)
-	if code, _, stderr := runCLI(t, append([]string{"init", "--config", cfg, "--partitions", "64"}, shardFlags...)...); code != exitOK {
-		t.Fatalf("init: exit %d\n%s", code, stderr)
-	}
-	port, err := mysqlproc.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	adminPort, err := mysqlproc.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, admin := fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", adminPort)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	var stderr bytes.Buffer
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", cfg, "--listen", addr, "--admin-listen", admin}, io.Discard, &stderr)
-	}()
-	waitFor200(t, "http://"+addr+"/readyz", done)
-	waitFor200(t, "http://"+admin+"/debug/pprof/", done)
-	if resp, err := http.Get("http://" + addr + "/debug/pprof/"); err == nil {
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			t.Error("pprof is served on the API address")
-		}
-	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Fatalf("serve: exit %d after cancel\n%s", code, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop after cancel")
-	}
-}
-
-// waitFor200 polls url until it answers 200, failing when the server exits first.
-func waitFor200(t *testing.T, url string, exited <-chan int) {
+// waitFor200 polls url (sending the API key token, when given) until it answers 200, failing
+// when the server exits first.
+func waitFor200(t *testing.T, url string, exited <-chan int, token ...string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -335,7 +297,7 @@ func waitFor200(t *testing.T, url string, exited <-chan int) {
 			t.Fatalf("server exited with %d before %s answered", code, url)
 		default:
 		}
-		resp, err := http.Get(url)
+		resp, err := get(url, token...)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -374,15 +336,29 @@ func TestDevStartsServesAndStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	var firstToken string
 	for round, wantDemo := range []string{"demo: done", "demo: catalogue already loaded"} {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan int, 1)
-		var stdout, stderr syncBuffer
+		var stdout, stderr testlog.Buffer
 		go func() {
 			done <- run(ctx, []string{"dev", "--shards", "2", "--dir", dir, "--listen", addr, "--demo"}, &stdout, &stderr)
 		}()
-		waitForOutput(t, &stdout, "shardstock dev is ready", done)
-		waitFor200(t, "http://"+addr+"/v1/products/DEMO-TSHIRT-001", done)
+		waitForOutput(t, &stdout, "Press Ctrl-C to stop", done) // the banner's last line
+		token := devToken(t, dir)
+		if round == 0 {
+			firstToken = token
+		} else if token != firstToken {
+			t.Errorf("round %d: the admin key was not reused", round)
+		}
+		if !strings.Contains(stdout.String(), token) || !strings.Contains(stdout.String(), `-H "Authorization: Bearer $T"`) {
+			t.Errorf("round %d: the banner does not show the key and how to send it:\n%s", round, stdout.String())
+		}
+		if resp, err := get("http://" + addr + "/v1/products/DEMO-TSHIRT-001"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("round %d: a read without the key: %v %v", round, resp, err)
+		}
+		waitFor200(t, "http://"+addr+"/v1/products/DEMO-TSHIRT-001", done, token)
+		waitFor200(t, devMetricsURL(t, dir), done)
 		code, topo, stderrTopo := runCLI(t, "topology", "show", "--config", filepath.Join(dir, "shardstock.yaml"), "--json")
 		if code != exitOK || !strings.Contains(topo, `"shard-2"`) {
 			t.Errorf("round %d: topology show over the dev config: exit %d\n%s%s", round, code, topo, stderrTopo)
@@ -391,10 +367,13 @@ func TestDevStartsServesAndStops(t *testing.T) {
 		if code := <-done; code != exitOK {
 			t.Fatalf("round %d: dev exit %d\n%s\n%s", round, code, stdout.String(), stderr.String())
 		}
-		for _, want := range []string{wantDemo, "shardstock dev is ready", "http://" + addr} {
+		for _, want := range []string{wantDemo, "shardstock dev is ready", "http://" + addr, "loopback receivers allowed"} {
 			if !strings.Contains(stdout.String(), want) {
 				t.Errorf("round %d: output lacks %q:\n%s", round, want, stdout.String())
 			}
+		}
+		if yaml, err := os.ReadFile(filepath.Join(dir, "shardstock.yaml")); err != nil || !strings.Contains(string(yaml), "allow_loopback: true") {
+			t.Errorf("round %d: the dev config does not allow loopback webhook receivers: %v\n%s", round, err, yaml)
 		}
 		if !strings.Contains(stderr.String(), "every server stopped") {
 			t.Errorf("round %d: servers not reported stopped:\n%s", round, stderr.String())
@@ -403,7 +382,7 @@ func TestDevStartsServesAndStops(t *testing.T) {
 }
 
 // waitForOutput waits until out contains want, failing when the command exits first.
-func waitForOutput(t *testing.T, out *syncBuffer, want string, exited <-chan int) {
+func waitForOutput(t *testing.T, out *testlog.Buffer, want string, exited <-chan int) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(out.String(), want) {
@@ -416,22 +395,4 @@ func waitForOutput(t *testing.T, out *syncBuffer, want string, exited <-chan int
 			t.Fatalf("no %q within 60s:\n%s", want, out.String())
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a concurrent reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

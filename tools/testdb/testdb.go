@@ -80,7 +80,7 @@ func openShared() (*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	srv, err := startInDir(ctx, dir)
+	srv, err := startInDir(ctx, dir, nil)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
