@@ -55,10 +55,15 @@ func newIdempotency(c *cluster.Client, cfg configs.Idempotency, log *slog.Logger
 	return k
 }
 
-// idempotencyScope is the principal whose Idempotency-Keys a request uses: the id of its API
-// key, "" while authentication is not wired (one scope for every client). Two principals using
-// the same key string never meet.
-func idempotencyScope(*request) string { return "" }
+// idempotencyScope is the principal whose Idempotency-Keys a request uses: the id of the API key
+// it was authenticated as, "" under auth.mode none (one scope for every client, hashed as before
+// keys were scoped). Two API keys using the same key string never meet.
+func idempotencyScope(r *request) string {
+	if r.principal.KeyID == anonymous.KeyID {
+		return ""
+	}
+	return r.principal.KeyID
+}
 
 // keyCall is one request under an Idempotency-Key.
 type keyCall struct {

@@ -15,13 +15,16 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/migrate"
+	"github.com/shardstock/shardstock/shard"
 	"github.com/shardstock/shardstock/tools/testdb"
 )
 
 // newScopeTestServer is a gateway over a fresh two-shard cluster, without workers (built here,
-// not through clustertest, which imports this package).
-func newScopeTestServer(t *testing.T) *Server {
+// not through clustertest, which imports this package), and the tokens of two API keys with
+// every scope.
+func newScopeTestServer(t *testing.T) (*Server, [2]string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -32,12 +35,25 @@ func newScopeTestServer(t *testing.T) *Server {
 	if _, err := migrate.InitCluster(ctx, cfg.MetaDSN, 16, shards); err != nil {
 		t.Fatal(err)
 	}
+	meta, err := shard.OpenMeta(cfg.MetaDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer meta.Close()
+	var tokens [2]string
+	for i := range tokens {
+		k, err := auth.Issue(ctx, meta, auth.Spec{Name: fmt.Sprintf("scope-%d", i), Scopes: auth.NewScopeSet(auth.AllScopes...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[i] = k.Token
+	}
 	s, err := New(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DisableWorkers: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	return s
+	return s, tokens
 }
 
 // keyedAdjustment is an adjustment request of sku under key, as the endpoint wrapper hands it
@@ -53,7 +69,7 @@ func keyedAdjustment(sku, key, body string) *request {
 // collide (each runs its own request and replays its own answer), while one principal reusing a
 // key for another request is idempotency_conflict.
 func TestIdempotencyKeysAreScopedByPrincipal(t *testing.T) {
-	s := newScopeTestServer(t)
+	s, tokens := newScopeTestServer(t)
 	var runs atomic.Int64
 	fn := func(r *request) (int, any, error) {
 		n := runs.Add(1)
@@ -86,6 +102,53 @@ func TestIdempotencyKeysAreScopedByPrincipal(t *testing.T) {
 	}
 	if scopedKeyHash("", "k") == nil || fmt.Sprint(scopedKeyHash("a", "k")) == fmt.Sprint(scopedKeyHash("", "k")) {
 		t.Error("a scoped key hashes like an unscoped one")
+	}
+	scopedOverHTTP(t, s, tokens)
+}
+
+// scopedOverHTTP is the scoping through the whole endpoint: two API keys send the same
+// Idempotency-Key with different bodies and both are applied, each key replays its own answer,
+// and one key reusing its Idempotency-Key with another body is 422.
+func scopedOverHTTP(t *testing.T, s *Server, tokens [2]string) {
+	t.Helper()
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	send := func(token, method, path, key, body string) (int, string, http.Header) {
+		t.Helper()
+		req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw), resp.Header
+	}
+	const path = "/v1/products/SCOPE-HTTP/adjustments"
+	if st, ans, _ := send(tokens[0], "PUT", "/v1/products/SCOPE-HTTP", "", `{"name":"scoped"}`); st != http.StatusCreated {
+		t.Fatalf("create product: %d %s", st, ans)
+	}
+	stA, ansA, _ := send(tokens[0], "POST", path, "same-key", `{"delta":1,"reason":"receive"}`)
+	stB, ansB, _ := send(tokens[1], "POST", path, "same-key", `{"delta":2,"reason":"receive"}`)
+	if stA != 200 || stB != 200 {
+		t.Fatalf("two API keys, one Idempotency-Key, different bodies: %d %s / %d %s; want both 200", stA, ansA, stB, ansB)
+	}
+	if st, ans, hdr := send(tokens[1], "POST", path, "same-key", `{"delta":2,"reason":"receive"}`); st != 200 || ans != ansB || hdr.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replay by the second key = %d %s (replayed %q), want its own first answer", st, ans, hdr.Get("Idempotent-Replayed"))
+	}
+	if st, ans, _ := send(tokens[0], "POST", path, "same-key", `{"delta":5,"reason":"receive"}`); st != http.StatusUnprocessableEntity || !strings.Contains(ans, "idempotency_conflict") {
+		t.Errorf("the first key reusing its Idempotency-Key with another body = %d %s, want 422 idempotency_conflict", st, ans)
+	}
+	st, ans, _ := send(tokens[0], "GET", "/v1/products/SCOPE-HTTP", "", "")
+	if st != 200 || !strings.Contains(ans, `"on_hand":3,`) {
+		t.Errorf("product after both keys' adjustments = %d %s, want on_hand 3 (1 + 2, each applied once)", st, ans)
 	}
 }
 
