@@ -2,16 +2,18 @@ package gateway
 
 import "net/http"
 
-// Test hooks: what the route matrix test (auth_test.go, package gateway_test) iterates.
+// Test hooks: what the route matrix tests (auth_test.go, meta_freeze_test.go, package
+// gateway_test) iterate.
 
 // RouteForTest is one route a gateway serves: method, path template, whether it needs no key,
-// the scope it needs otherwise, and whether it is a JSON business call of the route table (the
-// others are the event stream, health and metrics).
+// the scope it needs otherwise, whether it is a JSON business call of the route table (the
+// others are the event stream, health and metrics) and whether it accepts an Idempotency-Key.
 type RouteForTest struct {
 	Method, Path string
 	Public       bool
 	Scope        string
 	Table        bool
+	Idempotent   bool
 }
 
 // RoutesForTest returns every route of s: the route table, then the other endpoints.
@@ -20,7 +22,8 @@ func (s *Server) RoutesForTest() []RouteForTest {
 	var out []RouteForTest
 	for _, rt := range hs.routes() {
 		a := routeAccess(rt.method, rt.path)
-		out = append(out, RouteForTest{Method: rt.method, Path: rt.path, Public: a.public, Scope: string(a.scope), Table: true})
+		out = append(out, RouteForTest{Method: rt.method, Path: rt.path, Public: a.public, Scope: string(a.scope), Table: true,
+			Idempotent: rt.idempotent})
 	}
 	for _, o := range s.otherRoutes(hs) {
 		a := routeAccess("GET", o.path)

@@ -1,7 +1,10 @@
 package gateway_test
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"sort"
 	"strings"
 	"testing"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway"
+	"github.com/shardstock/shardstock/gateway/auth"
 	"github.com/shardstock/shardstock/tools/clustertest"
 	"github.com/shardstock/shardstock/tools/testdb"
 )
@@ -56,10 +60,13 @@ func needsMeta(tpl string) bool {
 	return strings.HasPrefix(tpl, "/v1/webhooks") || tpl == "/v1/events"
 }
 
-// With the metadata store frozen (SIGSTOP), every endpoint of the route table answers within a
-// second: product, stock, reservation and report traffic as usual on the cached topology, the
-// topology from the cache (cached: true), the webhook and event endpoints 503 meta_unavailable
-// with Retry-After. After the thaw the store is used again.
+// With the metadata store frozen (SIGSTOP), every route the gateway serves (the route table and
+// the event stream, health and metrics) answers an authenticated request within a second:
+// product, stock, reservation, history and report traffic as usual on the cached topology and
+// the cached API keys, the topology from the cache (cached: true), the webhook and event
+// endpoints 503 meta_unavailable with Retry-After. The key cache's refresh meets the meta
+// timeout and breaker and keeps the keys it has: a valid key is still accepted, an unknown one
+// still refused. After the thaw the store is used again.
 func TestFrozenMetaStoreEveryEndpointAnswersFast(t *testing.T) {
 	metaSrv := testdb.StartServer(t)
 	c := clustertest.New(t, clustertest.Options{Shards: 2, Partitions: 16, MetaDSN: metaSrv.DSN("shardstock_meta")})
@@ -79,38 +86,36 @@ func TestFrozenMetaStoreEveryEndpointAnswersFast(t *testing.T) {
 	if r := g.Do("GET", "/v1/topology", nil); r.Body["cached"] != false {
 		t.Fatalf("topology before the freeze: %s", r.Raw)
 	}
+	routes := g.Server.RoutesForTest()
 
 	if err := metaSrv.Freeze(); err != nil {
 		t.Fatal(err)
 	}
 	defer metaSrv.Thaw()
+	frozenAt := time.Now()
 	var slowest time.Duration
 	var timings []string
 	for pass := range 2 { // the first pass meets the timeout, the second the open breaker
-		for _, ep := range gateway.Endpoints() {
-			for _, key := range keyVariants(ep, pass) {
+		for _, rt := range routes {
+			for _, key := range keyVariants(rt, pass) {
 				start := time.Now()
-				r, err := g.Try(ep.Method, f.path(ep.Path), f.body(ep.Method, ep.Path), key...)
+				r, err := sendFrozen(g, f, rt, key)
 				took := time.Since(start)
 				slowest = max(slowest, took)
-				timings = append(timings, fmt.Sprintf("%s %s%s: %d in %s", ep.Method, ep.Path, keyNote(key), r.Status, took.Round(time.Millisecond)))
-				switch {
-				case err != nil:
-					t.Errorf("%s %s: %v", ep.Method, ep.Path, err)
-				case took > time.Second:
-					t.Errorf("%s %s answered after %s with the metadata store frozen, want within 1s", ep.Method, ep.Path, took)
-				case needsMeta(ep.Path) && (r.Status != 503 || r.ErrorCode() != "meta_unavailable" || r.Header.Get("Retry-After") == ""):
-					t.Errorf("%s %s: %d %s, want 503 meta_unavailable with Retry-After", ep.Method, ep.Path, r.Status, r.Raw)
-				case !needsMeta(ep.Path) && r.Status >= 500:
-					t.Errorf("%s %s needs no metadata store but answered %d %s", ep.Method, ep.Path, r.Status, r.Raw)
-				case ep.Path == "/v1/topology" && (r.Body["cached"] != true || r.Num("version") != "1"):
-					t.Errorf("topology with the store frozen: %s, want the cached topology", r.Raw)
+				timings = append(timings, fmt.Sprintf("%s %s%s: %d in %s", rt.Method, rt.Path, keyNote(key), r.Status, took.Round(time.Millisecond)))
+				if err != nil {
+					t.Errorf("%s %s: %v", rt.Method, rt.Path, err)
+				} else if took > time.Second {
+					t.Errorf("%s %s answered after %s with the metadata store frozen, want within 1s", rt.Method, rt.Path, took)
+				} else if msg := frozenAnswerProblem(rt, r); msg != "" {
+					t.Errorf("%s %s: %d %s: %s", rt.Method, rt.Path, r.Status, r.Raw, msg)
 				}
 			}
 		}
 	}
 	sort.Strings(timings)
 	t.Logf("slowest answer with the metadata store frozen: %s\n%s", slowest.Round(time.Millisecond), strings.Join(timings, "\n"))
+	requireKeysServedFromCache(t, g, frozenAt)
 
 	if err := metaSrv.Thaw(); err != nil {
 		t.Fatal(err)
@@ -130,12 +135,85 @@ func TestFrozenMetaStoreEveryEndpointAnswersFast(t *testing.T) {
 	c.RequireInvariants(t, true)
 }
 
+// sendFrozen sends the route's request; the event stream is read up to its first bytes (it
+// does not end by itself).
+func sendFrozen(g *clustertest.Gateway, f freezeFixture, rt gateway.RouteForTest, key []string) (clustertest.Response, error) {
+	if rt.Path != "/v1/events/stream" {
+		return g.Try(rt.Method, f.path(rt.Path), f.body(rt.Method, rt.Path), key...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", g.HTTP.URL+rt.Path, nil)
+	if err != nil {
+		return clustertest.Response{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+g.Token)
+	resp, err := g.HTTP.Client().Do(req)
+	if err != nil {
+		return clustertest.Response{}, err
+	}
+	defer resp.Body.Close()
+	first := make([]byte, len("retry:"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		return clustertest.Response{}, fmt.Errorf("event stream: no first bytes: %w", err)
+	}
+	return clustertest.Response{Status: resp.StatusCode, Header: resp.Header, Raw: first}, nil
+}
+
+// frozenAnswerProblem says what is wrong with a route's answer while the metadata store is
+// frozen ("" when nothing is).
+func frozenAnswerProblem(rt gateway.RouteForTest, r clustertest.Response) string {
+	switch {
+	case needsMeta(rt.Path) && (r.Status != 503 || r.ErrorCode() != "meta_unavailable" || r.Header.Get("Retry-After") == ""):
+		return "want 503 meta_unavailable with Retry-After"
+	case needsMeta(rt.Path):
+		return ""
+	case r.Status >= 500:
+		return "needs no metadata store but failed"
+	case r.Status == 401 || r.Status == 403:
+		return "the cached API key was refused"
+	case rt.Path == "/v1/topology" && (r.Body["cached"] != true || r.Num("version") != "1"):
+		return "want the cached topology"
+	}
+	return ""
+}
+
+// requireKeysServedFromCache checks, once the store has been frozen for longer than the key
+// cache's refresh interval and timeout, that the cache's refreshes went through the meta
+// timeout and breaker (counted as keys_version failures) and that authentication still answers
+// from the cached keys: the admin key accepted, an unknown key 401, both within a second.
+func requireKeysServedFromCache(t *testing.T, g *clustertest.Gateway, frozenAt time.Time) {
+	t.Helper()
+	if wait := 3*time.Second - time.Since(frozenAt); wait > 0 {
+		time.Sleep(wait) // a few refresh intervals (1s) and more than one refresh timeout
+	}
+	fresh, err := auth.Generate() // well-formed, in no store
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct {
+		name, token string
+		want        int
+	}{{"the admin key", g.Token, 200}, {"an unknown key", fresh.Token, 401}} {
+		start := time.Now()
+		r := g.As(k.token).Do("GET", "/v1/products/FROZEN-1", nil)
+		if took := time.Since(start); took > time.Second || r.Status != k.want {
+			t.Errorf("%s with the store frozen for %s: %d %s in %s, want %d within 1s",
+				k.name, time.Since(frozenAt).Round(time.Millisecond), r.Status, r.Raw, took, k.want)
+		}
+	}
+	m := g.Do("GET", "/metrics", nil)
+	if m.Status != 200 || !strings.Contains(string(m.Raw), `shardstock_meta_failures_total{op="keys_version"}`) {
+		t.Errorf("the key cache's refresh did not go through the meta timeout and breaker (no keys_version failures counted): %d", m.Status)
+	}
+}
+
 // keyVariants sends keyed routes with and without an Idempotency-Key (a fresh one per pass).
-func keyVariants(ep gateway.Endpoint, pass int) [][]string {
-	if !ep.Idempotent {
+func keyVariants(rt gateway.RouteForTest, pass int) [][]string {
+	if !rt.Idempotent {
 		return [][]string{nil}
 	}
-	return [][]string{nil, {"Idempotency-Key", fmt.Sprintf("frozen-%d-%s-%s", pass, ep.Method, ep.Path)}}
+	return [][]string{nil, {"Idempotency-Key", fmt.Sprintf("frozen-%d-%s-%s", pass, rt.Method, rt.Path)}}
 }
 
 func keyNote(key []string) string {
