@@ -66,7 +66,8 @@ func needsMeta(tpl string) bool {
 // the cached API keys, the topology from the cache (cached: true), the webhook and event
 // endpoints 503 meta_unavailable with Retry-After. The key cache's refresh meets the meta
 // timeout and breaker and keeps the keys it has: a valid key is still accepted, an unknown one
-// still refused. After the thaw the store is used again.
+// still refused; the event relay's calls fail fast through the same guard. After the thaw the
+// store is used again.
 func TestFrozenMetaStoreEveryEndpointAnswersFast(t *testing.T) {
 	metaSrv := testdb.StartServer(t)
 	c := clustertest.New(t, clustertest.Options{Shards: 2, Partitions: 16, MetaDSN: metaSrv.DSN("shardstock_meta")})
@@ -180,8 +181,9 @@ func frozenAnswerProblem(rt gateway.RouteForTest, r clustertest.Response) string
 
 // requireKeysServedFromCache checks, once the store has been frozen for longer than the key
 // cache's refresh interval and timeout, that the cache's refreshes went through the meta
-// timeout and breaker (counted as keys_version failures) and that authentication still answers
-// from the cached keys: the admin key accepted, an unknown key 401, both within a second.
+// timeout and breaker (counted as keys_version failures), and so did the relay's, and that
+// authentication still answers from the cached keys: the admin key accepted, an unknown key
+// 401, both within a second.
 func requireKeysServedFromCache(t *testing.T, g *clustertest.Gateway, frozenAt time.Time) {
 	t.Helper()
 	if wait := 3*time.Second - time.Since(frozenAt); wait > 0 {
@@ -205,6 +207,11 @@ func requireKeysServedFromCache(t *testing.T, g *clustertest.Gateway, frozenAt t
 	m := g.Do("GET", "/metrics", nil)
 	if m.Status != 200 || !strings.Contains(string(m.Raw), `shardstock_meta_failures_total{op="keys_version"}`) {
 		t.Errorf("the key cache's refresh did not go through the meta timeout and breaker (no keys_version failures counted): %d", m.Status)
+	}
+	// The writes above moved a shard's change log: its relay saved the horizon through the
+	// guard too (failing fast instead of holding its loop).
+	if !strings.Contains(string(m.Raw), `shardstock_meta_failures_total{op="set_relay_horizon"}`) {
+		t.Errorf("the event relay did not go through the meta timeout and breaker (no set_relay_horizon failures counted)")
 	}
 }
 

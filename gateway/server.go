@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg configs.Config, opts Options) (*Server, error)
 		Logger:           s.log,
 		Registry:         reg,
 	})
-	s.events = events.New(s.cluster, meta, events.Options{Config: cfg.Events, ReadTimeout: cfg.HTTP.RequestTimeout,
+	s.events = events.New(s.cluster, events.Options{Config: cfg.Events, ReadTimeout: cfg.HTTP.RequestTimeout,
 		Logger: s.log, Registry: reg, Guard: guard})
 	s.lots = newLotSweeper(s.cluster, cfg.Lots.SweepInterval, s.log, reg)
 	s.alerts = newAlertReconciler(s.cluster, cfg.Alerts.ReconcileInterval, s.log, reg)

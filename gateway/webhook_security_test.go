@@ -283,3 +283,38 @@ func TestNewWebhookStartsAtItsCreation(t *testing.T) {
 		}
 	}
 }
+
+// A DELETE that waits for a slow delivery in flight (longer than meta.timeout) still succeeds:
+// the wait is for the webhook's hold, not a metadata store that does not answer, so it is
+// neither 503 meta_unavailable nor a failure that opens the breaker (the webhook list answers
+// right after it).
+func TestDeleteWaitingForASlowDeliveryIsNotMetaUnavailable(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Shards: 1, Partitions: 8})
+	g := c.StartGateway(t, gateway.Options{}, func(cfg *configs.Config) {
+		eventsConfig(configs.Default().Events)(cfg)
+		cfg.Meta = configs.Default().Meta // 500ms
+	})
+	arrived := make(chan struct{}, 16)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		arrived <- struct{}{}
+		time.Sleep(1500 * time.Millisecond)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer slow.Close()
+	wh := g.Expect(g.Do("POST", "/v1/webhooks", map[string]any{"url": slow.URL + "/slow", "secret": "0123456789abcdef"}), 201, "")
+	g.Product("SLOWDEL-1", 0, "1")
+	select {
+	case <-arrived:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no delivery reached the slow receiver")
+	}
+	start := time.Now()
+	r := g.Do("DELETE", "/v1/webhooks/"+wh.Str("id"), nil)
+	took := time.Since(start)
+	if r.Status != 200 {
+		t.Fatalf("DELETE with a delivery in flight: %d %s after %s, want 200", r.Status, r.Raw, took)
+	}
+	t.Logf("DELETE waited %s for the delivery in flight", took.Round(time.Millisecond))
+	g.Expect(g.Do("GET", "/v1/webhooks", nil), 200, "")
+}

@@ -89,5 +89,5 @@ func (n natsSink) maxAttempts(configs.Events) int { return 0 }
 func (n natsSink) deliver(ctx context.Context, ev shard.Event, body []byte) error {
 	return n.p.publish(ctx, ev, body)
 }
-func (n natsSink) deadLetter(context.Context, *shard.Meta, shard.DeadLetter, int64) error { return nil }
-func (n natsSink) hold(context.Context, *shard.Meta) (func(), error)                      { return func() {}, nil }
+func (n natsSink) deadLetter(context.Context, *Service, shard.DeadLetter, int64) error { return nil }
+func (n natsSink) hold(context.Context, *Service) (func(), error)                      { return func() {}, nil }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -135,7 +136,7 @@ func (h *horizonHub) set(v uint64) {
 // runRelay relays one shard while the lease is held: it advances the horizon every poll
 // interval and keeps a delivery loop per sink. It returns when the lease is lost or ctx is done.
 func (s *Service) runRelay(ctx context.Context, st *shard.Store, lease *shard.RelayLease) error {
-	horizons, err := s.meta.Sinks().RelayHorizons(ctx)
+	horizons, err := cluster.SinksValue(ctx, s.cluster, "relay_horizons", (*shard.Sinks).RelayHorizons)
 	if err != nil {
 		return err
 	}
@@ -192,7 +193,10 @@ func (s *Service) advanceHorizon(ctx context.Context, st *shard.Store, lease *sh
 		s.log.Warn("relay: reading the change log failed", "shard", st.Name(), "err", err)
 	case next > cur:
 		hub.set(next)
-		if err := s.meta.Sinks().SetRelayHorizon(ctx, st.Name(), next, s.holder); err != nil && ctx.Err() == nil {
+		err := s.cluster.Meta(ctx, "set_relay_horizon", func(ctx context.Context, m *shard.Meta) error {
+			return m.Sinks().SetRelayHorizon(ctx, st.Name(), next, s.holder)
+		})
+		if err != nil && ctx.Err() == nil {
 			s.log.Warn("relay: saving the horizon failed", "shard", st.Name(), "err", err)
 		}
 		return next-cur >= relayHorizonBatch/2, nil
@@ -203,7 +207,7 @@ func (s *Service) advanceHorizon(ctx context.Context, st *shard.Store, lease *sh
 // syncWebhooks starts a delivery loop for every subscribed webhook that has none and stops the
 // loops of deleted ones.
 func (s *Service) syncWebhooks(ctx context.Context, st *shard.Store, loops *sinkLoops) {
-	hooks, err := s.meta.Sinks().Webhooks(ctx)
+	hooks, err := cluster.SinksValue(ctx, s.cluster, "webhooks", (*shard.Sinks).Webhooks)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("relay: listing webhooks failed", "shard", st.Name(), "err", err)

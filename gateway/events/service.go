@@ -20,7 +20,6 @@ import (
 	"github.com/shardstock/shardstock/configs"
 	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/gateway/egress"
-	"github.com/shardstock/shardstock/shard"
 )
 
 // Options configure a Service.
@@ -38,8 +37,7 @@ type Options struct {
 
 // Service is the gateway's change-event machinery: relays, sinks and streams.
 type Service struct {
-	cluster     *cluster.Client
-	meta        *shard.Meta
+	cluster     *cluster.Client // the metadata store is reached through it (timeout, breaker)
 	cfg         configs.Events
 	readTimeout time.Duration
 	log         *slog.Logger
@@ -56,7 +54,7 @@ type Service struct {
 }
 
 // New creates the service; Run starts relaying.
-func New(c *cluster.Client, meta *shard.Meta, opts Options) *Service {
+func New(c *cluster.Client, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -64,7 +62,7 @@ func New(c *cluster.Client, meta *shard.Meta, opts Options) *Service {
 		opts.Guard, _ = egress.New(configs.Webhooks{}, nil) // an empty allow-list cannot fail
 	}
 	host, _ := os.Hostname()
-	s := &Service{cluster: c, meta: meta, cfg: opts.Config, readTimeout: opts.ReadTimeout, log: opts.Logger,
+	s := &Service{cluster: c, cfg: opts.Config, readTimeout: opts.ReadTimeout, log: opts.Logger,
 		held: map[string]bool{}, done: make(chan struct{}),
 		holder: fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32()),
 		client: newWebhookClient(opts.Config.WebhookTimeout, opts.Guard), metrics: newMetrics(opts.Registry)}

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/shardstock/shardstock/configs"
+	"github.com/shardstock/shardstock/gateway/cluster"
 	"github.com/shardstock/shardstock/gateway/egress"
+	"github.com/shardstock/shardstock/inventory"
 	"github.com/shardstock/shardstock/shard"
 )
 
@@ -19,25 +21,50 @@ type sink interface {
 	deliver(ctx context.Context, ev shard.Event, body []byte) error
 	// maxAttempts bounds the attempts of one event before it is dead-lettered (0: never).
 	maxAttempts(cfg configs.Events) int
-	deadLetter(ctx context.Context, meta *shard.Meta, d shard.DeadLetter, epoch int64) error
+	deadLetter(ctx context.Context, s *Service, d shard.DeadLetter, epoch int64) error
 	// hold is taken while a batch is sent and released after it (a webhook's deletion waits for
 	// it); shard.ErrSinkGone when the sink was deleted.
-	hold(ctx context.Context, meta *shard.Meta) (release func(), err error)
+	hold(ctx context.Context, s *Service) (release func(), err error)
 }
+
+// A delivery loop reaches the metadata store through the cluster client (meta timeout and
+// breaker), so a store that is down or frozen fails its calls fast instead of stalling the
+// loop; the loop then waits relayCursorReload and tries again, without a log line per attempt
+// (the meta failure metrics count them). Two of its calls may wait on a webhook's deletion,
+// which waits for the batches in flight: they run through waitingMeta.
+
+// waitingMeta runs a metadata-store call that may wait for a webhook's deletion: the store is
+// checked under the meta timeout and breaker, and the call may then wait as long as a deletion
+// can (relayHoldBudget plus one delivery) without counting against the breaker.
+func (s *Service) waitingMeta(ctx context.Context, op string, fn func(ctx context.Context, m *shard.Meta) error) error {
+	ctx, cancel := context.WithTimeout(ctx, relayHoldBudget+s.cfg.WebhookTimeout)
+	defer cancel()
+	return s.cluster.MetaWaiting(ctx, op, fn)
+}
+
+// metaDown reports whether err is the metadata store failing (meta_unavailable).
+func metaDown(err error) bool { return inventory.IsCode(err, inventory.CodeMetaUnavailable) }
 
 // runSink delivers the shard's events to one sink in seq order from the sink's durable cursor.
 func (s *Service) runSink(ctx context.Context, st *shard.Store, sk sink, hub *horizonHub) {
 	open := func() (shard.SinkCursor, bool) {
 		for ctx.Err() == nil {
-			c, err := s.meta.Sinks().OpenSinkCursor(ctx, sk.name(), st.Name(), 0)
+			var c shard.SinkCursor
+			err := s.waitingMeta(ctx, "open_sink_cursor", func(ctx context.Context, m *shard.Meta) error {
+				var err error
+				c, err = m.Sinks().OpenSinkCursor(ctx, sk.name(), st.Name(), 0)
+				return err
+			})
 			if err == nil {
 				return c, true
 			}
 			if errors.Is(err, shard.ErrSinkGone) {
 				return shard.SinkCursor{}, false // deleted: this loop ends
 			}
-			s.log.Warn("event cursor", "sink", sk.name(), "shard", st.Name(), "err", err)
-			sleepCtx(ctx, time.Second)
+			if !metaDown(err) && ctx.Err() == nil {
+				s.log.Warn("event cursor", "sink", sk.name(), "shard", st.Name(), "err", err)
+			}
+			sleepCtx(ctx, relayCursorReload)
 		}
 		return shard.SinkCursor{}, false
 	}
@@ -91,7 +118,11 @@ func (s *Service) runSink(ctx context.Context, st *shard.Store, sk sink, hub *ho
 			continue
 		}
 		if err != nil {
-			if ctx.Err() == nil {
+			switch {
+			case ctx.Err() != nil:
+			case metaDown(err):
+				sleepCtx(ctx, relayCursorReload)
+			default:
 				s.log.Warn("event delivery", "sink", sk.name(), "shard", st.Name(), "err", err)
 				sleepCtx(ctx, s.cfg.RelayPollInterval)
 			}
@@ -125,7 +156,7 @@ func (s *Service) deliverBatch(ctx context.Context, st *shard.Store, sk sink, cu
 	}
 	var out outcome
 	if len(b.keys) > 0 {
-		release, err := sk.hold(ctx, s.meta)
+		release, err := sk.hold(ctx, s)
 		if err != nil {
 			return cur, err
 		}
@@ -177,7 +208,10 @@ func (s *Service) readBatch(ctx context.Context, st *shard.Store, sk sink, cur s
 		}
 		if origins == nil {
 			var err error
-			if origins, err = s.meta.Sinks().SinkPositions(ctx, sk.name()); err != nil {
+			origins, err = cluster.SinksValue(ctx, s.cluster, "sink_positions", func(sks *shard.Sinks, ctx context.Context) (map[string]uint64, error) {
+				return sks.SinkPositions(ctx, sk.name())
+			})
+			if err != nil {
 				origins = map[string]uint64{}
 			}
 		}
@@ -263,7 +297,7 @@ func (s *Service) recordFailure(ctx context.Context, st *shard.Store, sk sink, c
 	if limit := sk.maxAttempts(s.cfg); limit > 0 && attempts >= limit {
 		d := shard.DeadLetter{Shard: st.Name(), Seq: failed.Seq, EventID: failed.ID, EventType: failed.Type,
 			Body: string(eventBody(failed)), Attempts: attempts, LastError: lastErr}
-		if err := sk.deadLetter(ctx, s.meta, d, cur.Epoch); err != nil {
+		if err := sk.deadLetter(ctx, s, d, cur.Epoch); err != nil {
 			return cur, err
 		}
 		s.log.Warn("event dead-lettered", "sink", sk.name(), "shard", st.Name(), "event", failed.ID, "attempts", attempts, "err", failErr)
@@ -273,7 +307,10 @@ func (s *Service) recordFailure(ctx context.Context, st *shard.Store, sk sink, c
 	s.log.Info("event delivery failed; will retry", "sink", sk.name(), "shard", st.Name(), "event", failed.ID,
 		"attempts", attempts, "err", failErr)
 	next := time.Now().Add(backoff(s.cfg.WebhookBackoff, s.cfg.WebhookMaxBackoff, attempts))
-	if err := s.meta.Sinks().RecordSinkFailure(ctx, sk.name(), st.Name(), cur.Epoch, cur.Position, attempts, next, lastErr); err != nil {
+	err := s.cluster.Meta(ctx, "record_sink_failure", func(ctx context.Context, m *shard.Meta) error {
+		return m.Sinks().RecordSinkFailure(ctx, sk.name(), st.Name(), cur.Epoch, cur.Position, attempts, next, lastErr)
+	})
+	if err != nil {
 		return cur, err
 	}
 	cur.Attempts, cur.NextAttemptAt, cur.LastError = attempts, next, lastErr
@@ -296,7 +333,10 @@ func (s *Service) saveCursor(ctx context.Context, sk sink, st *shard.Store, cur 
 	if pos <= cur.Position && cur.Attempts == 0 {
 		return nil
 	}
-	if err := s.meta.Sinks().AdvanceSinkCursor(context.WithoutCancel(ctx), sk.name(), st.Name(), cur.Epoch, pos); err != nil {
+	err := s.cluster.Meta(context.WithoutCancel(ctx), "advance_sink_cursor", func(ctx context.Context, m *shard.Meta) error {
+		return m.Sinks().AdvanceSinkCursor(ctx, sk.name(), st.Name(), cur.Epoch, pos)
+	})
+	if err != nil {
 		return err
 	}
 	cur.Position, cur.Attempts, cur.NextAttemptAt, cur.LastError = max(cur.Position, pos), 0, time.Time{}, ""

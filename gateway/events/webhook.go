@@ -48,13 +48,22 @@ func (w webhookSink) name() string                       { return shard.WebhookS
 func (w webhookSink) accepts(t string) bool              { return w.hook.Accepts(t) }
 func (w webhookSink) maxAttempts(cfg configs.Events) int { return cfg.WebhookMaxAttempts }
 
-func (w webhookSink) hold(ctx context.Context, meta *shard.Meta) (func(), error) {
-	return meta.Sinks().HoldWebhook(ctx, w.hook.ID)
+// hold takes the webhook's hold; its lock may wait for a deletion in progress (waitingMeta).
+func (w webhookSink) hold(ctx context.Context, s *Service) (func(), error) {
+	var release func()
+	err := s.waitingMeta(ctx, "hold_webhook", func(ctx context.Context, m *shard.Meta) error {
+		var err error
+		release, err = m.Sinks().HoldWebhook(ctx, w.hook.ID)
+		return err
+	})
+	return release, err
 }
 
-func (w webhookSink) deadLetter(ctx context.Context, meta *shard.Meta, d shard.DeadLetter, epoch int64) error {
+func (w webhookSink) deadLetter(ctx context.Context, s *Service, d shard.DeadLetter, epoch int64) error {
 	d.WebhookID = w.hook.ID
-	return meta.Sinks().AddDeadLetter(context.WithoutCancel(ctx), d, epoch)
+	return s.cluster.Meta(context.WithoutCancel(ctx), "add_dead_letter", func(ctx context.Context, m *shard.Meta) error {
+		return m.Sinks().AddDeadLetter(ctx, d, epoch)
+	})
 }
 
 // deliver POSTs one event; any answer but 2xx is a failure.
