@@ -186,11 +186,15 @@ func (s *Store) unavailable(err error) error {
 		Details: map[string]any{"shards": []string{s.name}}, Err: err}
 }
 
+// ReasonLockContention is details.reason of the shard_unavailable error of a transaction that
+// kept meeting deadlocks or lock wait timeouts (busy).
+const ReasonLockContention = "lock_contention"
+
 // busy is the shard_unavailable error of a transaction that kept meeting lock conflicts: the
 // shard answers, so details.shards is empty, and the client may retry (503, Retry-After).
 func (s *Store) busy(err error) error {
 	return &inventory.Error{Code: inventory.CodeShardUnavailable, Message: "shard " + s.name + " is busy: the transaction kept meeting lock conflicts; retry",
-		Details: map[string]any{"shards": []string{}, "reason": "lock_contention"}, Err: err}
+		Details: map[string]any{"shards": []string{}, "reason": ReasonLockContention}, Err: err}
 }
 
 // failureKind says in a fixed phrase why a shard (or the metadata store) could not be used:

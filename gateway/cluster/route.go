@@ -116,23 +116,32 @@ func (c *Client) runGroups(op string, groups map[*shard.Store][]shard.LineReques
 	return moved, errs
 }
 
-// mergeErrors combines the errors of several shards into the one the client sees.
+// mergeErrors combines the errors of several shards into the one the client sees: an internal
+// error wins; then shard_unavailable, naming every unavailable shard and keeping a reason
+// (lock_contention from a busy shard) when one of them had one; then any other error; else the
+// short lines of every shard as one insufficient_stock.
 func mergeErrors(errs []error) error {
 	if len(errs) == 0 {
 		return nil
 	}
 	var short []inventory.ShortLine
 	var unavailable []string
+	var reason string
+	var sawUnavailable bool
 	var other error
 	for _, err := range errs {
 		switch inventory.ErrorCode(err) {
 		case inventory.CodeInsufficientStock:
 			short = append(short, inventory.ShortLines(err)...)
 		case inventory.CodeShardUnavailable:
+			sawUnavailable = true
 			var de *inventory.Error
 			if errors.As(err, &de) {
 				if names, ok := de.Details["shards"].([]string); ok {
 					unavailable = append(unavailable, names...)
+				}
+				if reason == "" {
+					reason = reasonOf(de)
 				}
 			}
 		default:
@@ -144,14 +153,40 @@ func mergeErrors(errs []error) error {
 	switch {
 	case other != nil && inventory.ErrorCode(other) == inventory.CodeInternal:
 		return other
-	case len(unavailable) > 0:
-		return &inventory.Error{Code: inventory.CodeShardUnavailable, Message: "a shard needed for the request is unavailable",
-			Details: map[string]any{"shards": unavailable}}
+	case sawUnavailable:
+		return unavailableError(unavailable, reason)
 	case other != nil:
 		return other
 	default:
 		return inventory.Insufficient(short...)
 	}
+}
+
+// reasonOf returns details.reason of a shard_unavailable error ("" when it has none).
+func reasonOf(err error) string {
+	var de *inventory.Error
+	if !errors.As(err, &de) || de.Code != inventory.CodeShardUnavailable {
+		return ""
+	}
+	r, _ := de.Details["reason"].(string)
+	return r
+}
+
+// unavailableError is the merged shard_unavailable of several shards: the names of the shards
+// that could not be reached ([] when none could not) and the reason, if one was given.
+func unavailableError(shards []string, reason string) error {
+	if shards == nil {
+		shards = []string{}
+	}
+	details := map[string]any{"shards": shards}
+	msg := "a shard needed for the request is unavailable"
+	if reason != "" {
+		details["reason"] = reason
+		if reason == shard.ReasonLockContention && len(shards) == 0 {
+			msg = "a shard needed for the request is busy: its transactions kept meeting lock conflicts; retry"
+		}
+	}
+	return &inventory.Error{Code: inventory.CodeShardUnavailable, Message: msg, Details: details}
 }
 
 // Products reads the products of the given lines from their shards in parallel (absent SKUs

@@ -146,9 +146,15 @@ func (c *Client) coverage(failed map[string]error, report string, allowPartial b
 		return cov, nil
 	}
 	if !allowPartial {
+		details := map[string]any{"shards": cov.MissingShards}
+		for _, err := range failed {
+			if r := reasonOf(err); r != "" {
+				details["reason"] = r // a busy shard's lock_contention
+				break
+			}
+		}
 		return cov, &inventory.Error{Code: inventory.CodeShardUnavailable,
-			Message: "a shard needed for the report did not answer in time; retry, or ask for ?partial=true",
-			Details: map[string]any{"shards": cov.MissingShards}}
+			Message: "a shard needed for the report did not answer in time; retry, or ask for ?partial=true", Details: details}
 	}
 	cov.Partial = true
 	return cov, nil
