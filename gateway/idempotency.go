@@ -86,7 +86,7 @@ func (k *idempotency) call(r *request, route, principal string, fn apiFunc) (int
 		return errorAnswer(k.log, err)
 	}
 	ctx := r.Context()
-	c := keyCall{key: scopedKeyHash(principal, key), request: requestHash(r.Request, r.body)}
+	c := keyCall{key: KeyHash(principal, key), request: requestHash(r.Request, r.body)}
 	c.home = homePartition(k.cluster, c.key)
 	c.place = claimPlace{partition: c.home}
 	if place, ok := claimPlaces[route]; ok {
@@ -118,10 +118,11 @@ func (k *idempotency) call(r *request, route, principal string, fn apiFunc) (int
 	return status, payload, hdr
 }
 
-// scopedKeyHash is the identity of a key string sent by a principal ("" = no principal: the
-// hash of the key alone, as before scoping). Keys cannot contain control characters, so the
-// scoped form never equals an unscoped one.
-func scopedKeyHash(principal, key string) []byte {
+// KeyHash is the stored identity of an Idempotency-Key sent by a principal, the id of an API
+// key ("" under auth.mode none: the hash of the key alone, as before scoping); it is also the
+// marker of the request's mutation. Keys cannot contain control characters, so the scoped form
+// never equals an unscoped one. Tests and tools that look a key's claim or change row up use it.
+func KeyHash(principal, key string) []byte {
 	if principal == "" {
 		sum := sha256.Sum256([]byte(key))
 		return sum[:]

@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -174,8 +173,7 @@ func retryUntilAcked(t *testing.T, g *clustertest.Gateway, ops []*keyedOp) {
 	}
 }
 
-// A shard-down 503 names the shard, never its network address. (shard.Store's unavailable
-// message is being changed on another branch; until that merges this test fails.)
+// A shard-down 503 names the shard, never its network address.
 func TestShardDown503NamesTheShardNotItsAddress(t *testing.T) {
 	c, servers := clustertest.NewOnServers(t, 2, clustertest.Options{Partitions: 16})
 	g := c.StartGateway(t, gateway.Options{}, nil)
@@ -191,10 +189,10 @@ func TestShardDown503NamesTheShardNotItsAddress(t *testing.T) {
 	}
 }
 
-// refOf is the change-log ref of a keyed stock change.
-func refOf(key string) string {
-	h := sha256.Sum256([]byte(key))
-	return "idem:" + hex.EncodeToString(h[:12])
+// refOf is the change-log ref of a stock change under Idempotency-Key key sent with the
+// cluster's admin key.
+func refOf(t *testing.T, c *clustertest.Cluster, key string) string {
+	return "idem:" + hex.EncodeToString(c.KeyHash(t, key)[:12])
 }
 
 // Two live gateways racing one key never apply it twice: concurrent copies of a keyed request
@@ -232,7 +230,7 @@ func TestTwoLiveGatewaysNeverApplyAKeyTwice(t *testing.T) {
 		}
 		var rows int
 		owner := c.Shards[k%2].Name
-		if err := stores[owner].DB().QueryRow("SELECT COUNT(*) FROM changes WHERE ref = ?", refOf(fmt.Sprintf("race-%d", k))).Scan(&rows); err != nil || rows != 1 {
+		if err := stores[owner].DB().QueryRow("SELECT COUNT(*) FROM changes WHERE ref = ?", refOf(t, c, fmt.Sprintf("race-%d", k))).Scan(&rows); err != nil || rows != 1 {
 			t.Errorf("key %d: %d change rows (%v), want 1", k, rows, err)
 		}
 	}
@@ -282,7 +280,7 @@ func heldCopyWaits(t *testing.T, c *clustertest.Cluster, gw []*clustertest.Gatew
 		t.Errorf("held request %d %s; its copy %d %s (replayed %q): want one answer, replayed", a.Status, a.Raw, b.Status, b.Raw, b.Header.Get("Idempotent-Replayed"))
 	}
 	var rows int
-	if err := st.DB().QueryRow("SELECT COUNT(*) FROM changes WHERE ref = ?", refOf(key)).Scan(&rows); err != nil || rows != 1 {
+	if err := st.DB().QueryRow("SELECT COUNT(*) FROM changes WHERE ref = ?", refOf(t, c, key)).Scan(&rows); err != nil || rows != 1 {
 		t.Errorf("held key: %d change rows (%v), want 1", rows, err)
 	}
 }

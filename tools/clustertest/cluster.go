@@ -107,6 +107,17 @@ func (c *Cluster) Meta(t testing.TB) *shard.Meta {
 	return meta
 }
 
+// KeyHash is the stored hash of Idempotency-Key key sent with the cluster's admin key (keys are
+// scoped by the API key that sends them; see gateway.KeyHash).
+func (c *Cluster) KeyHash(t testing.TB, key string) []byte {
+	t.Helper()
+	id, _, err := auth.ParseToken(c.AdminToken)
+	if err != nil {
+		t.Fatalf("admin token: %v", err)
+	}
+	return gateway.KeyHash(id, key)
+}
+
 // NewClient returns a client for the gateway at base that sends the cluster's admin key.
 func (c *Cluster) NewClient(t testing.TB, base string) *Client {
 	cl := NewClient(t, base)

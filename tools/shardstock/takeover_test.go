@@ -5,7 +5,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -107,10 +106,15 @@ func (g *gatewayProcess) logText() string {
 	return string(b)
 }
 
-// metric reads a counter of the gateway's /metrics.
-func (g *gatewayProcess) metric(t *testing.T, name string) float64 {
+// metric reads a counter of the gateway's /metrics (with the cluster's admin key).
+func (g *gatewayProcess) metric(t *testing.T, c *clustertest.Cluster, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(g.base + "/metrics")
+	req, err := http.NewRequest("GET", g.base+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,10 +136,12 @@ type takeoverOp struct {
 	acked    bool
 }
 
-func (o *takeoverOp) send(client *http.Client, base string) (int, error) {
+// send sends the request to the gateway at base with the API key token.
+func (o *takeoverOp) send(client *http.Client, base, token string) (int, error) {
 	req, _ := http.NewRequest("POST", base+"/v1/products/"+o.sku+"/adjustments",
 		strings.NewReader(fmt.Sprintf(`{"delta":%d,"reason":"receive"}`, o.delta)))
 	req.Header.Set("Idempotency-Key", o.key)
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
@@ -162,7 +168,7 @@ func TestRetryAfterGatewayKillCompletesFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	survivor := startGatewayProcess(t, cfgPath)
-	api := clustertest.NewClient(t, survivor.base)
+	api := c.NewClient(t, survivor.base)
 	held, loaded := takeoverSKUs(t, c)
 	for _, sku := range append(slices.Clone(held), loaded...) {
 		api.Product(sku, 0, "100000")
@@ -178,11 +184,11 @@ func TestRetryAfterGatewayKillCompletesFast(t *testing.T) {
 	p50, p99 := recoveries[len(recoveries)/2], recoveries[(len(recoveries)*99+99)/100-1]
 	t.Logf("retries after SIGKILL: %d, completed %s p50, %s p99, %s max after the kill; takeovers on the survivor: %.0f",
 		len(recoveries), p50.Round(time.Millisecond), p99.Round(time.Millisecond), recoveries[len(recoveries)-1].Round(time.Millisecond),
-		survivor.metric(t, "shardstock_idempotency_takeovers_total"))
+		survivor.metric(t, c, "shardstock_idempotency_takeovers_total"))
 	if p99 > 3*time.Second {
 		t.Errorf("p99 of retry completion after a gateway SIGKILL is %s, want at most 3s", p99)
 	}
-	if n := survivor.metric(t, "shardstock_idempotency_takeovers_total"); n < float64(2*len(held)) {
+	if n := survivor.metric(t, c, "shardstock_idempotency_takeovers_total"); n < float64(2*len(held)) {
 		t.Errorf("%.0f takeovers on the survivor, want at least %d (every held request)", n, 2*len(held))
 	}
 	checkExactlyOnce(t, c, api, ops, held, loaded)
@@ -230,13 +236,13 @@ func killMidRequest(t *testing.T, c *clustertest.Cluster, victim, survivor *gate
 			mu.Lock()
 			ops = append(ops, op)
 			mu.Unlock()
-			if _, err := op.send(client, victim.base); err == nil && op.acked {
+			if _, err := op.send(client, victim.base, c.AdminToken); err == nil && op.acked {
 				continue
 			}
 			<-killed // the victim is gone (or refused): retry on the survivor
 			at := killedAt
 			for !op.acked && time.Since(at) < 30*time.Second {
-				status, err := op.send(client, survivor.base)
+				status, err := op.send(client, survivor.base, c.AdminToken)
 				if err == nil && !op.acked && status < 500 {
 					t.Errorf("retry of %s: %d", op.key, status)
 					return
@@ -308,9 +314,8 @@ func waitPendingClaims(t *testing.T, c *clustertest.Cluster, keys []string) {
 		total := 0
 		for _, st := range c.Stores(t) {
 			for _, key := range keys {
-				h := sha256.Sum256([]byte(key))
 				var k int
-				if err := st.DB().QueryRow("SELECT COUNT(*) FROM idempotency_keys WHERE key_hash = ? AND state = 'pending'", h[:]).Scan(&k); err != nil {
+				if err := st.DB().QueryRow("SELECT COUNT(*) FROM idempotency_keys WHERE key_hash = ? AND state = 'pending'", c.KeyHash(t, key)).Scan(&k); err != nil {
 					t.Fatal(err)
 				}
 				total += k
@@ -349,7 +354,7 @@ func checkExactlyOnce(t *testing.T, c *clustertest.Cluster, api *clustertest.Cli
 		t.Errorf("%d keyed change rows for %d keyed requests, want one each", rows, len(ops))
 	}
 	for _, op := range ops[:min(len(ops), 5)] {
-		h := sha256.Sum256([]byte(op.key))
+		h := c.KeyHash(t, op.key)
 		var n int
 		for _, st := range c.Stores(t) {
 			var k int
@@ -381,7 +386,7 @@ func TestRetryOfACrossShardReservationAfterGatewayKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	survivor, victim := startGatewayProcess(t, cfgPath), startGatewayProcess(t, cfgPath)
-	api := clustertest.NewClient(t, survivor.base)
+	api := c.NewClient(t, survivor.base)
 	skus := c.SKUsPerShard(t, "SAGA")
 	first, second := skus[0], skus[1] // the header lives with the first
 	api.Product(first, 0, "10")
@@ -391,7 +396,7 @@ func TestRetryOfACrossShardReservationAfterGatewayKill(t *testing.T) {
 	body := `{"order_id":"kill-saga","lines":[{"sku":"` + first + `","quantity":2},{"sku":"` + second + `","quantity":3}]}`
 	sent := make(chan error, 1)
 	go func() {
-		_, err := clustertest.NewClient(t, victim.base).Try("POST", "/v1/reservations", body, "Idempotency-Key", "kill-saga")
+		_, err := c.NewClient(t, victim.base).Try("POST", "/v1/reservations", body, "Idempotency-Key", "kill-saga")
 		sent <- err
 	}()
 	waitPendingClaims(t, c, []string{"kill-saga"})
