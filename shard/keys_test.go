@@ -221,7 +221,8 @@ func TestKeysWithoutMigrationSaysMigrate(t *testing.T) {
 	}
 }
 
-// Migration 000004 rolls back and forward cleanly (with the one after it).
+// Migration 000004 rolls back and forward cleanly (with 000005, the idempotency claims of the
+// metadata store, after it).
 func TestKeysMigrationDownAndUp(t *testing.T) {
 	ctx := context.Background()
 	dsn := testdb.Server(t).NewDatabase(t, "meta_keys_down")
@@ -236,7 +237,7 @@ func TestKeysMigrationDownAndUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer meta.Close()
-	for _, table := range []string{"api_keys", "api_keys_version", "secrets"} {
+	for _, table := range []string{"api_keys", "api_keys_version", "secrets", "idempotency_keys"} {
 		var n int
 		if err := meta.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", table).Scan(&n); err != nil || n != 0 {
 			t.Errorf("table %s after down: %d, %v", table, n, err)

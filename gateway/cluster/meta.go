@@ -101,7 +101,7 @@ func (c *Client) Meta(ctx context.Context, op string, fn func(ctx context.Contex
 }
 
 // MetaValue is Meta for a call that returns a value; fn is often a method expression such as
-// (*shard.Meta).Webhooks.
+// (*shard.Meta).CurrentVersion.
 func MetaValue[T any](ctx context.Context, c *Client, op string, fn func(m *shard.Meta, ctx context.Context) (T, error)) (T, error) {
 	var out T
 	err := c.Meta(ctx, op, func(ctx context.Context, m *shard.Meta) error {
