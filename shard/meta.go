@@ -3,11 +3,8 @@ package shard
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -228,13 +225,13 @@ func (m *Meta) PublishMap(ctx context.Context, expected int64, mp router.Map, no
 }
 
 // AsMetaUnavailable returns err as meta_unavailable when it says that the metadata store could
-// not be reached: a connection that failed or broke, a server shutting down, out of connections
-// or killing the session. Any other error (a domain error, a query the store answered with an
-// error, a cancellation) is returned unchanged.
+// not be reached: a connection that failed or broke (the network, the TLS handshake: see
+// connectivity), a server shutting down, out of connections or killing the session. Any other
+// error (a domain error, a query the store answered with an error, a cancellation or deadline)
+// is returned unchanged.
 func AsMetaUnavailable(err error) error {
 	var de *inventory.Error
 	var me *mysql.MySQLError
-	var ne net.Error
 	switch {
 	case err == nil || errors.As(err, &de) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return err
@@ -244,8 +241,7 @@ func AsMetaUnavailable(err error) error {
 			return metaUnavailable(err)
 		}
 		return err
-	case errors.As(err, &ne), errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case connectivity(err):
 		return metaUnavailable(err)
 	}
 	return err
