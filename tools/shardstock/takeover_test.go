@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -109,19 +108,9 @@ func (g *gatewayProcess) logText() string {
 // metric reads a counter of the gateway's /metrics (with the cluster's admin key).
 func (g *gatewayProcess) metric(t *testing.T, c *clustertest.Cluster, name string) float64 {
 	t.Helper()
-	req, err := http.NewRequest("GET", g.base+"/metrics", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.AdminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+	r := c.NewClient(t, g.base).Do("GET", "/metrics", nil)
+	for _, line := range strings.Split(string(r.Raw), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			f, _ := strconv.ParseFloat(v, 64)
 			return f
 		}
