@@ -5,6 +5,7 @@ package mysqlproc
 import (
 	"os"
 	"syscall"
+	"time"
 )
 
 // terminate asks the server to shut down cleanly.
@@ -17,9 +18,14 @@ func kill(p *os.Process) error {
 	return signalGroup(p, syscall.SIGKILL)
 }
 
-// freeze suspends the server (SIGSTOP): it keeps its sockets but answers nothing.
+// freeze suspends the server (SIGSTOP): it keeps its sockets but answers nothing. It returns
+// once every thread of the server has stopped (see awaitStopped).
 func freeze(p *os.Process) error {
-	return signalGroup(p, syscall.SIGSTOP)
+	if err := signalGroup(p, syscall.SIGSTOP); err != nil {
+		return err
+	}
+	awaitStopped(p.Pid, 5*time.Second)
+	return nil
 }
 
 // thaw resumes a frozen server (SIGCONT).
